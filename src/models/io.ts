@@ -1,0 +1,102 @@
+/**
+ * Saving and loading tfjs models in tfjs' own format (model.json + weight shards) on the
+ * local file system. The union `@tensorflow/tfjs` package has no `file://` handler in
+ * Node without tfjs-node, so the project carries this small one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf } from '../runtime/index.ts';
+import { FacestreamError } from '../errors.ts';
+
+interface ModelJson {
+  modelTopology: object;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  userDefinedMetadata?: Record<string, unknown>;
+}
+
+/** Writes `dir/model.json` and `dir/weights.bin`. */
+export async function saveModel(model: tf.LayersModel, dir: string, metadata?: Record<string, unknown>): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      const buffers = data == null ? [] : Array.isArray(data) ? data : [data];
+      const bin = Buffer.concat(buffers.map((b) => Buffer.from(b)));
+      fs.writeFileSync(path.join(dir, 'weights.bin'), bin);
+      const json: ModelJson = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: 'facestream',
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        ...(metadata ? { userDefinedMetadata: metadata } : {}),
+      };
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bin.length } };
+    }),
+  );
+}
+
+/** Reads the artifacts of `dir/model.json` (or a path to a model.json). */
+export function readArtifacts(where: string): tf.io.ModelArtifacts & { file: string } {
+  const file = where.endsWith('.json') ? where : path.join(where, 'model.json');
+  let json: ModelJson;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelJson;
+  } catch (err) {
+    throw new FacestreamError('FS_ERR_MODEL', `cannot read model ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new FacestreamError('FS_ERR_MODEL', `${file} is not a tfjs layers model (no modelTopology/weightsManifest)`);
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) buffers.push(fs.readFileSync(path.join(path.dirname(file), p)));
+  }
+  const all = Buffer.concat(buffers);
+  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (all.length !== expected) {
+    throw new FacestreamError(
+      'FS_ERR_MODEL',
+      `${file}: weight files hold ${all.length} bytes but the manifest describes ${expected}; the shards are truncated or belong to another model`,
+    );
+  }
+  return {
+    file,
+    modelTopology: json.modelTopology,
+    weightSpecs: specs,
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+    format: json.format,
+    userDefinedMetadata: json.userDefinedMetadata,
+  } as tf.io.ModelArtifacts & { file: string };
+}
+
+/**
+ * Loads a layers model from a folder. `expectInput` (without the batch axis) guards
+ * against a model file meant for something else.
+ */
+export async function loadModel(where: string, expectInput?: number[]): Promise<tf.LayersModel> {
+  const artifacts = readArtifacts(where);
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (err) {
+    throw new FacestreamError('FS_ERR_MODEL', `${artifacts.file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (expectInput) {
+    const got = (model.inputs[0]!.shape ?? []).slice(1);
+    if (got.length !== expectInput.length || got.some((d, i) => d !== expectInput[i])) {
+      model.dispose();
+      throw new FacestreamError(
+        'FS_ERR_MODEL',
+        `${artifacts.file}: input shape [${got.join(',')}] does not match the expected [${expectInput.join(',')}]`,
+      );
+    }
+  }
+  return model;
+}

@@ -1,0 +1,249 @@
+/**
+ * Training kernels for the wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` (so `fit` on any conv net throws),
+ * a slow `Conv2DBackpropInput`, and the generic `FusedBatchNorm` gradient tiles its
+ * inputs to full size. Both convolution gradients are convolutions themselves, so they
+ * are expressed here through wasm's fast (XNNPACK) `Conv2D`:
+ *
+ * - filter gradient: dW[i,j,ci,co] = sum_{n,oh,ow} xpad[n, oh*s+i, ow*s+j, ci] * dy[n,oh,ow,co].
+ *   With xpad transposed to [Ci, H, W, N] as the "batch" and dy transposed to
+ *   [OH, OW, N, Co] as the "filter", that is a stride-1 'valid' conv with dilation s,
+ *   whose first kh x kw outputs are the gradient.
+ * - input gradient: dx is the full correlation of dy, dilated by the stride with zeros,
+ *   with the filter flipped in space and its channel axes swapped.
+ *
+ * - max-pool gradient: wasm's own `MaxPoolGrad` (and `MaxPoolWithArgmax`) return wrong
+ *   values once there is more than one channel or image (measured against the cpu
+ *   backend: the gradient does not even sum to sum(dy)), so it is replaced by a plain
+ *   loop over the wasm heap that routes each dy to the first maximum of its window, as
+ *   TensorFlow does. It is also several times faster than the broken kernel.
+ *
+ * Kernels here call the backend's own kernel functions directly (not tf ops), so they
+ * create no engine-tracked tensors; every intermediate is released with disposeData.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo, NamedAttrMap, GradConfig, Tensor } from '@tensorflow/tfjs';
+
+type Backend = { disposeData(dataId: object, force?: boolean): boolean };
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+
+interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: Pad;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+const BACKEND = 'wasm';
+let installed = false;
+let originalBackpropInput: KernelConfig | undefined;
+
+class Scope {
+  private readonly infos: TensorInfo[] = [];
+  constructor(private readonly backend: Backend) {}
+  run(name: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+    const kernel = tf.getKernel(name, BACKEND);
+    if (!kernel) throw new Error(`wasm kernel ${name} is missing`);
+    const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend as never }) as TensorInfo;
+    this.infos.push(out);
+    return out;
+  }
+  /** Release every intermediate except `keep`. */
+  finish(keep: TensorInfo): TensorInfo {
+    for (const info of this.infos) if (info !== keep) this.backend.disposeData(info.dataId);
+    return keep;
+  }
+}
+
+function stridesOf(s: ConvGradAttrs['strides']): [number, number] {
+  return typeof s === 'number' ? [s, s] : [s[0], s[1]];
+}
+
+export const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as unknown as ConvGradAttrs & { filterShape: [number, number, number, number] };
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const [sh, sw] = stridesOf(a.strides);
+  const [kh, kw, ci, co] = a.filterShape;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], a.filterShape, [sh, sw], 1, a.pad, a.dimRoundingMode,
+  );
+  const { top, bottom, left, right } = info.padInfo;
+  const [n, h, w] = x.shape;
+  const needH = (info.outHeight - 1) * sh + kh;
+  const needW = (info.outWidth - 1) * sw + kw;
+  // Only rows/columns that some output reads matter; trailing ones are cut or padded.
+  const padB = Math.max(0, needH - (h + top));
+  const padR = Math.max(0, needW - (w + left));
+  const s = new Scope(backend as unknown as Backend);
+  let xp = x;
+  if (top || left || padB || padR) {
+    xp = s.run('PadV2', { x }, { paddings: [[0, 0], [top, padB], [left, padR], [0, 0]], constantValue: 0 });
+  }
+  const hp = h + top + padB;
+  const wp = w + left + padR;
+  if (hp > needH || wp > needW) {
+    xp = s.run('Slice', { x: xp }, { begin: [0, 0, 0, 0], size: [n, needH, needW, ci] });
+  }
+  void bottom; void right;
+  const xt = s.run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
+  const dyt = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const g = s.run('Conv2D', { x: xt, filter: dyt }, {
+    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: undefined as never,
+  });
+  // g is [Ci, kh, kw, Co] exactly, because the input was cut to the rows the outputs read.
+  const out = s.run('Transpose', { x: g }, { perm: [1, 2, 0, 3] });
+  if (out.shape[0] !== kh || out.shape[1] !== kw || out.shape[2] !== ci || out.shape[3] !== co) {
+    throw new Error(`Conv2DBackpropFilter: computed ${out.shape}, expected ${a.filterShape}`);
+  }
+  return s.finish(out);
+};
+
+export const conv2dBackpropInput: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as ConvGradAttrs & { inputShape: [number, number, number, number] };
+  const [kh, kw, ci] = filter.shape as [number, number, number, number];
+  const [sh, sw] = stridesOf(a.strides);
+  const info = a.dataFormat === 'NCHW' ? undefined : tf.backend_util.computeConv2DInfo(
+    a.inputShape, filter.shape as [number, number, number, number], [sh, sw], 1, a.pad, a.dimRoundingMode,
+  );
+  const padTop = info ? kh - 1 - info.padInfo.top : -1;
+  const padLeft = info ? kw - 1 - info.padInfo.left : -1;
+  if (!info || padTop < 0 || padLeft < 0) {
+    // Layouts and paddings the models never use keep wasm's own kernel.
+    if (!originalBackpropInput) throw new Error('Conv2DBackpropInput: unsupported case on wasm');
+    return originalBackpropInput.kernelFunc(args);
+  }
+  const [n, h, w] = a.inputShape;
+  const [, oh, ow, co] = dy.shape;
+  const s = new Scope(backend as unknown as Backend);
+  let d = dy;
+  if (sh > 1 || sw > 1) {
+    // Zero-dilate dy by the stride: [N,OH,1,OW,1,C] padded to [N,OH,sh,OW,sw,C].
+    const r6 = s.run('Reshape', { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
+    const p6 = s.run('PadV2', { x: r6 }, {
+      paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0,
+    });
+    d = s.run('Reshape', { x: p6 }, { shape: [n, oh * sh, ow * sw, co] });
+  }
+  const dh = d.shape[1]!;
+  const dw = d.shape[2]!;
+  const padBottom = Math.max(0, h + kh - 1 - dh - padTop);
+  const padRight = Math.max(0, w + kw - 1 - dw - padLeft);
+  const dp = s.run('PadV2', { x: d }, {
+    paddings: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], constantValue: 0,
+  });
+  const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
+  const swapped = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+  let out = s.run('Conv2D', { x: dp, filter: swapped }, {
+    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as never,
+  });
+  if (out.shape[1] !== h || out.shape[2] !== w) {
+    out = s.run('Slice', { x: out }, { begin: [0, 0, 0, 0], size: [n, h, w, ci] });
+  }
+  return s.finish(out);
+};
+
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const a = attrs as unknown as {
+    filterSize: [number, number] | number; strides: [number, number] | number; pad: Pad;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode,
+  );
+  const b = backend as unknown as HeapBackend;
+  const out = b.makeOutput(input.shape as number[], 'float32');
+  // Views are taken after the allocation: growing the heap detaches earlier views.
+  const dx = b.typedArrayFromHeap(out);
+  const x = b.typedArrayFromHeap(input);
+  const g = b.typedArrayFromHeap(dy);
+  dx.fill(0);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  for (let b0 = 0; b0 < n; b0++) {
+    const xb = b0 * h * w * c;
+    for (let r = 0; r < oh; r++) {
+      const r0 = r * sh - top;
+      const rs = Math.max(0, r0);
+      const re = Math.min(h, r0 + fh);
+      for (let q = 0; q < ow; q++) {
+        const q0 = q * sw - left;
+        const qs = Math.max(0, q0);
+        const qe = Math.min(w, q0 + fw);
+        const gBase = ((b0 * oh + r) * ow + q) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let y = rs; y < re; y++) {
+            const rowBase = xb + y * w * c + ch;
+            for (let xx = qs; xx < qe; xx++) {
+              const v = x[rowBase + xx * c]!;
+              if (v > best || at < 0) { best = v; at = rowBase + xx * c; }
+            }
+          }
+          if (at >= 0) dx[at] += g[gBase + ch]!;
+        }
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * The BatchNormalization gradient with broadcasting instead of tfjs' full-size `tile`,
+ * and with the per-channel sums shared: sum(dy) and sum(dy * (x - mean)) are the only
+ * reductions, over any input rank (conv maps and dense activations alike).
+ */
+export const fusedBatchNormGrad: GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dy, saved, attrs) => {
+    const dyT = dy as Tensor;
+    const [x, mean, variance, scale] = saved as Tensor[];
+    const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const perChannel = mean!.rank === 1;
+    const axes = perChannel ? [...Array(x!.rank - 1).keys()] : [];
+    const reduce = (t: Tensor) => (perChannel ? tf.sum(t, axes) : t);
+    const rstd = tf.rsqrt(tf.add(variance!, eps));
+    const gamma = scale ?? tf.scalar(1);
+    const rstdGamma = tf.mul(rstd, gamma);
+    // Computed here, not lazily in the closures: the tape runs each closure in its own
+    // tidy, so a tensor one closure memoised would be gone for the next.
+    const sumDy = reduce(dyT);
+    const sumDyXm = reduce(tf.mul(dyT, tf.sub(x!, mean!)));
+    return {
+      x: () => tf.reshape(tf.mul(dyT, rstdGamma), x!.shape),
+      mean: () => tf.reshape(tf.neg(tf.mul(rstdGamma, sumDy)), mean!.shape),
+      variance: () =>
+        tf.reshape(tf.mul(tf.mul(tf.mul(tf.pow(rstd, 3), gamma), -0.5), sumDyXm), mean!.shape),
+      scale: () => tf.reshape(tf.mul(rstd, sumDyXm), mean!.shape),
+      offset: () => tf.reshape(sumDy, mean!.shape),
+    };
+  },
+};
+
+/** Registers the training kernels on wasm and the lean BN gradient. Idempotent. */
+export function installTrainingKernels(): void {
+  if (installed) return;
+  installed = true;
+  originalBackpropInput = tf.getKernel('Conv2DBackpropInput', BACKEND);
+  if (originalBackpropInput) tf.unregisterKernel('Conv2DBackpropInput', BACKEND);
+  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: BACKEND, kernelFunc: conv2dBackpropInput });
+  if (!tf.getKernel('Conv2DBackpropFilter', BACKEND)) {
+    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: BACKEND, kernelFunc: conv2dBackpropFilter });
+  }
+  if (tf.getKernel('MaxPoolGrad', BACKEND)) tf.unregisterKernel('MaxPoolGrad', BACKEND);
+  tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGrad });
+  tf.registerGradient(fusedBatchNormGrad);
+}
