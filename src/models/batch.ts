@@ -1,0 +1,49 @@
+/**
+ * Runs a (folded) model on a batch of aligned crops in one call and one disposal scope,
+ * returning plain arrays: no tensor outlives the call.
+ */
+import { tf } from '../runtime/index.ts';
+
+export interface Crop {
+  width: number;
+  height: number;
+  /** RGB bytes, row-major, width * height * 3. */
+  data: Uint8Array | Float32Array;
+}
+
+export interface BatchOutputs {
+  /** Output name -> one row per crop. */
+  [output: string]: Float32Array[];
+}
+
+/** Stacks crops into one float32 NHWC batch scaled to [0, 1]. */
+export function cropsToBatch(crops: Crop[]): tf.Tensor4D {
+  if (crops.length === 0) throw new Error('cropsToBatch: empty batch');
+  const { width, height } = crops[0]!;
+  const per = width * height * 3;
+  const buf = new Float32Array(per * crops.length);
+  crops.forEach((c, i) => {
+    if (c.width !== width || c.height !== height || c.data.length !== per) {
+      throw new Error(`crop ${i} is ${c.width}x${c.height} (${c.data.length} values); the batch is ${width}x${height}x3`);
+    }
+    const scale = c.data instanceof Uint8Array ? 1 / 255 : 1;
+    const off = i * per;
+    for (let j = 0; j < per; j++) buf[off + j] = c.data[j]! * scale;
+  });
+  return tf.tensor4d(buf, [crops.length, height, width, 3]);
+}
+
+export function predictBatch(model: tf.LayersModel, crops: Crop[]): BatchOutputs {
+  const names = model.outputNames;
+  const arrays = tf.tidy(() => {
+    const out = model.predict(cropsToBatch(crops));
+    const list = Array.isArray(out) ? out : [out];
+    return list.map((t) => t.dataSync() as Float32Array);
+  });
+  const result: BatchOutputs = {};
+  arrays.forEach((flat, o) => {
+    const width = flat.length / crops.length;
+    result[names[o]!] = crops.map((_, i) => flat.slice(i * width, (i + 1) * width));
+  });
+  return result;
+}
