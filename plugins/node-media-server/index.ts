@@ -1,0 +1,142 @@
+/**
+ * facestream as a node-media-server plugin. The only code that imports node-media-server.
+ *
+ * On `postPublish` it starts one pipeline per stream path, reading the stream back from
+ * the server's own RTMP port on 127.0.0.1. It stops that pipeline as soon as the
+ * publisher leaves (node-media-server 4 only says `donePublish` after a 30 s grace, so
+ * the plugin watches the publisher session itself), on `donePublish`, or when the stream
+ * stalls. Idempotent per stream path; never throws into the server's handlers.
+ *
+ * @example
+ *   const nms = new NodeMediaServer({ rtmp: { port: 1935 } });
+ *   const plugin = register(nms, { rtmpPort: 1935, pipeline: loadPipeline('default'), onEvent: console.log });
+ *   await nms.run();
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type NodeMediaServer from 'node-media-server';
+import type { NmsSession } from 'node-media-server';
+import { FacestreamError, errorMessage } from '../../src/errors.ts';
+import type { FacestreamEvent } from '../../src/events/types.ts';
+import { createLogger } from '../../src/log.ts';
+import { startStream, type RunningStream } from '../../src/pipeline/run.ts';
+import type { PipelineConfig } from '../../src/pipeline/schema.ts';
+
+export const SUPPORTED_NMS = '>=4.0.0 <5.0.0';
+const log = createLogger('nms-plugin');
+const require = createRequire(import.meta.url);
+
+export interface PluginOptions {
+  /** The server's RTMP port, read back on 127.0.0.1. */
+  rtmpPort: number;
+  /** The pipeline for a published stream; a function can choose by stream path. */
+  pipeline: PipelineConfig | ((streamPath: string) => PipelineConfig);
+  onEvent: (e: FacestreamEvent) => void;
+  /** How often the publisher session is checked for a disconnect. Default 250 ms. */
+  pollMs?: number;
+  /** node-media-server's version, when the instance is not the one this package resolves. */
+  nmsVersion?: string;
+}
+
+export interface FacestreamPlugin {
+  readonly streams: ReadonlyMap<string, RunningStream>;
+  stop(streamPath: string): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+export function nmsVersion(): string {
+  const pkgPath = require.resolve('node-media-server/package.json');
+  return (JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { version: string }).version;
+}
+
+export function checkVersion(version: string): void {
+  const major = Number(/^(\d+)\./.exec(version)?.[1]);
+  if (major !== 4) {
+    throw new FacestreamError(
+      'FS_ERR_PLUGIN_VERSION',
+      `node-media-server ${version} is not supported: facestream's plugin needs ${SUPPORTED_NMS} (events with one session object); install node-media-server@4`,
+    );
+  }
+}
+
+export function register(nms: NodeMediaServer, options: PluginOptions): FacestreamPlugin {
+  checkVersion(options.nmsVersion ?? nmsVersion());
+  const streams = new Map<string, RunningStream>();
+  const watchers = new Map<string, NodeJS.Timeout>();
+  const pickPipeline = (p: string) => (typeof options.pipeline === 'function' ? options.pipeline(p) : options.pipeline);
+
+  const stop = async (streamPath: string) => {
+    const s = streams.get(streamPath);
+    clearInterval(watchers.get(streamPath));
+    watchers.delete(streamPath);
+    if (!s) return;
+    streams.delete(streamPath);
+    await s.stop();
+  };
+
+  const onPublish = (session: NmsSession) => {
+    const streamPath = session?.streamPath;
+    if (!streamPath || streams.has(streamPath)) return; // duplicates and resumed publishers
+    const name = streamPath.replace(/^\//, '');
+    const uri = `rtmp://127.0.0.1:${options.rtmpPort}${streamPath}`;
+    log.info(`publish ${streamPath}: starting pipeline`, { uri });
+    const stream = startStream({
+      name, uri, pipeline: pickPipeline(streamPath), live: true,
+      // A published stream that stalls has lost its publisher: end, do not retry.
+      restartOnStall: false, endOnEof: true,
+      onEvent: options.onEvent,
+    });
+    streams.set(streamPath, stream);
+    void stream.done.then(() => {
+      if (streams.get(streamPath) === stream) {
+        streams.delete(streamPath);
+        clearInterval(watchers.get(streamPath));
+        watchers.delete(streamPath);
+      }
+    });
+    watchers.set(streamPath, setInterval(() => {
+      if (session.endTime) {
+        log.info(`publisher of ${streamPath} left: stopping pipeline`);
+        void stop(streamPath);
+      }
+    }, options.pollMs ?? 250));
+  };
+
+  const guard = (what: string, fn: (s: NmsSession) => void | Promise<void>) => (session: NmsSession) => {
+    try {
+      const r = fn(session);
+      if (r && typeof (r as Promise<void>).catch === 'function') {
+        (r as Promise<void>).catch((err) => log.error(`${what} ${session?.streamPath}: ${errorMessage(err)}`));
+      }
+    } catch (err) {
+      log.error(`${what} ${session?.streamPath}: ${errorMessage(err)}`);
+    }
+  };
+  nms.on('postPublish', guard('postPublish', onPublish));
+  nms.on('donePublish', guard('donePublish', (s) => stop(s.streamPath)));
+
+  return {
+    streams,
+    stop,
+    stopAll: async () => { await Promise.all([...streams.keys()].map(stop)); },
+  };
+}
+
+/**
+ * Routes node-media-server's console logging (stdout, debug level by default) to
+ * facestream's log on stderr. Call before constructing the server.
+ */
+export function quietNmsLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'warn'): void {
+  const nmsRoot = path.dirname(require.resolve('node-media-server/package.json'));
+  const logger = require(path.join(nmsRoot, 'src/core/logger.js')) as {
+    level: string; levels: string[]; log: (m: string, l?: string) => void;
+  };
+  const nmsLog = createLogger('nms');
+  // The server's constructor resets its level to debug, so the threshold is kept here.
+  logger.log = (message: string, lvl = 'info') => {
+    if (logger.levels.indexOf(lvl) < logger.levels.indexOf(level)) return;
+    const fn = lvl === 'error' ? nmsLog.error : lvl === 'warn' ? nmsLog.warn : nmsLog.debug;
+    fn(message);
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * `facestream start`: node-media-server (RTMP in), the facestream plugin, pulled
+ * cameras from the config, and facestream's HTTP server, in one process.
+ */
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import NodeMediaServer from 'node-media-server';
+import { register, quietNmsLogger, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
+import type { AppConfig } from './config.ts';
+import type { FacestreamEvent } from './events/types.ts';
+import { createLogger } from './log.ts';
+import { startStream, type RunningStream } from './pipeline/run.ts';
+import { loadPipeline } from './pipeline/schema.ts';
+import { startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
+
+const log = createLogger('app');
+
+export interface App {
+  rtmpPort: number;
+  httpPort: number;
+  plugin: FacestreamPlugin;
+  pulled: Map<string, RunningStream>;
+  /** The last events, newest last (bounded). */
+  events(stream?: string): FacestreamEvent[];
+  streams(): StreamInfo[];
+  stop(): Promise<void>;
+}
+
+/** Finds a free TCP port on host (port 0 asks the OS). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function waitForPort(port: number, host: string, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const sock = net.connect(port, host === '0.0.0.0' ? '127.0.0.1' : host);
+      sock.once('connect', () => { sock.destroy(); resolve(); });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > until) reject(new Error(`RTMP server did not listen on ${host}:${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
+  const recent: FacestreamEvent[] = [];
+  const maxEvents = opts.maxEvents ?? 500;
+  const onEvent = (e: FacestreamEvent) => {
+    recent.push(e);
+    if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
+    opts.onEvent?.(e);
+  };
+  const pipeline = loadPipeline(config.pipeline);
+  const sourcePipelines = config.sources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
+  const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
+
+  quietNmsLogger(process.env.FACESTREAM_LOG === 'debug' ? 'debug' : 'warn');
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nms-'));
+  const nms = new NodeMediaServer({
+    bind: config.rtmp.host, rtmp: { port: rtmpPort }, store: { path: store }, webadmin: { enable: false },
+  });
+  const plugin = register(nms, { rtmpPort, pipeline, onEvent });
+  await nms.run();
+  await waitForPort(rtmpPort, config.rtmp.host);
+
+  const pulled = new Map<string, RunningStream>();
+  config.sources.forEach((s, i) => {
+    pulled.set(s.name, startStream({ name: s.name, uri: s.url, pipeline: sourcePipelines[i]!, restartOnStall: true, onEvent }));
+  });
+
+  const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo => ({
+    name: s.name, uri: s.uri, kind, state: s.state, pipeline: s.pipeline, frames: s.stats.frames,
+    dropped: s.stats.dropped, restarts: s.stats.restarts, startedAt: s.startedAt, firstFrameLatencyMs: s.stats.firstFrameLatencyMs,
+  });
+  const streams = () => [
+    ...[...plugin.streams.values()].map((s) => info(s, 'published')),
+    ...[...pulled.values()].map((s) => info(s, 'pulled')),
+  ];
+  const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
+  let httpServer: RunningHttpServer;
+  try {
+    httpServer = await startHttpServer({ host: config.http.host, port: config.http.port, streams, events });
+  } catch (err) {
+    await nms.stop();
+    throw err;
+  }
+  log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    rtmpPort, httpPort: httpServer.port, plugin, pulled, events, streams,
+    stop: () => (stopping ??= (async () => {
+      await plugin.stopAll();
+      await Promise.all([...pulled.values()].map((s) => s.stop()));
+      await httpServer.close();
+      await nms.stop();
+      fs.rmSync(store, { recursive: true, force: true });
+    })()),
+  };
+}

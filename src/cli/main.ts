@@ -1,0 +1,143 @@
+/**
+ * The `facestream` command line. Logs go to stderr; `--json` output goes to stdout, one
+ * JSON object per line.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { loadAppConfig } from '../config.ts';
+import { FacestreamError, errorMessage } from '../errors.ts';
+import type { FacestreamEvent } from '../events/types.ts';
+import { log } from '../log.ts';
+import { startStream } from '../pipeline/run.ts';
+import { loadPipeline } from '../pipeline/schema.ts';
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    return n;
+  };
+}
+
+function fail(err: unknown): never {
+  process.stderr.write(`facestream: ${errorMessage(err)}\n`);
+  process.exit(1);
+}
+
+function onSignals(fn: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    fn().then(() => process.exit(0), (err) => fail(err));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+const program = new Command();
+program.name('facestream').description('Real-time face-attribute analytics for live video').showHelpAfterError();
+
+program.command('analyze')
+  .description('run a pipeline on one file or URL without a server')
+  .argument('<source>', 'video file, rtmp:// or rtsp:// URL')
+  .option('--pipeline <name|file>', 'pipeline name (pipelines/NAME.yaml) or YAML file', 'default')
+  .option('--fps <n>', 'analysis frames per second (overrides the pipeline)', int('--fps'))
+  .option('--max-width <px>', 'scale wider frames down to this width', int('--max-width'))
+  .option('--name <name>', 'stream name in events (default: the source)')
+  .option('--json', 'print one JSON event per line on stdout')
+  .action(async (source: string, o: { pipeline: string; fps?: number; maxWidth?: number; name?: string; json?: boolean }) => {
+    try {
+      const pipeline = loadPipeline(o.pipeline);
+      const print = (e: FacestreamEvent) => {
+        if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+        else log.info(`${e.type} ${JSON.stringify(e)}`);
+      };
+      const stream = startStream({
+        name: o.name ?? source, uri: source, pipeline, endOnEof: true, onEvent: print,
+        ingest: { fps: o.fps, maxWidth: o.maxWidth },
+      });
+      onSignals(async () => { await stream.stop(); });
+      const ended = await stream.done;
+      if (ended.error) fail(new FacestreamError(ended.error.code as never, ended.error.message));
+      if (!o.json) process.stdout.write(`${ended.frames} frames analysed, ${ended.dropped} dropped, in ${ended.durationMs} ms\n`);
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.command('start')
+  .description('run node-media-server, the facestream plugin, pulled cameras and the HTTP server')
+  .option('--config <file>', 'facestream YAML config (ports, pipeline, sources)')
+  .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
+  .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'))
+  .action(async (o: { config?: string; rtmpPort?: number; httpPort?: number }) => {
+    try {
+      const config = loadAppConfig(o.config);
+      if (o.rtmpPort != null) config.rtmp.port = o.rtmpPort;
+      if (o.httpPort != null) config.http.port = o.httpPort;
+      const { startApp } = await import('../app.ts');
+      const app = await startApp(config);
+      process.stderr.write(`facestream: publish to rtmp://127.0.0.1:${app.rtmpPort}/live/NAME, status at http://127.0.0.1:${app.httpPort}/\n`);
+      onSignals(() => app.stop());
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.command('demo')
+  .description('start, and publish the demo clip in a loop to rtmp://127.0.0.1/live/demo')
+  .option('--config <file>', 'facestream YAML config')
+  .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
+  .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'))
+  .action(async (o: { config?: string; rtmpPort?: number; httpPort?: number }) => {
+    try {
+      const config = loadAppConfig(o.config);
+      if (o.rtmpPort != null) config.rtmp.port = o.rtmpPort;
+      if (o.httpPort != null) config.http.port = o.httpPort;
+      const { startApp } = await import('../app.ts');
+      const { demoClip } = await import('../demo/clip.ts');
+      const { publish } = await import('../demo/publish.ts');
+      log.info('preparing the demo clip (made once from the sample photos in @vladmandic/face-api)');
+      const clip = await demoClip();
+      const app = await startApp(config);
+      const publisher = publish(clip, `rtmp://127.0.0.1:${app.rtmpPort}/live/demo`, { loop: true, restart: true });
+      process.stderr.write(`facestream demo: streaming ${clip} to rtmp://127.0.0.1:${app.rtmpPort}/live/demo\n` +
+        `open http://127.0.0.1:${app.httpPort}/ (Ctrl-C stops)\n`);
+      onSignals(async () => { await publisher.stop(); await app.stop(); });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.command('make-demo-clip')
+  .description('write the demo clip (made from the sample photos in @vladmandic/face-api) to a file')
+  .argument('<out>', 'output .mp4')
+  .option('--seconds <n>', 'length', int('--seconds'), 20)
+  .action(async (out: string, o: { seconds: number }) => {
+    try {
+      const { makeDemoClip } = await import('../demo/clip.ts');
+      process.stdout.write(`${await makeDemoClip(out, { seconds: o.seconds })}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.command('bench')
+  .description('benchmarks, measured as ratios in one run')
+  .argument('[stage]', 'fold | decode', 'fold')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (stage: string, o: { json?: boolean }) => {
+    try {
+      let result: object;
+      if (stage === 'fold') result = await (await import('../../bench/fold.ts')).benchFold();
+      else if (stage === 'decode') result = await (await import('../../bench/decode.ts')).benchDecode();
+      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode)`);
+      process.stdout.write(o.json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.parseAsync(process.argv).catch(fail);

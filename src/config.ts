@@ -1,0 +1,48 @@
+/**
+ * The application config (`facestream start --config FILE`): ports, the pipeline for
+ * published streams, and cameras to pull. Strict: an unknown key fails at load, naming
+ * the key and the file.
+ */
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { FacestreamError } from './errors.ts';
+import { formatIssues } from './pipeline/schema.ts';
+
+const port = z.number().int().min(0).max(65535);
+
+export const appConfigSchema = z.strictObject({
+  rtmp: z.strictObject({ port: port.default(1935), host: z.string().default('0.0.0.0') }).prefault({}),
+  http: z.strictObject({ port: port.default(8080), host: z.string().default('0.0.0.0') }).prefault({}),
+  /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
+  pipeline: z.string().default('default'),
+  /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */
+  sources: z.array(z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+    url: z.string().min(1),
+    pipeline: z.string().optional(),
+  })).default([]),
+});
+export type AppConfig = z.infer<typeof appConfigSchema>;
+
+export function parseAppConfig(doc: unknown, where: string): AppConfig {
+  const r = appConfigSchema.safeParse(doc ?? {});
+  if (!r.success) throw new FacestreamError('FS_ERR_CONFIG', `${where}: ${formatIssues(r.error.issues)}`);
+  const names = new Set<string>();
+  for (const s of r.data.sources) {
+    if (names.has(s.name)) throw new FacestreamError('FS_ERR_CONFIG', `${where}: sources: the name "${s.name}" is used twice`);
+    names.add(s.name);
+  }
+  return r.data;
+}
+
+export function loadAppConfig(file?: string): AppConfig {
+  if (!file) return parseAppConfig({}, '(defaults)');
+  let doc: unknown;
+  try {
+    doc = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FacestreamError('FS_ERR_CONFIG', `${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseAppConfig(doc, file);
+}

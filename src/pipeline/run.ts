@@ -1,0 +1,150 @@
+/**
+ * Runs one pipeline on one source: config -> ingest -> bounded analysis stage -> element
+ * operators -> events. State lives here, per stream, never at module level: one process
+ * serves many streams.
+ */
+import { Subscription, tap, type OperatorFunction, type Observable } from 'rxjs';
+import { FacestreamError, errorMessage } from '../errors.ts';
+import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '../events/types.ts';
+import { Flow } from '../ingest/flow.ts';
+import { fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
+import { boundedMap } from '../operators/boundedMap.ts';
+import type { IngestOptions } from './elements.ts';
+import { getElement } from './registry.ts';
+import type { PipelineConfig } from './schema.ts';
+import './elements.ts';
+
+export type StreamState = 'starting' | 'live' | 'stalled' | 'ended' | 'error';
+
+export interface StreamStats {
+  frames: number;
+  analysed: number;
+  dropped: number;
+  restarts: number;
+  firstFrameLatencyMs?: number;
+  counters: Record<string, number>;
+}
+
+export interface StreamOptions {
+  name: string;
+  uri: string;
+  pipeline: PipelineConfig;
+  live?: boolean;
+  /** Overrides of the ingest element's options (CLI flags). */
+  ingest?: Partial<IngestOptions>;
+  /** Stalled live streams restart (pulled cameras) or end (published streams). */
+  restartOnStall?: boolean;
+  endOnEof?: boolean;
+  onEvent: (e: FacestreamEvent) => void;
+  /** Receives every analysed item (frames, until later stages add more). */
+  onItem?: (item: unknown) => void;
+}
+
+export interface RunningStream {
+  readonly name: string;
+  readonly uri: string;
+  readonly live: boolean;
+  readonly pipeline: string;
+  readonly startedAt: number;
+  readonly stats: StreamStats;
+  readonly state: StreamState;
+  readonly decoderPid: number | undefined;
+  /** Resolves with the stream.ended event, however the stream ends. */
+  readonly done: Promise<StreamEnded>;
+  stop(): Promise<StreamEnded>;
+}
+
+export function startStream(opts: StreamOptions): RunningStream {
+  const live = opts.live ?? isLive(opts.uri);
+  const ingestCfg = opts.pipeline.elements[0]!.options as IngestOptions;
+  const ingest: IngestOptions = { ...ingestCfg, ...Object.fromEntries(Object.entries(opts.ingest ?? {}).filter(([, v]) => v !== undefined)) };
+  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {} };
+  const startedAt = Date.now();
+  const flow = new Flow();
+  let state: StreamState = 'starting';
+  let decoderPid: number | undefined;
+  let ended: StreamEnded | undefined;
+  let resolveDone!: (e: StreamEnded) => void;
+  const done = new Promise<StreamEnded>((r) => { resolveDone = r; });
+  const base = () => ({ v: EVENT_SCHEMA_VERSION as typeof EVENT_SCHEMA_VERSION, stream: opts.name, ts: Date.now() });
+  const emit = (e: FacestreamEvent) => {
+    try { opts.onEvent(e); } catch { /* a sink's failure never stops the stream */ }
+  };
+
+  const finish = (error?: unknown): StreamEnded => {
+    if (ended) return ended;
+    state = error ? 'error' : 'ended';
+    const err = error == null ? undefined
+      : error instanceof FacestreamError ? { code: error.code, message: error.message }
+      : { code: 'FS_ERR_SOURCE_FAILED', message: errorMessage(error) };
+    if (err) emit({ ...base(), type: 'stream.error', ...err });
+    const event: StreamEnded = {
+      ...base(), type: 'stream.ended', frames: stats.frames, dropped: stats.dropped, restarts: stats.restarts,
+      durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}),
+    };
+    ended = event;
+    emit(event);
+    resolveDone(event);
+    return event;
+  };
+
+  emit({ ...base(), type: 'stream.started', uri: opts.uri, pipeline: opts.pipeline.name, live });
+
+  let frames$: Observable<Frame>;
+  const subscription = new Subscription();
+  try {
+    frames$ = fromSource(opts.uri, {
+      name: opts.name, live, fps: ingest.fps, maxWidth: ingest.maxWidth, stallTimeoutMs: ingest.stallTimeoutMs,
+      maxRestarts: ingest.maxRestarts, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
+      endOnEof: opts.endOnEof, flow,
+      onEvent: (e) => {
+        switch (e.type) {
+          case 'decoder.started': decoderPid = e.pid; break;
+          case 'first-frame': stats.firstFrameLatencyMs ??= e.latencyMs; state = 'live'; break;
+          case 'stalled': state = 'stalled'; emit({ ...base(), type: 'stream.stalled', afterMs: e.afterMs }); break;
+          case 'decoder.exited': decoderPid = undefined; break;
+          case 'restarting':
+            stats.restarts++;
+            emit({ ...base(), type: 'stream.restarting', attempt: e.attempt, delayMs: e.delayMs, reason: e.reason });
+            break;
+        }
+      },
+    });
+  } catch (err) {
+    finish(err);
+    return handle();
+  }
+
+  const ctx = {
+    stream: opts.name, live,
+    count: (name: string, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
+  };
+  const ops: OperatorFunction<unknown, unknown>[] = opts.pipeline.elements.slice(1).map(({ element, options }) => {
+    const def = getElement(element);
+    if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
+    return def.create(options, ctx);
+  });
+  const counted$ = frames$.pipe(tap(() => { stats.frames++; state = 'live'; }));
+  let analysed$: Observable<unknown> = counted$.pipe(
+    boundedMap((f: Frame) => f, { maxQueue: ingest.queue, live, flow, onDrop: () => { stats.dropped++; } }),
+  );
+  for (const op of ops) analysed$ = analysed$.pipe(op);
+  subscription.add(analysed$.subscribe({
+    next: (item) => { stats.analysed++; opts.onItem?.(item); },
+    error: (err) => finish(err),
+    complete: () => finish(),
+  }));
+
+  function handle(): RunningStream {
+    return {
+      name: opts.name, uri: opts.uri, live, pipeline: opts.pipeline.name, startedAt, stats, done,
+      get state() { return state; },
+      get decoderPid() { return decoderPid; },
+      stop: async () => {
+        subscription.unsubscribe();
+        return finish();
+      },
+    };
+  }
+  return handle();
+}

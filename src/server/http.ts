@@ -1,0 +1,83 @@
+/**
+ * facestream's HTTP server: a status page for now (the dashboard comes later), the
+ * stream list as JSON, recent events, and a health check. Listens where it is told;
+ * tests use 127.0.0.1 and port 0.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FacestreamEvent } from '../events/types.ts';
+
+export interface StreamInfo {
+  name: string;
+  uri: string;
+  kind: 'published' | 'pulled' | 'file';
+  state: string;
+  pipeline: string;
+  frames: number;
+  dropped: number;
+  restarts: number;
+  startedAt: number;
+  firstFrameLatencyMs?: number;
+}
+
+export interface HttpServerOptions {
+  host?: string;
+  port?: number;
+  streams: () => StreamInfo[];
+  events: (stream?: string) => FacestreamEvent[];
+}
+
+export interface RunningHttpServer { port: number; host: string; close(): Promise<void> }
+
+const page = `<!doctype html><html><head><meta charset="utf-8"><title>facestream</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#1d2733}table{border-collapse:collapse}
+td,th{padding:.35rem .8rem;border-bottom:1px solid #dde}th{text-align:left}.live{color:#18794e}.stalled{color:#b7791f}
+.error{color:#c53030}.ended{color:#718096}code{background:#f4f5f7;padding:.1rem .3rem}</style></head>
+<body><h1>facestream</h1><p>Publish to <code>rtmp://HOST:RTMP_PORT/live/NAME</code>; streams appear here.</p>
+<table><thead><tr><th>stream</th><th>state</th><th>pipeline</th><th>frames</th><th>dropped</th><th>restarts</th><th>first frame</th></tr></thead>
+<tbody id="rows"><tr><td colspan="7">no stream yet</td></tr></tbody></table>
+<h2>Recent events</h2><pre id="events"></pre>
+<script>
+async function tick(){try{const s=await (await fetch('api/streams')).json();
+document.getElementById('rows').innerHTML=s.streams.length?s.streams.map(x=>'<tr><td>'+x.name+'</td><td class="'+x.state+'">'+x.state+'</td><td>'+x.pipeline+'</td><td>'+x.frames+'</td><td>'+x.dropped+'</td><td>'+x.restarts+'</td><td>'+(x.firstFrameLatencyMs??'-')+' ms</td></tr>').join(''):'<tr><td colspan="7">no stream yet</td></tr>';
+const e=await (await fetch('api/events')).json();document.getElementById('events').textContent=e.events.slice(-15).map(x=>JSON.stringify(x)).join('\\n');}catch(e){}}
+setInterval(tick,1000);tick();</script></body></html>`;
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    switch (url.pathname) {
+      case '/':
+      case '/index.html':
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        return res.end(page);
+      case '/healthz':
+        return json(res, 200, { ok: true, streams: opts.streams().length });
+      case '/api/streams':
+        return json(res, 200, { streams: opts.streams() });
+      case '/api/events':
+        return json(res, 200, { events: opts.events(url.searchParams.get('stream') ?? undefined) });
+      default:
+        return json(res, 404, { error: `no route ${url.pathname}` });
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, opts.host ?? '0.0.0.0', () => {
+      const addr = server.address() as AddressInfo;
+      resolve({
+        port: addr.port,
+        host: addr.address,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    });
+  });
+}
