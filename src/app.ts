@@ -3,11 +3,8 @@
  * cameras from the config, and facestream's HTTP server, in one process.
  */
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
-import NodeMediaServer from 'node-media-server';
-import { register, quietNmsLogger, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
+import { register, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
+import { createMediaServer } from '../plugins/node-media-server/server.ts';
 import type { AppConfig } from './config.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
@@ -40,22 +37,6 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-function waitForPort(port: number, host: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const sock = net.connect(port, host === '0.0.0.0' ? '127.0.0.1' : host);
-      sock.once('connect', () => { sock.destroy(); resolve(); });
-      sock.once('error', () => {
-        sock.destroy();
-        if (Date.now() > until) reject(new Error(`RTMP server did not listen on ${host}:${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
   const recent: FacestreamEvent[] = [];
   const maxEvents = opts.maxEvents ?? 500;
@@ -68,14 +49,9 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const sourcePipelines = config.sources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
-  quietNmsLogger(process.env.FACESTREAM_LOG === 'debug' ? 'debug' : 'warn');
-  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nms-'));
-  const nms = new NodeMediaServer({
-    bind: config.rtmp.host, rtmp: { port: rtmpPort }, store: { path: store }, webadmin: { enable: false },
-  });
-  const plugin = register(nms, { rtmpPort, pipeline, onEvent });
-  await nms.run();
-  await waitForPort(rtmpPort, config.rtmp.host);
+  const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent });
+  const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
   config.sources.forEach((s, i) => {
@@ -95,7 +71,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   try {
     httpServer = await startHttpServer({ host: config.http.host, port: config.http.port, streams, events });
   } catch (err) {
-    await nms.stop();
+    await server.stop();
     throw err;
   }
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
@@ -107,8 +83,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await plugin.stopAll();
       await Promise.all([...pulled.values()].map((s) => s.stop()));
       await httpServer.close();
-      await nms.stop();
-      fs.rmSync(store, { recursive: true, force: true });
+      await server.stop();
     })()),
   };
 }

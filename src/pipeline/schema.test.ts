@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadPipeline, parsePipeline } from './schema.ts';
+import { parseAppConfig } from '../config.ts';
+import './elements.ts';
+
+describe('pipeline schema', () => {
+  it('loads every shipped pipeline', () => {
+    for (const name of ['default', 'surveillance', 'demographics']) {
+      const p = loadPipeline(name);
+      expect(p.name).toBe(name);
+      expect(p.elements[0]!.element).toBe('ingest');
+    }
+  });
+
+  it('fills defaults and validates each element', () => {
+    const p = parsePipeline({ name: 'x', elements: [{ ingest: {} }] }, 'x.yaml');
+    expect(p.elements[0]!.options).toMatchObject({ fps: 5, stallTimeoutMs: 5000, queue: 4 });
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: { fps: -1 } }] }, 'x.yaml')).toThrow(/x\.yaml: elements\[0\]\.ingest\.fps/);
+  });
+
+  it('names unknown keys, unknown elements and the file', () => {
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: { history_len: 3 } }] }, 'p.yaml'))
+      .toThrow('p.yaml: unknown key "elements[0].ingest.history_len"');
+    expect(() => parsePipeline({ name: 'x', elemnts: [] }, 'p.yaml')).toThrow(/unknown key "elemnts"/);
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detekt: {} }] }, 'p.yaml'))
+      .toThrow(/elements\[1\]: unknown element "detekt"/);
+    expect(() => loadPipeline('nope')).toThrow(/no pipeline "nope".*known pipelines: .*default/);
+  });
+
+  it('app config: defaults, strict keys, unique source names', () => {
+    expect(parseAppConfig({}, 'c')).toMatchObject({ rtmp: { port: 1935 }, http: { port: 8080 }, pipeline: 'default', sources: [] });
+    expect(() => parseAppConfig({ sources: [{ name: 'a', url: 'rtsp://x', pipline: 'd' }] }, 'c.yaml')).toThrow('unknown key "sources[0].pipline"');
+    expect(() => parseAppConfig({ sources: [{ name: 'a', url: 'x' }, { name: 'a', url: 'y' }] }, 'c.yaml')).toThrow(/used twice/);
+  });
+});

@@ -1,0 +1,29 @@
+import path from 'node:path';
+import { dataDir } from '../src/data.ts';
+
+export const video = (name: string) => path.join(dataDir(), 'video', name);
+
+export function pidAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(fn: () => T | undefined | false | null, timeoutMs: number, what: string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until a process has exited (and is reaped), or fails. */
+export async function waitGone(pid: number | undefined, timeoutMs = 3000): Promise<void> {
+  await waitFor(() => !pidAlive(pid), timeoutMs, `process ${pid} to exit`);
+}
