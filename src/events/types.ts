@@ -15,10 +15,47 @@ export interface StreamEnded extends Base {
   dropped: number;
   restarts: number;
   durationMs: number;
+  /** Per-stage counts: tracks, faces.passed, skipped.<reason>, ... */
+  counters: Record<string, number>;
   /** Present when the stream ended because of an error. */
   error?: { code: string; message: string };
 }
 export interface StreamError extends Base { type: 'stream.error'; code: string; message: string }
 
 export type StreamEvent = StreamStarted | StreamStalled | StreamRestarting | StreamEnded | StreamError;
-export type FacestreamEvent = StreamEvent;
+
+export interface BoxJson { x: number; y: number; width: number; height: number }
+export interface QualityJson { widthPx: number; eyeDistPx: number; blur: number; yawDeg: number; rollDeg: number; score: number }
+
+interface TrackBase extends Base {
+  trackId: number;
+  /** Position on the stream's timeline (ms), as `ptsMs` of the frame. */
+  ptsMs: number;
+}
+export interface TrackStarted extends TrackBase {
+  type: 'track.started';
+  box: BoxJson;
+  landmarks: Array<[number, number]>;
+  score: number;
+}
+export interface TrackUpdated extends TrackBase {
+  type: 'track.updated';
+  box: BoxJson;
+  landmarks: Array<[number, number]>;
+  score: number;
+  quality?: QualityJson;
+  flags: string[];
+}
+export interface TrackEnded extends TrackBase {
+  type: 'track.ended';
+  firstSeenMs: number;
+  lastSeenMs: number;
+  dwellMs: number;
+  /** Frames in which the face was detected. */
+  frames: number;
+  bestQuality?: QualityJson;
+  flags: string[];
+}
+export type TrackEvent = TrackStarted | TrackUpdated | TrackEnded;
+
+export type FacestreamEvent = StreamEvent | TrackEvent;

@@ -18,3 +18,9 @@ registerElement({
   description: 'decode the source with ffmpeg into RGB frames at the analysis rate',
   options: ingestOptions,
 });
+
+// The analysis elements register themselves.
+import '../operators/detect.ts';
+import '../operators/track.ts';
+import '../operators/quality.ts';
+import '../operators/align.ts';

@@ -1,23 +1,34 @@
 /**
- * The element registry: config name -> options schema and factory. This issue registers
- * `ingest`; later stages (detect, track, attributes, ...) register theirs the same way.
+ * The element registry: config name -> options schema and stage factory. A stage turns
+ * one analysed frame into the next form; the runner chains the stages of a pipeline
+ * inside one bounded queue, so a slow model drops (live) or pauses (file) instead of
+ * queueing without bound.
  */
 import type { z } from 'zod';
-import type { OperatorFunction } from 'rxjs';
+import type { FacestreamEvent } from '../events/types.ts';
 
 export interface ElementContext {
   stream: string;
   live: boolean;
-  /** Counts and reports to the pipeline's stats. */
+  /** Adds to one of the stream's counters (reported in stats and metrics). */
   count(name: string, by?: number): void;
+  /** Emits an event with the stream's name, schema version and time filled in. */
+  emit(event: Record<string, unknown> & { type: string }): void;
+}
+
+export interface Stage<I = unknown, O = unknown> {
+  process(item: I): Promise<O> | O;
+  /** The stream ended: report what is still open (tracks...). */
+  flush?(): void | Promise<void>;
+  dispose?(): void;
 }
 
 export interface ElementDef<O = unknown> {
   name: string;
   description: string;
   options: z.ZodType<O>;
-  /** Operator factory; `ingest` has none (it is the source). */
-  create?: (options: O, ctx: ElementContext) => OperatorFunction<unknown, unknown>;
+  /** Stage factory; `ingest` has none (it is the source). May load models. */
+  create?: (options: O, ctx: ElementContext) => Stage | Promise<Stage>;
 }
 
 const elements = new Map<string, ElementDef<never>>();
@@ -33,3 +44,5 @@ export function getElement(name: string): ElementDef<unknown> | undefined {
 export function elementNames(): string[] {
   return [...elements.keys()];
 }
+
+export type { FacestreamEvent };

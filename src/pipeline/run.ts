@@ -3,14 +3,14 @@
  * operators -> events. State lives here, per stream, never at module level: one process
  * serves many streams.
  */
-import { Subscription, tap, type OperatorFunction, type Observable } from 'rxjs';
+import { Subscription, tap } from 'rxjs';
 import { FacestreamError, errorMessage } from '../errors.ts';
 import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '../events/types.ts';
 import { Flow } from '../ingest/flow.ts';
 import { fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
 import type { IngestOptions } from './elements.ts';
-import { getElement } from './registry.ts';
+import { getElement, type ElementContext, type Stage } from './registry.ts';
 import type { PipelineConfig } from './schema.ts';
 import './elements.ts';
 
@@ -80,7 +80,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     if (err) emit({ ...base(), type: 'stream.error', ...err });
     const event: StreamEnded = {
       ...base(), type: 'stream.ended', frames: stats.frames, dropped: stats.dropped, restarts: stats.restarts,
-      durationMs: Date.now() - startedAt, ...(err ? { error: err } : {}),
+      durationMs: Date.now() - startedAt, counters: { ...stats.counters }, ...(err ? { error: err } : {}),
     };
     ended = event;
     emit(event);
@@ -90,10 +90,24 @@ export function startStream(opts: StreamOptions): RunningStream {
 
   emit({ ...base(), type: 'stream.started', uri: opts.uri, pipeline: opts.pipeline.name, live });
 
-  let frames$: Observable<Frame>;
   const subscription = new Subscription();
-  try {
-    frames$ = fromSource(opts.uri, {
+  let stopped = false;
+  const ctx: ElementContext = {
+    stream: opts.name, live,
+    count: (name, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
+    emit: (e) => emit({ ...base(), ...e } as FacestreamEvent),
+  };
+  let stages: Stage[] = [];
+
+  const run = async () => {
+    // Models load before the decoder starts: a bad model file is an error at start-up.
+    for (const { element, options } of opts.pipeline.elements.slice(1)) {
+      const def = getElement(element);
+      if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
+      stages.push(await def.create(options, ctx));
+    }
+    if (stopped) return;
+    const frames$ = fromSource(opts.uri, {
       name: opts.name, live, fps: ingest.fps, maxWidth: ingest.maxWidth, stallTimeoutMs: ingest.stallTimeoutMs,
       maxRestarts: ingest.maxRestarts, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
       endOnEof: opts.endOnEof, flow,
@@ -110,30 +124,33 @@ export function startStream(opts: StreamOptions): RunningStream {
         }
       },
     });
-  } catch (err) {
-    finish(err);
-    return handle();
-  }
-
-  const ctx = {
-    stream: opts.name, live,
-    count: (name: string, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
+    const analyse = async (frame: Frame) => {
+      let item: unknown = frame;
+      for (const stage of stages) item = await stage.process(item);
+      return item;
+    };
+    subscription.add(frames$.pipe(
+      tap(() => { stats.frames++; state = 'live'; }),
+      boundedMap(analyse, { maxQueue: ingest.queue, live, flow, onDrop: () => { stats.dropped++; } }),
+    ).subscribe({
+      next: (item) => { stats.analysed++; opts.onItem?.(item); },
+      error: (err) => void end(err),
+      complete: () => void end(),
+    }));
   };
-  const ops: OperatorFunction<unknown, unknown>[] = opts.pipeline.elements.slice(1).map(({ element, options }) => {
-    const def = getElement(element);
-    if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
-    return def.create(options, ctx);
-  });
-  const counted$ = frames$.pipe(tap(() => { stats.frames++; state = 'live'; }));
-  let analysed$: Observable<unknown> = counted$.pipe(
-    boundedMap((f: Frame) => f, { maxQueue: ingest.queue, live, flow, onDrop: () => { stats.dropped++; } }),
-  );
-  for (const op of ops) analysed$ = analysed$.pipe(op);
-  subscription.add(analysed$.subscribe({
-    next: (item) => { stats.analysed++; opts.onItem?.(item); },
-    error: (err) => finish(err),
-    complete: () => finish(),
-  }));
+
+  /** Flushes the stages (open tracks end), then reports the end of the stream. */
+  let ending: Promise<StreamEnded> | undefined;
+  const end = (error?: unknown): Promise<StreamEnded> => (ending ??= (async () => {
+    for (const stage of stages) {
+      try { await stage.flush?.(); } catch { /* flushing is best effort */ }
+      stage.dispose?.();
+    }
+    stages = [];
+    return finish(error);
+  })());
+
+  run().catch((err) => void end(err));
 
   function handle(): RunningStream {
     return {
@@ -141,8 +158,9 @@ export function startStream(opts: StreamOptions): RunningStream {
       get state() { return state; },
       get decoderPid() { return decoderPid; },
       stop: async () => {
+        stopped = true;
         subscription.unsubscribe();
-        return finish();
+        return end();
       },
     };
   }

@@ -94,7 +94,8 @@ export function initRuntime(opts: { backend?: BackendChoice | string; quiet?: bo
   readyChoice = choice;
   ready = pick(choice).then((info) => {
     if (!opts.quiet) {
-      log.info(`tensorflow.js backend: ${info.backend} (${info.provider})`, info.skipped.length ? { skipped: info.skipped } : undefined);
+      log.info(`tensorflow.js backend: ${info.backend} (${info.provider})`);
+      if (info.skipped.length) log.debug('backends skipped', { skipped: info.skipped });
     }
     return info;
   });

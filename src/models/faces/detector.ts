@@ -1,0 +1,127 @@
+/**
+ * Face detector: boxes, scores and 5 landmarks (eye centres, nose tip, mouth corners)
+ * from the nets that ship inside `@vladmandic/face-api` (tiny YOLO or SSD MobileNet for
+ * boxes, the 68-point landmark net for points), loaded from disk, never from the network.
+ * Models are loaded once per process and shared by every stream.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { FacestreamError } from '../../errors.ts';
+import { initRuntime, tf } from '../../runtime/index.ts';
+import type { Box } from '../../calculators/geometry.ts';
+import type { Point } from '../../calculators/similarity.ts';
+
+const require = createRequire(import.meta.url);
+
+export type DetectorKind = 'tiny' | 'ssd';
+
+export interface DetectorOptions {
+  kind: DetectorKind;
+  /** tiny: network input size (multiple of 32: 160..608). */
+  inputSize?: number;
+  minScore?: number;
+  /** '68' (the full landmark net) or '68tiny'. */
+  landmarks?: '68' | '68tiny';
+  /** Folder with face-api's weights; defaults to the package's model/ folder. */
+  modelDir?: string;
+}
+
+export interface DetectedFace {
+  score: number;
+  box: Box;
+  /** left eye, right eye, nose tip, left mouth corner, right mouth corner (image left first). */
+  landmarks5: Point[];
+}
+
+export interface Detector {
+  readonly options: Required<Omit<DetectorOptions, 'modelDir'>> & { modelDir: string };
+  detect(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace[]>;
+}
+
+interface FaceApi {
+  nets: Record<string, { isLoaded: boolean; loadFromDisk(dir: string): Promise<void> }>;
+  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
+  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
+  detectAllFaces(input: unknown, options: unknown): {
+    withFaceLandmarks(tiny?: boolean): Promise<Array<{
+      detection: { score: number; box: { x: number; y: number; width: number; height: number } };
+      landmarks: { positions: Array<{ x: number; y: number }> };
+    }>>;
+  };
+}
+
+export function faceApiModelDir(): string {
+  return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+let faceapi: FaceApi | undefined;
+const loaded = new Map<string, Promise<void>>();
+
+async function loadNet(api: FaceApi, net: string, manifest: string, dir: string): Promise<void> {
+  const key = `${net}@${dir}`;
+  if (!loaded.has(key)) {
+    loaded.set(key, (async () => {
+      const file = path.join(dir, manifest);
+      if (!fs.existsSync(file)) throw new FacestreamError('FS_ERR_MODEL', `face model ${file} is missing; reinstall @vladmandic/face-api or fix modelDir`);
+      try {
+        await api.nets[net]!.loadFromDisk(dir);
+      } catch (err) {
+        throw new FacestreamError('FS_ERR_MODEL', `face model ${file} does not load (${(err as Error).message}); the weights do not match the ${net} network`);
+      }
+    })());
+    loaded.get(key)!.catch(() => loaded.delete(key));
+  }
+  return loaded.get(key);
+}
+
+/** 68-point scheme -> the 5 alignment points. */
+export function fivePoints(p: Array<{ x: number; y: number }>): Point[] {
+  const mean = (from: number, to: number): Point => {
+    let x = 0, y = 0;
+    for (let i = from; i <= to; i++) { x += p[i]!.x; y += p[i]!.y; }
+    const n = to - from + 1;
+    return [x / n, y / n];
+  };
+  return [mean(36, 41), mean(42, 47), [p[30]!.x, p[30]!.y], [p[48]!.x, p[48]!.y], [p[54]!.x, p[54]!.y]];
+}
+
+export async function loadDetector(options: DetectorOptions): Promise<Detector> {
+  await initRuntime();
+  faceapi ??= require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+  const api = faceapi;
+  const o = {
+    kind: options.kind,
+    inputSize: options.inputSize ?? 416,
+    minScore: options.minScore ?? (options.kind === 'tiny' ? 0.4 : 0.5),
+    landmarks: options.landmarks ?? '68',
+    modelDir: options.modelDir ?? faceApiModelDir(),
+  };
+  if (o.kind === 'tiny' && (o.inputSize % 32 !== 0 || o.inputSize < 128 || o.inputSize > 1024)) {
+    throw new FacestreamError('FS_ERR_CONFIG', `detect.inputSize must be a multiple of 32 within 128..1024, got ${o.inputSize}`);
+  }
+  if (o.kind === 'tiny') await loadNet(api, 'tinyFaceDetector', 'tiny_face_detector_model-weights_manifest.json', o.modelDir);
+  else await loadNet(api, 'ssdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json', o.modelDir);
+  if (o.landmarks === '68') await loadNet(api, 'faceLandmark68Net', 'face_landmark_68_model-weights_manifest.json', o.modelDir);
+  else await loadNet(api, 'faceLandmark68TinyNet', 'face_landmark_68_tiny_model-weights_manifest.json', o.modelDir);
+  const detOptions = o.kind === 'tiny'
+    ? new api.TinyFaceDetectorOptions({ inputSize: o.inputSize, scoreThreshold: o.minScore })
+    : new api.SsdMobilenetv1Options({ minConfidence: o.minScore, maxResults: 100 });
+
+  return {
+    options: o,
+    async detect(image) {
+      const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      try {
+        const found = await api.detectAllFaces(input, detOptions).withFaceLandmarks(o.landmarks === '68tiny');
+        return found.map((f) => ({
+          score: f.detection.score,
+          box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height },
+          landmarks5: fivePoints(f.landmarks.positions),
+        }));
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { alignmentMatrix, applyAffine, template } from '../src/calculators/similarity.ts';
+import { PROJECT_ROOT } from '../src/data.ts';
+import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
+import { fromSource } from '../src/ingest/fromSource.ts';
+import { faceApiModelDir, loadDetector } from '../src/models/faces/detector.ts';
+import { tf } from '../src/runtime/index.ts';
+import { video } from './helpers.ts';
+
+const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-faces-'));
+
+function analyze(file: string, extra: string[] = []) {
+  const r = spawnSync(process.execPath, [bin, 'analyze', file, '--fps', '5', '--json', ...extra], { encoding: 'utf8', timeout: 300_000 });
+  const events = r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l)) : [];
+  return { status: r.status, stderr: r.stderr, events };
+}
+
+describe('faces on the shared clips', () => {
+  it.each(['talking-d0.mp4', 'talking-d3.mp4', 'talking-d9.mp4', 'talking-d6.mp4'])(
+    '%s: exactly one track, present in at least 95 percent of the analysed frames', (clip) => {
+      const { status, events, stderr } = analyze(video(clip));
+      expect(status, stderr).toBe(0);
+      const ended = events.at(-1);
+      const started = events.filter((e) => e.type === 'track.started');
+      const trackEnds = events.filter((e) => e.type === 'track.ended');
+      expect(started).toHaveLength(1);
+      expect(trackEnds).toHaveLength(1);
+      expect(trackEnds[0].frames / ended.frames).toBeGreaterThanOrEqual(0.95);
+      expect(ended.counters.tracks).toBe(1);
+    });
+
+  it('pedestrians-1080p: several tracks, small faces tracked and flagged', () => {
+    const { status, events } = analyze(video('pedestrians-1080p.mp4'));
+    expect(status).toBe(0);
+    const ends = events.filter((e) => e.type === 'track.ended');
+    expect(ends.length).toBeGreaterThanOrEqual(5);
+    expect(ends.filter((e) => e.flags.includes('small')).length).toBeGreaterThanOrEqual(2);
+    const ids = new Set(ends.map((e) => e.trackId));
+    expect(ids.size).toBe(ends.length);
+  });
+
+  it('a video with no face ends cleanly with zero tracks', () => {
+    const clip = path.join(tmp, 'noface.mp4');
+    spawnSync(findFfmpeg().path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=640x360:r=25:d=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
+    const { status, events } = analyze(clip);
+    expect(status).toBe(0);
+    expect(events.filter((e) => e.type.startsWith('track.'))).toHaveLength(0);
+    expect(events.at(-1)).toMatchObject({ type: 'stream.ended', frames: 10 });
+  });
+
+  it('a model file of the wrong shape is a clear error at start-up', () => {
+    const dir = path.join(tmp, 'model');
+    fs.cpSync(faceApiModelDir(), dir, { recursive: true });
+    // weights of another net under the SSD detector's name
+    fs.copyFileSync(path.join(dir, 'tiny_face_detector_model.bin'), path.join(dir, 'ssd_mobilenetv1_model.bin'));
+    const pipeline = path.join(tmp, 'bad-model.yaml');
+    fs.writeFileSync(pipeline, `name: bad\nelements:\n  - ingest: {}\n  - detect: { modelDir: ${JSON.stringify(dir)} }\n`);
+    const { status, stderr, events } = analyze(video('talking-d0.mp4'), ['--pipeline', pipeline]);
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/FS_ERR_MODEL: face model .*ssd_mobilenetv1_model-weights_manifest\.json does not load/);
+    expect(events.at(-1)).toMatchObject({ type: 'stream.ended', frames: 0 });
+  });
+});
+
+describe('detector and alignment on real faces', () => {
+  it('aligned eye centres land within 2 px of the template; no tensor leaks', async () => {
+    const detector = await loadDetector({ kind: 'ssd' });
+    const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));
+    await detector.detect(frame); // warm-up allocations
+    const before = tf.memory().numTensors;
+    const faces = await detector.detect(frame);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(faces).toHaveLength(1);
+    for (const size of [64, 112]) {
+      const m = alignmentMatrix(faces[0]!.landmarks5, size);
+      const t = template(size);
+      for (const i of [0, 1]) {
+        const [x, y] = applyAffine(m, faces[0]!.landmarks5[i]!);
+        expect(Math.hypot(x - t[i]![0], y - t[i]![1])).toBeLessThan(2);
+      }
+    }
+  });
+});
