@@ -125,15 +125,45 @@ program.command('make-demo-clip')
 
 program.command('bench')
   .description('benchmarks, measured as ratios in one run')
-  .argument('[stage]', 'fold | decode', 'fold')
+  .argument('[stage]', 'fold | decode | detect', 'fold')
   .option('--json', 'print one JSON object on stdout')
   .action(async (stage: string, o: { json?: boolean }) => {
     try {
       let result: object;
       if (stage === 'fold') result = await (await import('../../bench/fold.ts')).benchFold();
       else if (stage === 'decode') result = await (await import('../../bench/decode.ts')).benchDecode();
-      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode)`);
+      else if (stage === 'detect') result = await (await import('../../bench/detect.ts')).benchDetect();
+      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode, detect)`);
       process.stdout.write(o.json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const train = program.command('train').description('train the project\'s models');
+train.command('attributes')
+  .description('train the multi-task attribute network on CelebA, UTKFace and SMILE (resumable)')
+  .option('--data <dir>', 'folder with celeba/, utkface/, smile/ (default: FACESTREAM_DATA or ../shared/data)')
+  .option('--out <dir>', 'checkpoints and logs (default: ~/.cache/facestream/train/attributes)')
+  .option('--epochs <n>', 'epochs', int('--epochs'), 16)
+  .option('--batch <n>', 'batch size', int('--batch'), 64)
+  .option('--lr <x>', 'initial learning rate (cosine decay)', parseFloat, 0.002)
+  .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', int('--seed'), 1)
+  .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
+  .option('--resume', 'continue from the last checkpoint')
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean }) => {
+    try {
+      const path = await import('node:path');
+      const { dataDir } = await import('../data.ts');
+      const { cacheDir } = await import('../demo/clip.ts');
+      const { trainAttributes } = await import('../train/attributes.ts');
+      const data = o.data ?? dataDir();
+      await trainAttributes({
+        data: { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') },
+        out: o.out ?? path.join(cacheDir(), 'train', 'attributes'),
+        epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes,
+      });
       process.exit(0);
     } catch (err) {
       fail(err);

@@ -37,12 +37,16 @@ export interface DetectedFace {
 export interface Detector {
   readonly options: Required<Omit<DetectorOptions, 'modelDir'>> & { modelDir: string };
   detect(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace[]>;
+  /** The landmark net on the whole image, taken as the face box (for face crops the detector missed). */
+  landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
 
 interface FaceApi {
   nets: Record<string, { isLoaded: boolean; loadFromDisk(dir: string): Promise<void> }>;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
+  detectFaceLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
+  detectFaceLandmarksTiny(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
   detectAllFaces(input: unknown, options: unknown): {
     withFaceLandmarks(tiny?: boolean): Promise<Array<{
       detection: { score: number; box: { x: number; y: number; width: number; height: number } };
@@ -119,6 +123,15 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
           box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height },
           landmarks5: fivePoints(f.landmarks.positions),
         }));
+      } finally {
+        input.dispose();
+      }
+    },
+    async landmarksOnly(image) {
+      const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      try {
+        const lm = o.landmarks === '68tiny' ? await api.detectFaceLandmarksTiny(input) : await api.detectFaceLandmarks(input);
+        return fivePoints(lm.positions);
       } finally {
         input.dispose();
       }

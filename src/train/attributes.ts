@@ -1,0 +1,329 @@
+/**
+ * `facestream train attributes`: one network, all datasets at once (THESIS.md §1,
+ * "problem 1"). Each sample adds loss only to the heads its dataset labels:
+ *   CelebA  -> celeba (40 attributes), gender (from Male), smile (from Smiling)
+ *   UTKFace -> gender, age (regression), age5
+ *   SMILE   -> smile
+ * Phase 1 trains the trunk and the plain heads; the SA heads (N+1 outputs) are trained
+ * afterwards by the dynamic-tag rounds (src/train/sa.ts) on cached features.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { alignmentMatrix } from '../calculators/similarity.ts';
+import { FacestreamError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { loadModel, saveModel } from '../models/io.ts';
+import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
+import { initRuntime, tf } from '../runtime/index.ts';
+import { buildCrops, methodCounts, type CropSet } from './crops.ts';
+import { ageClass, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
+
+void alignmentMatrix;
+const log = createLogger('train');
+
+export interface LabelledSet {
+  crops: Uint8Array;
+  size: number;
+  n: number;
+  source: Uint8Array; // 0 celeba, 1 utk, 2 smile
+  celeba: Uint8Array; // n * 40
+  gender: Int8Array; // -1 unknown, 0 male, 1 female
+  age: Float32Array; // NaN unknown
+  smile: Int8Array; // -1 unknown
+  valid: Uint8Array; // 1 = validation split
+  files: string[];
+  methods: Record<string, number>;
+}
+
+export interface DataDirs { celeba?: string; utkface?: string; smile?: string }
+
+/** Reads the datasets, builds (or loads cached) aligned crops, and labels every sample. */
+export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?: string; onProgress?: (what: string, done: number, total: number) => void } = {}): Promise<LabelledSet> {
+  const size = opts.size ?? INPUT_SIZE;
+  const parts: Array<{ set: CropSet; source: number; label: (i: number, s: LabelledSet, at: number) => void }> = [];
+  const progress = (what: string) => (d: number, t: number) => opts.onProgress?.(what, d, t);
+  if (dirs.celeba) {
+    const items = readCeleba(dirs.celeba);
+    const male = CELEBA_ATTRIBUTES.indexOf('Male');
+    const smiling = CELEBA_ATTRIBUTES.indexOf('Smiling');
+    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-celeba`, onProgress: progress('celeba') });
+    parts.push({ set, source: 0, label: (i, s, at) => {
+      s.celeba.set(items[i]!.attributes, at * 40);
+      s.gender[at] = items[i]!.attributes[male] ? 0 : 1;
+      s.smile[at] = items[i]!.attributes[smiling]!;
+    } });
+  }
+  if (dirs.utkface) {
+    const { samples: items, skipped, duplicates } = readUtkface(dirs.utkface);
+    if (skipped.length || duplicates) log.info(`UTKFace: ${skipped.length} malformed names skipped, ${duplicates} duplicate images dropped`);
+    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-utkface`, onProgress: progress('utkface') });
+    parts.push({ set, source: 1, label: (i, s, at) => { s.gender[at] = items[i]!.gender; s.age[at] = items[i]!.age; } });
+  }
+  if (dirs.smile) {
+    const items = readSmile(dirs.smile);
+    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-smile`, onProgress: progress('smile') });
+    parts.push({ set, source: 2, label: (i, s, at) => { s.smile[at] = items[i]!.smiling; } });
+  }
+  const n = parts.reduce((a, p) => a + p.set.files.length, 0);
+  const per = size * size * 3;
+  const s: LabelledSet = {
+    crops: new Uint8Array(n * per), size, n, source: new Uint8Array(n), celeba: new Uint8Array(n * 40),
+    gender: new Int8Array(n).fill(-1), age: new Float32Array(n).fill(NaN), smile: new Int8Array(n).fill(-1),
+    valid: new Uint8Array(n), files: [], methods: {},
+  };
+  let at = 0;
+  for (const p of parts) {
+    s.crops.set(p.set.data, at * per);
+    for (const [m, c] of Object.entries(methodCounts(p.set))) s.methods[m] = (s.methods[m] ?? 0) + c;
+    p.set.files.forEach((file, i) => {
+      s.source[at] = p.source;
+      s.valid[at] = isValidation(file) ? 1 : 0;
+      s.files.push(file);
+      p.label(i, s, at);
+      at++;
+    });
+  }
+  return s;
+}
+
+/** A seeded PRNG (mulberry32) for shuffling and augmentation. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Batch {
+  x: tf.Tensor4D;
+  labels: Record<string, tf.Tensor>;
+}
+
+/** Builds a batch; `augment` flips half the faces and jitters brightness and contrast. */
+export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number): Batch {
+  const size = s.size;
+  const per = size * size * 3;
+  const b = idx.length;
+  const x = new Float32Array(b * per);
+  const celeba = new Float32Array(b * 40), celebaMask = new Float32Array(b);
+  const gender = new Float32Array(b * 2), genderMask = new Float32Array(b);
+  const age = new Float32Array(b), ageMask = new Float32Array(b);
+  const age5 = new Float32Array(b * 5), age5Mask = new Float32Array(b);
+  const smile = new Float32Array(b * 2), smileMask = new Float32Array(b);
+  idx.forEach((k, i) => {
+    const src = s.crops.subarray(k * per, (k + 1) * per);
+    const flip = augment ? augment() < 0.5 : false;
+    const gain = augment ? 0.8 + 0.4 * augment() : 1;
+    const bias = augment ? (augment() - 0.5) * 0.2 : 0;
+    const o = i * per;
+    for (let y = 0; y < size; y++) {
+      for (let xx = 0; xx < size; xx++) {
+        const from = (y * size + (flip ? size - 1 - xx : xx)) * 3;
+        const to = o + (y * size + xx) * 3;
+        for (let c = 0; c < 3; c++) x[to + c] = Math.min(1, Math.max(0, (src[from + c]! / 255 - 0.5) * gain + 0.5 + bias));
+      }
+    }
+    if (s.source[k] === 0) { celebaMask[i] = 1; for (let a = 0; a < 40; a++) celeba[i * 40 + a] = s.celeba[k * 40 + a]!; }
+    if (s.gender[k]! >= 0) { genderMask[i] = 1; gender[i * 2 + s.gender[k]!] = 1; }
+    if (!Number.isNaN(s.age[k]!)) {
+      ageMask[i] = 1; age[i] = s.age[k]! / 100;
+      age5Mask[i] = 1; age5[i * 5 + ageClass(s.age[k]!)] = 1;
+    }
+    if (s.smile[k]! >= 0) { smileMask[i] = 1; smile[i * 2 + s.smile[k]!] = 1; }
+  });
+  return {
+    x: tf.tensor4d(x, [b, size, size, 3]),
+    labels: {
+      celeba: tf.tensor2d(celeba, [b, 40]), celebaMask: tf.tensor1d(celebaMask),
+      gender: tf.tensor2d(gender, [b, 2]), genderMask: tf.tensor1d(genderMask),
+      age: tf.tensor2d(age, [b, 1]), ageMask: tf.tensor1d(ageMask),
+      age5: tf.tensor2d(age5, [b, 5]), age5Mask: tf.tensor1d(age5Mask),
+      smile: tf.tensor2d(smile, [b, 2]), smileMask: tf.tensor1d(smileMask),
+    },
+  };
+}
+
+/** Mean of per-sample losses over the samples whose mask is 1 (0 when none is). */
+function masked(perSample: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return tf.div(tf.sum(tf.mul(perSample, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+}
+
+export const AGE_LOSS_WEIGHT = 5;
+
+/** The masked multi-task loss of phase 1 (plain heads). `outputs` in HEADS order. */
+export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const [celeba, gender, , age, age5, , smile] = outputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const bce = tf.mean(tf.sub(tf.add(tf.relu(celeba), tf.log1p(tf.exp(tf.neg(tf.abs(celeba))))), tf.mul(celeba, l.celeba!)), 1);
+  const ce = (logits: tf.Tensor, onehot: tf.Tensor) => tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1));
+  const parts = {
+    celeba: masked(bce, l.celebaMask!),
+    gender: masked(ce(gender, l.gender!), l.genderMask!),
+    age: tf.mul(masked(tf.reshape(tf.abs(tf.sub(age, l.age!)), [-1]), l.ageMask!), AGE_LOSS_WEIGHT) as tf.Scalar,
+    age5: masked(ce(age5, l.age5!), l.age5Mask!),
+    smile: masked(ce(smile, l.smile!), l.smileMask!),
+  };
+  const total = tf.addN(Object.values(parts)) as tf.Scalar;
+  return { total, parts };
+}
+
+export interface EvalMetrics {
+  celeba?: { n: number; meanAccuracy: number; majorityBaseline: number; attributes: Record<string, number> };
+  utkface?: { n: number; ageMAE: number; genderAccuracy: number; age5Accuracy: number };
+  smile?: { n: number; accuracy: number };
+  celebaGenderAccuracy?: number;
+  celebaSmileAccuracy?: number;
+}
+
+/** Runs the model in inference mode on the samples `idx` and returns the raw outputs per head. */
+export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[], batch = 128): Float32Array[][] {
+  const heads: Float32Array[][] = model.outputNames.map(() => []);
+  for (let i = 0; i < idx.length; i += batch) {
+    const part = idx.slice(i, i + batch);
+    const rows = tf.tidy(() => {
+      const b = makeBatch(s, part);
+      const out = model.predict(b.x) as tf.Tensor[];
+      return out.map((t) => ({ data: t.dataSync() as Float32Array, width: t.shape[1]! }));
+    });
+    rows.forEach((r, h) => part.forEach((_, j) => heads[h]!.push(r.data.slice(j * r.width, (j + 1) * r.width))));
+  }
+  return heads;
+}
+
+const argmax = (a: ArrayLike<number>) => { let m = 0; for (let i = 1; i < a.length; i++) if (a[i]! > a[m]!) m = i; return m; };
+
+export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[]): EvalMetrics {
+  const out = predictAll(model, s, idx);
+  const head = (name: string) => out[model.outputNames.indexOf(name)]!;
+  const m: EvalMetrics = {};
+  const cIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 0);
+  if (cIdx.length) {
+    const attributes: Record<string, number> = {};
+    let baseline = 0;
+    CELEBA_ATTRIBUTES.forEach((name, a) => {
+      let correct = 0, pos = 0;
+      for (const [k, j] of cIdx) {
+        const truth = s.celeba[k * 40 + a]!;
+        pos += truth;
+        if ((head('celeba')[j]![a]! > 0 ? 1 : 0) === truth) correct++;
+      }
+      attributes[name] = correct / cIdx.length;
+      baseline += Math.max(pos, cIdx.length - pos) / cIdx.length;
+    });
+    const accs = Object.values(attributes);
+    m.celeba = { n: cIdx.length, meanAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length, majorityBaseline: baseline / 40, attributes };
+    m.celebaGenderAccuracy = cIdx.filter(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]).length / cIdx.length;
+    m.celebaSmileAccuracy = cIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / cIdx.length;
+  }
+  const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);
+  if (uIdx.length) {
+    let err = 0, g = 0, a5 = 0;
+    for (const [k, j] of uIdx) {
+      err += Math.abs(head('age')[j]![0]! * 100 - s.age[k]!);
+      if (argmax(head('gender')[j]!) === s.gender[k]) g++;
+      if (argmax(head('age5')[j]!) === ageClass(s.age[k]!)) a5++;
+    }
+    m.utkface = { n: uIdx.length, ageMAE: err / uIdx.length, genderAccuracy: g / uIdx.length, age5Accuracy: a5 / uIdx.length };
+  }
+  const sIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 2);
+  if (sIdx.length) {
+    m.smile = { n: sIdx.length, accuracy: sIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / sIdx.length };
+  }
+  return m;
+}
+
+export interface TrainOptions {
+  data: DataDirs;
+  out: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  resume: boolean;
+  /** Stop after this many minutes (a checkpoint is saved at every epoch end). */
+  maxMinutes?: number;
+}
+
+interface State { epoch: number; seed: number; history: Array<{ epoch: number; loss: number; seconds: number; val: EvalMetrics }> }
+
+function fmt(sec: number): string {
+  const m = Math.floor(sec / 60), s = Math.round(sec % 60);
+  return m ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
+}
+
+export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.LayersModel; state: State; data: LabelledSet }> {
+  await initRuntime();
+  log.info('settings', { ...o });
+  const data = await loadLabelled(o.data, { onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
+  process.stderr.write('\n');
+  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}`);
+  const ckpt = path.join(o.out, 'checkpoint');
+  const stateFile = path.join(ckpt, 'state.json');
+  let model: tf.LayersModel;
+  let state: State = { epoch: 0, seed: o.seed, history: [] };
+  if (o.resume && fs.existsSync(stateFile)) {
+    model = await loadModel(ckpt);
+    state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
+    log.info(`resumed from ${ckpt} after epoch ${state.epoch}`);
+  } else {
+    model = buildAttributeNet({ seed: o.seed });
+  }
+  const optimizer = tf.train.adam(o.lr);
+  const optFile = path.join(ckpt, 'optimizer.bin');
+  if (o.resume && fs.existsSync(optFile) && fs.existsSync(`${optFile}.json`)) {
+    // Adam's moments need their variables to exist: one zero-learning-rate step creates them.
+    const specs = JSON.parse(fs.readFileSync(`${optFile}.json`, 'utf8')) as tf.io.WeightsManifestEntry[];
+    const buf = fs.readFileSync(optFile);
+    const named = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), specs);
+    await optimizer.setWeights(Object.entries(named).map(([name, tensor]) => ({ name, tensor })));
+  }
+  const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);
+  const val = [...Array(data.n).keys()].filter((k) => data.valid[k]);
+  const t0 = Date.now();
+  for (let epoch = state.epoch; epoch < o.epochs; epoch++) {
+    const lr = o.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / o.epochs));
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const r = rng(o.seed * 1000 + epoch);
+    const order = train.slice();
+    for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
+    const steps = Math.floor(order.length / o.batch);
+    const e0 = Date.now();
+    let lossSum = 0;
+    for (let step = 0; step < steps; step++) {
+      const idx = order.slice(step * o.batch, (step + 1) * o.batch);
+      const batch = makeBatch(data, idx, r);
+      const loss = optimizer.minimize(() => {
+        const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
+        return multiTaskLoss(outs, batch.labels).total;
+      }, true)!;
+      lossSum += loss.dataSync()[0]!;
+      tf.dispose([loss, batch.x, ...Object.values(batch.labels)]);
+      if (step % 10 === 0 || step === steps - 1) {
+        const el = (Date.now() - e0) / 1000;
+        const eta = (el / (step + 1)) * (steps - step - 1);
+        process.stderr.write(`\repoch ${epoch + 1}/${o.epochs} [${'#'.repeat(Math.round((20 * (step + 1)) / steps)).padEnd(20)}] ${step + 1}/${steps} loss ${(lossSum / (step + 1)).toFixed(4)} lr ${lr.toExponential(2)} ${fmt(el)} eta ${fmt(eta)}   `);
+      }
+    }
+    process.stderr.write('\n');
+    const metrics = evaluate(model, data, val);
+    const seconds = (Date.now() - e0) / 1000;
+    state.epoch = epoch + 1;
+    state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
+    log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
+    await saveModel(model, ckpt);
+    const ow = await optimizer.getWeights();
+    const enc = await tf.io.encodeWeights(ow);
+    fs.writeFileSync(optFile, Buffer.from(enc.data as ArrayBuffer));
+    fs.writeFileSync(`${optFile}.json`, JSON.stringify(enc.specs));
+    fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
+    if (o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes && epoch + 1 < o.epochs) {
+      log.info(`stopping after ${o.maxMinutes} minutes; resume with --resume`);
+      break;
+    }
+  }
+  if (state.epoch < o.epochs) throw new FacestreamError('FS_ERR_USAGE', `training paused at epoch ${state.epoch}/${o.epochs}; run again with --resume`);
+  return { model, state, data };
+}
