@@ -152,18 +152,52 @@ train.command('attributes')
   .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', int('--seed'), 1)
   .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
   .option('--resume', 'continue from the last checkpoint')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean }) => {
+  .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
+  .option('--export <dir>', 'where the finished model goes', 'models/attributes')
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string }) => {
     try {
       const path = await import('node:path');
       const { dataDir } = await import('../data.ts');
       const { cacheDir } = await import('../demo/clip.ts');
       const { trainAttributes } = await import('../train/attributes.ts');
+      const { finishAttributes } = await import('../train/export.ts');
       const data = o.data ?? dataDir();
-      await trainAttributes({
-        data: { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') },
-        out: o.out ?? path.join(cacheDir(), 'train', 'attributes'),
-        epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes,
+      const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
+      const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
+      if (!o.finish) {
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes });
+      }
+      const fs = await import('node:fs');
+      const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[] };
+      const { report } = await finishAttributes({
+        checkpoint: path.join(out, 'checkpoint'), data: dirs, out: o.export, seed: o.seed,
+        command: `facestream train attributes --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --seed ${o.seed}`,
+        trainInfo: { epochs: o.epochs, history: state.history },
       });
+      process.stdout.write(JSON.stringify(report) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const evalCmd = program.command('eval').description('evaluate the project\'s models');
+evalCmd.command('attributes')
+  .description('the attribute model on folders laid out like ../shared/data; one JSON object')
+  .option('--celeba <dir>', 'folder with list_attr_celeba.txt and images/')
+  .option('--utkface <dir>', 'folder with images/ named AGE_GENDER_RACE_DATE.jpg.chip.jpg')
+  .option('--smile <dir>', 'folder with positives/ and negatives/')
+  .option('--model <dir>', 'model folder', 'models/attributes')
+  .option('--split <which>', 'all, or validation (the training split\'s held-out 20%)', 'all')
+  .option('--no-peer', 'skip the face-api age/gender peer')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (o: { celeba?: string; utkface?: string; smile?: string; model: string; split: string; peer: boolean; json?: boolean }) => {
+    try {
+      if (!o.celeba && !o.utkface && !o.smile) throw new FacestreamError('FS_ERR_USAGE', 'give at least one of --celeba, --utkface, --smile');
+      if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
+      const { evalAttributes } = await import('../train/evaluate.ts');
+      const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile }, split: o.split, peer: o.peer });
+      process.stdout.write(o.json ? JSON.stringify(report) + '\n' : JSON.stringify(report, null, 2) + '\n');
       process.exit(0);
     } catch (err) {
       fail(err);

@@ -27,6 +27,18 @@ export type StreamEvent = StreamStarted | StreamStalled | StreamRestarting | Str
 export interface BoxJson { x: number; y: number; width: number; height: number }
 export interface QualityJson { widthPx: number; eyeDistPx: number; blur: number; yawDeg: number; rollDeg: number; score: number }
 
+export interface SmoothedClassJson { value: string; probability: number; confidence: number; grade: 'S' | 'A' | 'B' | 'C' | 'D'; frames: number }
+/** A track's attributes, smoothed over its frames by SA confidence. */
+export interface TrackAttributesJson {
+  gender?: SmoothedClassJson;
+  ageGroup?: SmoothedClassJson;
+  /** Years. */
+  age?: number;
+  smiling?: SmoothedClassJson;
+  /** CelebA attribute -> mean probability. */
+  celeba: Record<string, number>;
+}
+
 interface TrackBase extends Base {
   trackId: number;
   /** Position on the stream's timeline (ms), as `ptsMs` of the frame. */
@@ -45,6 +57,7 @@ export interface TrackUpdated extends TrackBase {
   score: number;
   quality?: QualityJson;
   flags: string[];
+  attributes?: TrackAttributesJson;
 }
 export interface TrackEnded extends TrackBase {
   type: 'track.ended';
@@ -55,6 +68,7 @@ export interface TrackEnded extends TrackBase {
   frames: number;
   bestQuality?: QualityJson;
   flags: string[];
+  attributes?: TrackAttributesJson;
 }
 export type TrackEvent = TrackStarted | TrackUpdated | TrackEnded;
 

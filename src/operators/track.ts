@@ -12,6 +12,7 @@ import { Tracker, type TrackedObject } from '../calculators/tracker.ts';
 import type { TrackEnded } from '../events/types.ts';
 import { registerElement, type ElementContext } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, FaceQuality, TrackState } from '../pipeline/types.ts';
+import { trackAttributes } from './attributes.ts';
 
 export const trackOptions = z.strictObject({
   iouThreshold: z.number().min(0.01).max(0.95).default(0.2),
@@ -31,6 +32,7 @@ export function endedEvent(t: TrackState, ptsMs: number): Omit<TrackEnded, 'v' |
   return {
     type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: t.firstSeenMs, lastSeenMs: t.lastSeenMs,
     dwellMs: t.lastSeenMs - t.firstSeenMs, frames: t.frames, bestQuality: qualityJson(t.bestQuality), flags: [...t.flags],
+    ...(t.attributes ? { attributes: trackAttributes(t) } : {}),
   };
 }
 
@@ -88,6 +90,7 @@ export function createTrackStage(o: z.infer<typeof trackOptions>, ctx: ElementCo
             type: 'track.updated', trackId: s.id, ptsMs: pts, box: boxJson(face.box),
             landmarks: face.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: Math.round(face.score * 100) / 100,
             quality: qualityJson(s.bestQuality), flags: [...s.flags],
+            ...(s.attributes ? { attributes: trackAttributes(s) } : {}),
           });
         }
       }

@@ -24,3 +24,4 @@ import '../operators/detect.ts';
 import '../operators/track.ts';
 import '../operators/quality.ts';
 import '../operators/align.ts';
+import '../operators/attributes.ts';

@@ -3,6 +3,17 @@ import type { Box } from '../calculators/geometry.ts';
 import type { Point } from '../calculators/similarity.ts';
 import type { RgbImage } from '../calculators/warp.ts';
 import type { Frame } from '../ingest/fromSource.ts';
+import type { ClassAcc, ScalarAcc } from '../calculators/smooth.ts';
+import type { Attributes } from '../models/attributes/model.ts';
+
+export interface TrackAttributeAcc {
+  gender: ClassAcc;
+  ageGroup: ClassAcc;
+  smiling: ClassAcc;
+  age: ScalarAcc;
+  celeba: Record<string, ScalarAcc>;
+  lastClassifiedMs: number;
+}
 
 export interface FaceQuality {
   /** Box width in the analysed frame, pixels. */
@@ -27,6 +38,7 @@ export interface TrackState {
   /** 'small' once the face was ever below the small threshold. */
   flags: Set<string>;
   lastUpdateEmitMs: number;
+  attributes?: TrackAttributeAcc;
 }
 
 export interface FaceObservation {
@@ -42,6 +54,8 @@ export interface FaceObservation {
   skipped?: SkipReason;
   /** The aligned crop (memory only, never sent anywhere unless a setting asks). */
   crop?: RgbImage;
+  /** This frame's answers of the attribute model. */
+  attributes?: Attributes;
 }
 
 export interface AnalysedFrame {

@@ -171,6 +171,9 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  // Channels innermost: every window position is read as one contiguous run of c values.
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
   for (let b0 = 0; b0 < n; b0++) {
     const xb = b0 * h * w * c;
     for (let r = 0; r < oh; r++) {
@@ -182,18 +185,24 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
         const qs = Math.max(0, q0);
         const qe = Math.min(w, q0 + fw);
         const gBase = ((b0 * oh + r) * ow + q) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let y = rs; y < re; y++) {
-            const rowBase = xb + y * w * c + ch;
-            for (let xx = qs; xx < qe; xx++) {
-              const v = x[rowBase + xx * c]!;
-              if (v > best || at < 0) { best = v; at = rowBase + xx * c; }
+        if (rs >= re || qs >= qe) continue;
+        let first = true;
+        for (let y = rs; y < re; y++) {
+          for (let xx = qs; xx < qe; xx++) {
+            const base = xb + (y * w + xx) * c;
+            if (first) {
+              for (let ch = 0; ch < c; ch++) { best[ch] = x[base + ch]!; at[ch] = base + ch; }
+              first = false;
+            } else {
+              // strictly greater: the first maximum in row-major order wins, as in TensorFlow
+              for (let ch = 0; ch < c; ch++) {
+                const v = x[base + ch]!;
+                if (v > best[ch]!) { best[ch] = v; at[ch] = base + ch; }
+              }
             }
           }
-          if (at >= 0) dx[at] += g[gBase + ch]!;
         }
+        for (let ch = 0; ch < c; ch++) dx[at[ch]!] += g[gBase + ch]!;
       }
     }
   }

@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { alignmentMatrix } from '../calculators/similarity.ts';
 import { FacestreamError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadModel, saveModel } from '../models/io.ts';
@@ -18,7 +17,6 @@ import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { ageClass, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
-void alignmentMatrix;
 const log = createLogger('train');
 
 export interface LabelledSet {
@@ -31,6 +29,8 @@ export interface LabelledSet {
   age: Float32Array; // NaN unknown
   smile: Int8Array; // -1 unknown
   valid: Uint8Array; // 1 = validation split
+  /** How each crop was found: index into METHODS (detector, landmarks, center). */
+  method: Uint8Array;
   files: string[];
   methods: Record<string, number>;
 }
@@ -69,7 +69,7 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
   const s: LabelledSet = {
     crops: new Uint8Array(n * per), size, n, source: new Uint8Array(n), celeba: new Uint8Array(n * 40),
     gender: new Int8Array(n).fill(-1), age: new Float32Array(n).fill(NaN), smile: new Int8Array(n).fill(-1),
-    valid: new Uint8Array(n), files: [], methods: {},
+    valid: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
   };
   let at = 0;
   for (const p of parts) {
@@ -78,6 +78,7 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
     p.set.files.forEach((file, i) => {
       s.source[at] = p.source;
       s.valid[at] = isValidation(file) ? 1 : 0;
+      s.method[at] = p.set.method[i]!;
       s.files.push(file);
       p.label(i, s, at);
       at++;

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initRuntime, tf } from '../../runtime/index.ts';
+import { foldBatchNorm } from '../fold.ts';
+import { saveModel } from '../io.ts';
+import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
+import { buildAttributeNet } from './network.ts';
+import { loadAttributeModel } from './model.ts';
+import { multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
+import { FacestreamError } from '../../errors.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-attr-'));
+beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function tinySet(): LabelledSet {
+  const n = 6, size = 64;
+  const s: LabelledSet = {
+    crops: Uint8Array.from({ length: n * size * size * 3 }, (_, i) => (i * 7) % 256), size, n,
+    source: Uint8Array.from([0, 0, 1, 1, 2, 2]), celeba: new Uint8Array(n * 40).fill(1),
+    gender: Int8Array.from([0, 1, 1, 0, -1, -1]), age: Float32Array.from([NaN, NaN, 30, 70, NaN, NaN]),
+    smile: Int8Array.from([1, 0, -1, -1, 1, 0]), valid: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
+  };
+  return s;
+}
+
+describe('attribute network and model', () => {
+  it('masked losses: a head only learns from the samples its dataset labels', () => {
+    const model = buildAttributeNet({ seed: 3 });
+    const s = tinySet();
+    const b = makeBatch(s, [0, 1, 2, 3, 4, 5]);
+    const outs = model.apply(b.x, { training: false }) as tf.Tensor[];
+    const { parts } = multiTaskLoss(outs, b.labels);
+    // change the age of the CelebA and SMILE samples' (unlabelled) rows: the loss must not move
+    const l2 = { ...b.labels, age: tf.tensor2d([[0.9], [0.9], [0.3], [0.7], [0.9], [0.9]]) };
+    const { parts: parts2 } = multiTaskLoss(outs, l2);
+    expect(parts2.age!.dataSync()[0]).toBeCloseTo(parts.age!.dataSync()[0]!, 6);
+    const l3 = { ...b.labels, age: tf.tensor2d([[0.3], [0.3], [0.9], [0.1], [0.3], [0.3]]) };
+    expect(multiTaskLoss(outs, l3).parts.age!.dataSync()[0]).not.toBeCloseTo(parts.age!.dataSync()[0]!, 3);
+    // a batch with no UTKFace sample has zero age loss, not NaN
+    const b2 = makeBatch(s, [0, 1, 4, 5]);
+    const outs2 = model.apply(b2.x) as tf.Tensor[];
+    expect(multiTaskLoss(outs2, b2.labels).parts.age!.dataSync()[0]).toBe(0);
+    tf.dispose([b.x, b2.x, ...outs, ...outs2, ...Object.values(b.labels), ...Object.values(b2.labels)]);
+    model.dispose();
+  });
+
+  it('a training step and a folded predict leave no tensor behind', async () => {
+    const model = buildAttributeNet({ seed: 4 });
+    const s = tinySet();
+    const opt = tf.train.adam(1e-3);
+    const step = () => {
+      const b = makeBatch(s, [0, 1, 2, 3, 4, 5]);
+      const loss = opt.minimize(() => multiTaskLoss(model.apply(b.x, { training: true }) as tf.Tensor[], b.labels).total, true)!;
+      tf.dispose([loss, b.x, ...Object.values(b.labels)]);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    const { model: folded } = await foldBatchNorm(model);
+    const dir = path.join(tmp, 'attr');
+    await saveModel(folded, dir);
+    const loaded = await loadAttributeModel(dir);
+    const crop = { width: 64, height: 64, data: s.crops.subarray(0, 64 * 64 * 3) };
+    loaded.predict([crop]);
+    const n0 = tf.memory().numTensors;
+    const [a] = loaded.predict([crop, crop]);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(['male', 'female']).toContain(a!.gender.value);
+    expect(a!.gender.confidence).toBeGreaterThanOrEqual(0);
+    expect(a!.gender.confidence).toBeLessThanOrEqual(1);
+    expect(['S', 'A', 'B', 'C', 'D']).toContain(a!.smiling.grade);
+    expect(Object.keys(a!.celeba)).toHaveLength(40);
+    loaded.dispose();
+  });
+
+  it('refuses a model of another shape', async () => {
+    const other = buildReferenceNet();
+    randomizeBatchNorm(other);
+    const dir = path.join(tmp, 'other');
+    await saveModel(other, dir);
+    await expect(loadAttributeModel(dir)).rejects.toThrow(FacestreamError);
+    await expect(loadAttributeModel(dir)).rejects.toThrow(/not a facestream attribute model/);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * The shipped attribute model at run time: loads the folded network from
+ * models/attributes/ (or a given folder), checks its shape, and turns a batch of aligned
+ * 64x64 crops into answers: the 40 CelebA attributes as probabilities, and gender, age
+ * class and smile from the SA-softmax heads with confidence and grade; age in years from
+ * the regression head.
+ */
+import path from 'node:path';
+import { grade, saSoftmax, type Grade } from '../../calculators/sa.ts';
+import { PROJECT_ROOT } from '../../data.ts';
+import { FacestreamError } from '../../errors.ts';
+import { initRuntime, tf } from '../../runtime/index.ts';
+import { AGE_BINS, CELEBA_ATTRIBUTES } from '../../train/datasets.ts';
+import { predictBatch, type Crop } from '../batch.ts';
+import { loadModel } from '../io.ts';
+import { HEADS, INPUT_SIZE } from './network.ts';
+
+export const DEFAULT_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes');
+
+export interface ClassAnswer<V extends string> {
+  value: V;
+  probability: number;
+  /** 1 - p(unrecognizable) of the SA head. */
+  confidence: number;
+  grade: Grade;
+  probs: Record<V, number>;
+}
+
+export interface Attributes {
+  gender: ClassAnswer<'male' | 'female'>;
+  ageGroup: ClassAnswer<(typeof AGE_BINS)[number]['name']>;
+  /** Years, from the regression head. */
+  age: number;
+  smiling: ClassAnswer<'no' | 'yes'>;
+  /** CelebA attribute -> probability present. */
+  celeba: Record<string, number>;
+}
+
+export interface AttributeModel {
+  predict(crops: Crop[]): Attributes[];
+  dispose(): void;
+}
+
+function classAnswer<V extends string>(labels: readonly V[], logits: Float32Array): ClassAnswer<V> {
+  const r = saSoftmax(logits);
+  return {
+    value: labels[r.value]!, probability: r.probs[r.value]!, confidence: r.confidence, grade: grade(r.confidence),
+    probs: Object.fromEntries(labels.map((l, i) => [l, r.probs[i]!])) as Record<V, number>,
+  };
+}
+
+export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<AttributeModel> {
+  await initRuntime();
+  const model = await loadModel(dir, [INPUT_SIZE, INPUT_SIZE, 3]);
+  const missing = HEADS.filter((h) => !model.outputNames.includes(h));
+  if (missing.length) {
+    model.dispose();
+    throw new FacestreamError('FS_ERR_MODEL', `${dir}: not a facestream attribute model (outputs ${missing.join(', ')} missing)`);
+  }
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  return {
+    predict(crops) {
+      if (!crops.length) return [];
+      const out = predictBatch(model, crops);
+      return crops.map((_, i) => ({
+        gender: classAnswer(['male', 'female'] as const, out.gender_sa![i]!),
+        ageGroup: classAnswer(AGE_BINS.map((b) => b.name), out.age5_sa![i]!),
+        age: Math.max(0, out.age![i]![0]! * 100),
+        smiling: classAnswer(['no', 'yes'] as const, out.smile_sa![i]!),
+        celeba: Object.fromEntries(CELEBA_ATTRIBUTES.map((a, j) => [a, sigmoid(out.celeba![i]![j]!)])),
+      }));
+    },
+    dispose: () => model.dispose(),
+  };
+}

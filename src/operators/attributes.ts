@@ -1,0 +1,82 @@
+/**
+ * `attributes`: the multi-task attribute model on the aligned crops of a frame, in one
+ * batch (at most `maxBatch` crops), each track re-classified at most every
+ * `intervalMs`; per track the answers are smoothed by their SA confidence
+ * (src/calculators/smooth.ts) and reported in track.updated / track.ended.
+ *
+ * @example
+ *   - attributes: { maxBatch: 32, intervalMs: 400 }
+ */
+import { z } from 'zod';
+import { addClass, addScalar, newClassAcc, scalarMean, smoothedClass } from '../calculators/smooth.ts';
+import { loadAttributeModel, type AttributeModel } from '../models/attributes/model.ts';
+import { registerElement } from '../pipeline/registry.ts';
+import type { AnalysedFrame, FaceObservation, TrackAttributeAcc, TrackState } from '../pipeline/types.ts';
+
+export const attributesOptions = z.strictObject({
+  /** Folder of the model (model.json + weights); by default the shipped models/attributes. */
+  model: z.string().optional(),
+  maxBatch: z.number().int().min(1).max(256).default(32),
+  /** Minimum time between two classifications of one track. */
+  intervalMs: z.number().int().min(0).max(60_000).default(400),
+});
+
+const models = new Map<string, Promise<AttributeModel>>();
+
+export function trackAttributes(t: TrackState) {
+  const a = t.attributes;
+  if (!a) return undefined;
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  const cls = (acc: TrackAttributeAcc['gender']) => {
+    const s = smoothedClass(acc);
+    return s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
+  };
+  const age = scalarMean(a.age);
+  return {
+    gender: cls(a.gender),
+    ageGroup: cls(a.ageGroup),
+    age: age == null ? undefined : Math.round(age * 10) / 10,
+    smiling: cls(a.smiling),
+    celeba: Object.fromEntries(Object.entries(a.celeba).map(([k, v]) => [k, r3(scalarMean(v) ?? 0)])),
+  };
+}
+
+registerElement({
+  name: 'attributes',
+  description: 'gender, age, smile and the 40 CelebA attributes per track, with SA confidence and grade',
+  options: attributesOptions,
+  create: async (o, ctx) => {
+    const key = o.model ?? '';
+    if (!models.has(key)) {
+      const p = loadAttributeModel(o.model);
+      models.set(key, p);
+      p.catch(() => models.delete(key));
+    }
+    const model = await models.get(key)!;
+    return {
+      process(item: AnalysedFrame): AnalysedFrame {
+        const now = item.frame.ptsMs;
+        const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.track &&
+          now - (f.track.attributes?.lastClassifiedMs ?? -Infinity) >= o.intervalMs).slice(0, o.maxBatch);
+        if (!todo.length) return item;
+        const answers = model.predict(todo.map((f) => f.crop!));
+        ctx.count('faces.classified', todo.length);
+        todo.forEach((face, i) => {
+          const a = answers[i]!;
+          face.attributes = a;
+          const t = face.track!;
+          const acc = (t.attributes ??= {
+            gender: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {}, lastClassifiedMs: now,
+          });
+          acc.lastClassifiedMs = now;
+          addClass(acc.gender, a.gender);
+          addClass(acc.ageGroup, a.ageGroup);
+          addClass(acc.smiling, a.smiling);
+          addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
+          for (const [k, p] of Object.entries(a.celeba)) addScalar((acc.celeba[k] ??= { weight: 0, sum: 0 }), p, 1);
+        });
+        return item;
+      },
+    };
+  },
+});

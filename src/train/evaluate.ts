@@ -1,0 +1,85 @@
+/**
+ * `facestream eval attributes`: the attribute model on labelled folders laid out like
+ * ../shared/data (celeba/, utkface/, smile/), through the same detector + alignment as
+ * the live pipeline, with plain-vs-SA comparisons and face-api's age/gender net as a
+ * peer on the same UTKFace faces.
+ */
+import { createRequire } from 'node:module';
+import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { faceApiModelDir } from '../models/faces/detector.ts';
+import { loadModel } from '../models/io.ts';
+import { initRuntime, tf } from '../runtime/index.ts';
+import { decodeImage, METHODS } from './crops.ts';
+import { evaluate, loadLabelled, predictAll, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface EvalReport extends EvalMetrics {
+  split: 'all' | 'validation';
+  saSoftmax: Record<SaTask, SaEval>;
+  peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number } };
+  noFaceRate: number;
+  cropMethods: Record<string, number>;
+  msPerFace: { batch32: number };
+}
+
+export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[]): Record<SaTask, SaEval> {
+  const out = predictAll(model, s, idx);
+  const head = (n: string) => out[model.outputNames.indexOf(n)]!;
+  const r = {} as Record<SaTask, SaEval>;
+  for (const task of Object.keys(SA_TASKS) as SaTask[]) {
+    r[task] = evaluateSa(head(task), head(`${task}_sa`), idx.map((k) => trueLabel(task, s, k)));
+  }
+  return r;
+}
+
+/** face-api's shipped age/gender net on the whole UTKFace crops (as its authors feed it). */
+async function faceApiPeer(s: LabelledSet, idx: number[]) {
+  const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as {
+    nets: { ageGenderNet: { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<{ age: number; gender: string }> } };
+  };
+  await api.nets.ageGenderNet.loadFromDisk(faceApiModelDir());
+  const utk = idx.filter((k) => s.source[k] === 1);
+  let err = 0, ok = 0, ms = 0;
+  for (const k of utk) {
+    const img = await decodeImage(s.files[k]!);
+    const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    const t0 = performance.now();
+    const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
+    ms += performance.now() - t0;
+    t.dispose();
+    err += Math.abs(r.age - s.age[k]!);
+    if ((r.gender === 'female' ? 1 : 0) === s.gender[k]) ok++;
+  }
+  return { n: utk.length, ageMAE: err / utk.length, genderAccuracy: ok / utk.length, msPerFace: ms / utk.length };
+}
+
+export async function evalAttributes(opts: {
+  model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; data_?: LabelledSet;
+}): Promise<EvalReport> {
+  await initRuntime();
+  const model = typeof opts.model === 'string' ? await loadModel(opts.model, [64, 64, 3]) : opts.model;
+  const s = opts.data_ ?? (await loadLabelled(opts.data, { name: 'eval' }));
+  const split = opts.split ?? 'all';
+  const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
+  const metrics = evaluate(model, s, idx);
+  const sa = saReport(model, s, idx);
+  // speed: one batch of 32 crops, after a warm-up
+  const batch = idx.slice(0, 32);
+  predictAll(model, s, batch, 32);
+  const t0 = performance.now();
+  for (let i = 0; i < 3; i++) predictAll(model, s, batch, 32);
+  const msPerFace = (performance.now() - t0) / 3 / batch.length;
+  const report: EvalReport = {
+    split, ...metrics, saSoftmax: sa,
+    noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
+  };
+  for (const k of idx) {
+    const m = METHODS[s.method[k]!]!;
+    report.cropMethods[m] = (report.cropMethods[m] ?? 0) + 1;
+  }
+  report.noFaceRate = idx.length ? 1 - (report.cropMethods.detector ?? 0) / idx.length : 0;
+  if (opts.peer !== false && idx.some((k) => s.source[k] === 1)) report.peer = { faceapi: await faceApiPeer(s, idx) };
+  return report;
+}

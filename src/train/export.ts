@@ -1,0 +1,59 @@
+/**
+ * The last steps of `facestream train attributes`: SA heads by dynamic tags on the
+ * phase-1 checkpoint, BatchNorm folding, a check that folding changed nothing, the
+ * evaluation on the validation split, and the shipped folder models/attributes/ with a
+ * manifest (sha256 of each file, data and terms, figures, the reproducing command).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLogger } from '../log.ts';
+import { foldBatchNorm } from '../models/fold.ts';
+import { loadModel, saveModel } from '../models/io.ts';
+import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { tf } from '../runtime/index.ts';
+import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
+import { evalAttributes } from './evaluate.ts';
+import { trainSaHead, type SaTrainReport } from './sa.ts';
+
+const log = createLogger('export');
+
+export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; command: string; trainInfo?: object }) {
+  const model = await loadModel(o.checkpoint);
+  const data = await loadLabelled(o.data);
+  const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);
+  const sa: SaTrainReport[] = [];
+  for (const task of Object.keys(SA_TASKS) as SaTask[]) sa.push(await trainSaHead(model, task, data, train, { seed: o.seed }));
+  const { model: folded, report: foldReport } = await foldBatchNorm(model);
+  const val = [...Array(data.n).keys()].filter((k) => data.valid[k]).slice(0, 256);
+  const maxAbsDiff = tf.tidy(() => {
+    const b = makeBatch(data, val);
+    const a = model.predict(b.x) as tf.Tensor[];
+    const f = folded.predict(b.x) as tf.Tensor[];
+    return Math.max(...a.map((t, i) => tf.max(tf.abs(tf.sub(t, f[i]!))).dataSync()[0]!));
+  });
+  log.info(`folded ${Object.keys(foldReport.merged).length} units; max output difference ${maxAbsDiff}`);
+  const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', data_: data });
+  fs.mkdirSync(o.out, { recursive: true });
+  await saveModel(folded, o.out);
+  const files = ['model.json', 'weights.bin'].map((f) => ({
+    file: f, bytes: fs.statSync(path.join(o.out, f)).size,
+    sha256: crypto.createHash('sha256').update(fs.readFileSync(path.join(o.out, f))).digest('hex'),
+  }));
+  const manifest = {
+    name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
+    files,
+    folded: { units: Object.keys(foldReport.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
+    training: {
+      command: o.command,
+      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name',
+      terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
+      ...o.trainInfo,
+      saHeads: sa,
+    },
+    eval: report,
+  };
+  fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  model.dispose();
+  return { report, manifest };
+}
