@@ -273,14 +273,9 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     model = buildAttributeNet({ seed: o.seed });
   }
   const optimizer = tf.train.adam(o.lr);
-  const optFile = path.join(ckpt, 'optimizer.bin');
-  if (o.resume && fs.existsSync(optFile) && fs.existsSync(`${optFile}.json`)) {
-    // Adam's moments need their variables to exist: one zero-learning-rate step creates them.
-    const specs = JSON.parse(fs.readFileSync(`${optFile}.json`, 'utf8')) as tf.io.WeightsManifestEntry[];
-    const buf = fs.readFileSync(optFile);
-    const named = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), specs);
-    await optimizer.setWeights(Object.entries(named).map(([name, tensor]) => ({ name, tensor })));
-  }
+  // Resuming restores the weights (BN statistics included) and the epoch; Adam's moments
+  // start afresh: tfjs matches them to variables by position, which a reloaded model
+  // does not keep.
   const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);
   const val = [...Array(data.n).keys()].filter((k) => data.valid[k]);
   const t0 = Date.now();
@@ -315,10 +310,6 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
     log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
     await saveModel(model, ckpt);
-    const ow = await optimizer.getWeights();
-    const enc = await tf.io.encodeWeights(ow);
-    fs.writeFileSync(optFile, Buffer.from(enc.data as ArrayBuffer));
-    fs.writeFileSync(`${optFile}.json`, JSON.stringify(enc.specs));
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
     if (o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes && epoch + 1 < o.epochs) {
       log.info(`stopping after ${o.maxMinutes} minutes; resume with --resume`);
