@@ -66,16 +66,27 @@ program.command('analyze')
     }
   });
 
-program.command('start')
-  .description('run node-media-server, the facestream plugin, pulled cameras and the HTTP server')
-  .option('--config <file>', 'facestream YAML config (ports, pipeline, sources)')
-  .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
-  .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'))
-  .action(async (o: { config?: string; rtmpPort?: number; httpPort?: number }) => {
+interface ServerFlags { config?: string; rtmpPort?: number; httpPort?: number }
+
+/** `start` and `demo` share their flags: a config file, and ports that override it. */
+function serverCommand(name: string, description: string): Command {
+  return program.command(name).description(description)
+    .option('--config <file>', 'facestream YAML config (ports, pipeline, sources)')
+    .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
+    .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'));
+}
+
+function serverConfig(o: ServerFlags) {
+  const config = loadAppConfig(o.config);
+  if (o.rtmpPort != null) config.rtmp.port = o.rtmpPort;
+  if (o.httpPort != null) config.http.port = o.httpPort;
+  return config;
+}
+
+serverCommand('start', 'run node-media-server, the facestream plugin, pulled cameras and the HTTP server')
+  .action(async (o: ServerFlags) => {
     try {
-      const config = loadAppConfig(o.config);
-      if (o.rtmpPort != null) config.rtmp.port = o.rtmpPort;
-      if (o.httpPort != null) config.http.port = o.httpPort;
+      const config = serverConfig(o);
       const { startApp } = await import('../app.ts');
       const app = await startApp(config);
       process.stderr.write(`facestream: publish to rtmp://127.0.0.1:${app.rtmpPort}/live/NAME, status at http://127.0.0.1:${app.httpPort}/\n`);
@@ -85,16 +96,10 @@ program.command('start')
     }
   });
 
-program.command('demo')
-  .description('start, and publish the demo clip in a loop to rtmp://127.0.0.1/live/demo')
-  .option('--config <file>', 'facestream YAML config')
-  .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
-  .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'))
-  .action(async (o: { config?: string; rtmpPort?: number; httpPort?: number }) => {
+serverCommand('demo', 'start, and publish the demo clip in a loop to rtmp://127.0.0.1/live/demo')
+  .action(async (o: ServerFlags) => {
     try {
-      const config = loadAppConfig(o.config);
-      if (o.rtmpPort != null) config.rtmp.port = o.rtmpPort;
-      if (o.httpPort != null) config.http.port = o.httpPort;
+      const config = serverConfig(o);
       const { startApp } = await import('../app.ts');
       const { demoClip } = await import('../demo/clip.ts');
       const { publish } = await import('../demo/publish.ts');
