@@ -45,6 +45,16 @@ describe('faces on the shared clips', () => {
     expect(ids.size).toBe(ends.length);
   });
 
+  it('detectEvery: 2 lets the tracker carry the face between detections', () => {
+    const pipeline = path.join(tmp, 'every2.yaml');
+    fs.writeFileSync(pipeline, 'name: every2\nelements:\n  - ingest: {}\n  - detect: { detectEvery: 2 }\n  - track: {}\n  - quality: {}\n  - align: {}\n');
+    const { status, events } = analyze(video('talking-d0.mp4'), ['--pipeline', pipeline]);
+    expect(status).toBe(0);
+    const ends = events.filter((e) => e.type === 'track.ended');
+    expect(ends).toHaveLength(1);
+    expect(ends[0].lastSeenMs).toBeGreaterThanOrEqual(2400); // followed to the end of the 3.1 s clip
+  });
+
   it('a video with no face ends cleanly with zero tracks', () => {
     const clip = path.join(tmp, 'noface.mp4');
     spawnSync(findFfmpeg().path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=640x360:r=25:d=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip]);
