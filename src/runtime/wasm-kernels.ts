@@ -178,13 +178,12 @@ export const conv2dBackpropInput: KernelFunc = (args) => {
   const dw = d.shape[2]!;
   const padBottom = Math.max(0, h + kh - 1 - dh - padTop);
   const padRight = Math.max(0, w + kw - 1 - dw - padLeft);
-  const dp = s.run('PadV2', { x: d }, {
-    paddings: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], constantValue: 0,
-  });
   const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = s.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
-  let out = s.run('Conv2D', { x: dp, filter: swapped }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined as never,
+  // The border goes to the convolution as explicit padding: no padded copy of dy.
+  let out = s.run('Conv2D', { x: d, filter: swapped }, {
+    strides: [1, 1], pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], dataFormat: 'NHWC',
+    dilations: [1, 1], dimRoundingMode: undefined as never,
   });
   if (out.shape[1] !== h || out.shape[2] !== w) {
     out = s.run('Slice', { x: out }, { begin: [0, 0, 0, 0], size: [n, h, w, ci] });
