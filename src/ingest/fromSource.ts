@@ -134,7 +134,6 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
     let failures = 0;
     let attempt = 0;
     let proc: ChildProcess | undefined;
-    let command: ffmpeg.FfmpegCommand | undefined;
     let out: PassThrough | undefined;
     let stallTimer: NodeJS.Timeout | undefined;
     let restartTimer: NodeJS.Timeout | undefined;
@@ -209,7 +208,6 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       const startedAt = Date.now();
       let gotFrame = false;
       const cmd = ffmpeg(uri).setFfmpegPath(bin).inputOptions(inputOptions).outputOptions(outputOptions);
-      command = cmd;
       let exited = false;
       const finish = (err?: Error, stderr?: string) => {
         if (exited) return;
@@ -263,7 +261,6 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       unFlow?.();
       kill('stopped');
       if (proc) children.delete(proc);
-      void command;
     };
   });
 }

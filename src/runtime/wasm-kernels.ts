@@ -77,7 +77,7 @@ export const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => 
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], a.filterShape, [sh, sw], 1, a.pad, a.dimRoundingMode,
   );
-  const { top, bottom, left, right } = info.padInfo;
+  const { top, left } = info.padInfo;
   const [n, h, w] = x.shape;
   const needH = (info.outHeight - 1) * sh + kh;
   const needW = (info.outWidth - 1) * sw + kw;
@@ -94,7 +94,6 @@ export const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => 
   if (hp > needH || wp > needW) {
     xp = s.run('Slice', { x: xp }, { begin: [0, 0, 0, 0], size: [n, needH, needW, ci] });
   }
-  void bottom; void right;
   const route = filterGradRoute === 'auto' ? (sh === 1 && sw === 1 && ci <= 8 ? 'matmul' : 'conv') : filterGradRoute;
   const out = route === 'matmul'
     ? filterGradViaMatMul(s, xp, dy, { n, ci, co, kh, kw, sh, sw, oh: info.outHeight, ow: info.outWidth })
