@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../src/data.ts';
+import { video } from './helpers.ts';
+
+const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
+const manifest = path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json');
+
+describe('the shipped attribute model', () => {
+  it('its files match the manifest (sha256) and it carries its evaluation', async () => {
+    const crypto = await import('node:crypto');
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+    for (const f of m.files) {
+      const data = fs.readFileSync(path.join(path.dirname(manifest), f.file));
+      expect(crypto.createHash('sha256').update(data).digest('hex'), f.file).toBe(f.sha256);
+    }
+    expect(m.eval.celeba.meanAccuracy).toBeGreaterThan(m.eval.celeba.majorityBaseline);
+    expect(m.training.terms).toMatch(/non-commercial/);
+  });
+
+  it('analyze --json reports each track with its attributes, confidence and grade', () => {
+    const r = spawnSync(process.execPath, [bin, 'analyze', video('talking-d0.mp4'), '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const ended = events.filter((e) => e.type === 'track.ended');
+    expect(ended).toHaveLength(1);
+    const a = ended[0].attributes;
+    for (const key of ['gender', 'ageGroup', 'smiling']) {
+      expect(a[key].grade).toMatch(/^[SABCD]$/);
+      expect(a[key].confidence).toBeGreaterThanOrEqual(0);
+      expect(a[key].confidence).toBeLessThanOrEqual(1);
+      expect(a[key].frames).toBeGreaterThan(1);
+    }
+    expect(a.age).toBeGreaterThan(0);
+    expect(Object.keys(a.celeba)).toHaveLength(40);
+    expect(events.at(-1).counters['faces.classified']).toBeGreaterThan(1);
+  });
+});
