@@ -11,12 +11,14 @@ import { createLogger } from './log.ts';
 import { startStream, type RunningStream } from './pipeline/run.ts';
 import { loadPipeline } from './pipeline/schema.ts';
 import { startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
+import { attachSocket, type SocketLayer } from './server/socket.ts';
 
 const log = createLogger('app');
 
 export interface App {
   rtmpPort: number;
   httpPort: number;
+  socket: SocketLayer;
   plugin: FacestreamPlugin;
   pulled: Map<string, RunningStream>;
   /** The last events, newest last (bounded). */
@@ -40,9 +42,11 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
   const recent: FacestreamEvent[] = [];
   const maxEvents = opts.maxEvents ?? 500;
+  let socket: SocketLayer | undefined;
   const onEvent = (e: FacestreamEvent) => {
     recent.push(e);
     if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
+    socket?.publish(e);
     opts.onEvent?.(e);
   };
   const pipeline = loadPipeline(config.pipeline);
@@ -69,7 +73,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
   let httpServer: RunningHttpServer;
   try {
-    httpServer = await startHttpServer({ host: config.http.host, port: config.http.port, streams, events });
+    httpServer = await startHttpServer({ host: config.http.host, port: config.http.port, token: config.http.token, streams, events });
+    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors });
   } catch (err) {
     await server.stop();
     throw err;
@@ -78,10 +83,11 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
 
   let stopping: Promise<void> | undefined;
   return {
-    rtmpPort, httpPort: httpServer.port, plugin, pulled, events, streams,
+    rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, streams,
     stop: () => (stopping ??= (async () => {
       await plugin.stopAll();
       await Promise.all([...pulled.values()].map((s) => s.stop()));
+      await socket!.close();
       await httpServer.close();
       await server.stop();
     })()),

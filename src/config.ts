@@ -13,7 +13,14 @@ const port = z.number().int().min(0).max(65535);
 
 export const appConfigSchema = z.strictObject({
   rtmp: z.strictObject({ port: port.default(1935), host: z.string().default('0.0.0.0') }).prefault({}),
-  http: z.strictObject({ port: port.default(8080), host: z.string().default('0.0.0.0') }).prefault({}),
+  http: z.strictObject({
+    port: port.default(8080),
+    host: z.string().default('0.0.0.0'),
+    /** Required by socket.io and /api/* when set (or FACESTREAM_TOKEN). */
+    token: z.string().min(8, 'use at least 8 characters').optional(),
+    /** Origins allowed to use socket.io from a browser on another origin; '*' for any. */
+    cors: z.union([z.literal('*'), z.array(z.string())]).optional(),
+  }).prefault({}),
   /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
   pipeline: z.string().default('default'),
   /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */
@@ -33,6 +40,7 @@ export function parseAppConfig(doc: unknown, where: string): AppConfig {
     if (names.has(s.name)) throw new FacestreamError('FS_ERR_CONFIG', `${where}: sources: the name "${s.name}" is used twice`);
     names.add(s.name);
   }
+  if (!r.data.http.token && process.env.FACESTREAM_TOKEN) r.data.http.token = process.env.FACESTREAM_TOKEN;
   return r.data;
 }
 

@@ -23,11 +23,13 @@ export interface StreamInfo {
 export interface HttpServerOptions {
   host?: string;
   port?: number;
+  /** When set, /api/* requires `Authorization: Bearer TOKEN` (or `?token=`); /healthz stays open. */
+  token?: string;
   streams: () => StreamInfo[];
   events: (stream?: string) => FacestreamEvent[];
 }
 
-export interface RunningHttpServer { port: number; host: string; close(): Promise<void> }
+export interface RunningHttpServer { port: number; host: string; server: http.Server; close(): Promise<void> }
 
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>facestream</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -39,9 +41,10 @@ td,th{padding:.35rem .8rem;border-bottom:1px solid #dde}th{text-align:left}.live
 <tbody id="rows"><tr><td colspan="7">no stream yet</td></tr></tbody></table>
 <h2>Recent events</h2><pre id="events"></pre>
 <script>
-async function tick(){try{const s=await (await fetch('api/streams')).json();
+const q=new URLSearchParams(location.search).get('token');const h=q?{headers:{authorization:'Bearer '+q}}:{};
+async function tick(){try{const s=await (await fetch('api/streams',h)).json();
 document.getElementById('rows').innerHTML=s.streams.length?s.streams.map(x=>'<tr><td>'+x.name+'</td><td class="'+x.state+'">'+x.state+'</td><td>'+x.pipeline+'</td><td>'+x.frames+'</td><td>'+x.dropped+'</td><td>'+x.restarts+'</td><td>'+(x.firstFrameLatencyMs??'-')+' ms</td></tr>').join(''):'<tr><td colspan="7">no stream yet</td></tr>';
-const e=await (await fetch('api/events')).json();document.getElementById('events').textContent=e.events.slice(-15).map(x=>JSON.stringify(x)).join('\\n');}catch(e){}}
+const e=await (await fetch('api/events',h)).json();document.getElementById('events').textContent=e.events.slice(-15).map(x=>JSON.stringify(x)).join('\\n');}catch(e){}}
 setInterval(tick,1000);tick();</script></body></html>`;
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -54,6 +57,10 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    if (opts.token && url.pathname.startsWith('/api/')) {
+      const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
+      if (given !== opts.token) return json(res, 401, { error: 'a valid token is required (Authorization: Bearer TOKEN)' });
+    }
     switch (url.pathname) {
       case '/':
       case '/index.html':
@@ -76,6 +83,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
       resolve({
         port: addr.port,
         host: addr.address,
+        server,
         close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
       });
     });
