@@ -5,13 +5,14 @@
 import net from 'node:net';
 import { register, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
 import { createMediaServer } from '../plugins/node-media-server/server.ts';
-import type { AppConfig } from './config.ts';
+import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
 import { startStream, type RunningStream } from './pipeline/run.ts';
-import { loadPipeline } from './pipeline/schema.ts';
-import { startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
+import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
+import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
+import { renderMetrics } from './server/metrics.ts';
 
 const log = createLogger('app');
 
@@ -58,9 +59,9 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
-  config.sources.forEach((s, i) => {
-    pulled.set(s.name, startStream({ name: s.name, uri: s.url, pipeline: sourcePipelines[i]!, restartOnStall: true, onEvent }));
-  });
+  const pull = (s: SourceConfig, pipeline: PipelineConfig) =>
+    pulled.set(s.name, startStream({ name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent }));
+  config.sources.forEach((s, i) => pull(s, sourcePipelines[i]!));
 
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo => ({
     name: s.name, uri: s.uri, kind, state: s.state, pipeline: s.pipeline, frames: s.stats.frames,
@@ -73,7 +74,30 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
   let httpServer: RunningHttpServer;
   try {
-    httpServer = await startHttpServer({ host: config.http.host, port: config.http.port, token: config.http.token, streams, events });
+    const running = () => [...plugin.streams.values(), ...pulled.values()];
+    httpServer = await startHttpServer({
+      host: config.http.host, port: config.http.port, token: config.http.token, streams, events,
+      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats),
+      sources: {
+        add: (body) => {
+          const r = sourceSchema.safeParse(body);
+          if (!r.success) throw new HttpError(400, formatIssues(r.error.issues));
+          if (pulled.has(r.data.name)) throw new HttpError(409, `a source named "${r.data.name}" exists; DELETE it first`);
+          let pipeline: PipelineConfig;
+          try { pipeline = loadPipeline(r.data.pipeline ?? config.pipeline); } catch (err) { throw new HttpError(400, (err as Error).message); }
+          try { new URL(r.data.url); } catch { throw new HttpError(400, `url "${r.data.url}" is not a URL`); }
+          pull(r.data, pipeline);
+          return info(pulled.get(r.data.name)!, 'pulled');
+        },
+        remove: async (name) => {
+          const s = pulled.get(name);
+          if (!s) return false;
+          pulled.delete(name);
+          await s.stop();
+          return true;
+        },
+      },
+    });
     socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors });
   } catch (err) {
     await server.stop();

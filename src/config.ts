@@ -11,6 +11,13 @@ import { formatIssues } from './pipeline/schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 
+export const sourceSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)'),
+  url: z.string().min(1),
+  pipeline: z.string().optional(),
+});
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
 export const appConfigSchema = z.strictObject({
   rtmp: z.strictObject({ port: port.default(1935), host: z.string().default('0.0.0.0') }).prefault({}),
   http: z.strictObject({
@@ -24,11 +31,7 @@ export const appConfigSchema = z.strictObject({
   /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
   pipeline: z.string().default('default'),
   /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */
-  sources: z.array(z.strictObject({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
-    url: z.string().min(1),
-    pipeline: z.string().optional(),
-  })).default([]),
+  sources: z.array(z.lazy(() => sourceSchema)).default([]),
 });
 export type AppConfig = z.infer<typeof appConfigSchema>;
 

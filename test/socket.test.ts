@@ -31,6 +31,23 @@ function client(token?: string): Socket {
 }
 
 describe('socket.io and the API', () => {
+  it('POST and DELETE /api/sources add and remove a pulled camera without a restart', async () => {
+    const base = `http://127.0.0.1:${app.httpPort}/api/sources`;
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const post = (body: unknown) => fetch(base, { method: 'POST', headers, body: JSON.stringify(body) });
+    const created = await post({ name: 'door', url: 'rtsp://127.0.0.1:9/door' });
+    expect(created.status).toBe(201);
+    expect((await created.json()).stream).toMatchObject({ name: 'door', kind: 'pulled' });
+    expect((await post({ name: 'door', url: 'rtsp://127.0.0.1:9/other' })).status).toBe(409);
+    const bad = await post({ name: 'x', url: 'rtsp://h/x', pipline: 'default' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toContain('unknown key "pipline"');
+    expect((await post({ name: 'y', url: '/etc/passwd' })).status).toBe(400);
+    expect((await fetch(`${base}/door`, { method: 'DELETE', headers })).status).toBe(200);
+    expect((await fetch(`${base}/door`, { method: 'DELETE', headers })).status).toBe(404);
+    expect(app.pulled.has('door')).toBe(false);
+  });
+
   it('a client without the token is refused; the API asks for it too', async () => {
     const c = client('wrong-token');
     const err = await new Promise<Error>((resolve) => c.on('connect_error', resolve));
@@ -57,6 +74,13 @@ describe('socket.io and the API', () => {
     expect(got[0]).toMatchObject({ type: 'stream.started', stream: 'live/cam' });
     expect(got.every((e) => e.stream === 'live/cam')).toBe(true);
     expect(app.socket.stats.invalid).toBeGreaterThanOrEqual(2);
+    // /metrics parses as Prometheus text and counts this stream
+    const text = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
+    const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    for (const l of samples) expect(l).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+]+$/);
+    expect(text).toMatch(/# TYPE facestream_latency_ms histogram/);
+    const frames = /facestream_frames_total\{stream="live\/cam"\} (\d+)/.exec(text);
+    expect(Number(frames?.[1])).toBeGreaterThan(0);
     await pub.stop();
     await waitFor(() => got.find((e) => e.type === 'stream.ended'), 10_000, 'stream.ended');
     const ended = got.filter((e) => e.type === 'track.ended');

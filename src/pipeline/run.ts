@@ -9,6 +9,7 @@ import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '..
 import { Flow } from '../ingest/flow.ts';
 import { fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
+import { Histogram } from '../server/metrics.ts';
 import type { IngestOptions } from './elements.ts';
 import { getElement, type ElementContext, type Stage } from './registry.ts';
 import type { PipelineConfig } from './schema.ts';
@@ -23,6 +24,8 @@ export interface StreamStats {
   restarts: number;
   firstFrameLatencyMs?: number;
   counters: Record<string, number>;
+  /** Decode-to-result latency of analysed frames. */
+  latency: Histogram;
 }
 
 export interface StreamOptions {
@@ -58,7 +61,7 @@ export function startStream(opts: StreamOptions): RunningStream {
   const live = opts.live ?? isLive(opts.uri);
   const ingestCfg = opts.pipeline.elements[0]!.options as IngestOptions;
   const ingest: IngestOptions = { ...ingestCfg, ...Object.fromEntries(Object.entries(opts.ingest ?? {}).filter(([, v]) => v !== undefined)) };
-  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {} };
+  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {}, latency: new Histogram() };
   const startedAt = Date.now();
   const flow = new Flow();
   let state: StreamState = 'starting';
@@ -133,7 +136,12 @@ export function startStream(opts: StreamOptions): RunningStream {
       tap(() => { stats.frames++; state = 'live'; }),
       boundedMap(analyse, { maxQueue: ingest.queue, live, flow, onDrop: () => { stats.dropped++; } }),
     ).subscribe({
-      next: (item) => { stats.analysed++; opts.onItem?.(item); },
+      next: (item) => {
+        stats.analysed++;
+        const wall = (item as { frame?: Frame; wallMs?: number }).frame?.wallMs ?? (item as Frame).wallMs;
+        if (wall) stats.latency.observe(Date.now() - wall);
+        opts.onItem?.(item);
+      },
       error: (err) => void end(err),
       complete: () => void end(),
     }));

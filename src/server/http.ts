@@ -27,6 +27,33 @@ export interface HttpServerOptions {
   token?: string;
   streams: () => StreamInfo[];
   events: (stream?: string) => FacestreamEvent[];
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => string;
+  /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
+  sources?: {
+    add(body: unknown): Promise<StreamInfo> | StreamInfo;
+    remove(name: string): Promise<boolean> | boolean;
+  };
+}
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+function readJson(req: http.IncomingMessage, limit = 16 * 1024): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) { reject(new HttpError(413, `body over ${limit} bytes`)); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null')); } catch { reject(new HttpError(400, 'body is not JSON')); }
+    });
+    req.on('error', reject);
+  });
 }
 
 export interface RunningHttpServer { port: number; host: string; server: http.Server; close(): Promise<void> }
@@ -56,25 +83,43 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     if (opts.token && url.pathname.startsWith('/api/')) {
       const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
       if (given !== opts.token) return json(res, 401, { error: 'a valid token is required (Authorization: Bearer TOKEN)' });
     }
+    const sourceName = /^\/api\/sources\/([^/]+)$/.exec(url.pathname)?.[1];
+    if (opts.sources && ((req.method === 'POST' && url.pathname === '/api/sources') || (req.method === 'DELETE' && sourceName))) {
+      const src = opts.sources;
+      void (async () => {
+        try {
+          if (req.method === 'POST') return json(res, 201, { stream: await src.add(await readJson(req)) });
+          const name = decodeURIComponent(sourceName!);
+          return (await src.remove(name)) ? json(res, 200, { removed: name }) : json(res, 404, { error: `no pulled source "${name}"` });
+        } catch (err) {
+          const status = err instanceof HttpError ? err.status : 400;
+          return json(res, status, { error: (err as Error).message });
+        }
+      })();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url.pathname) {
       case '/':
       case '/index.html':
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         return res.end(page);
+      case '/metrics':
+        if (!opts.metrics) break;
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return res.end(opts.metrics());
       case '/healthz':
         return json(res, 200, { ok: true, streams: opts.streams().length });
       case '/api/streams':
         return json(res, 200, { streams: opts.streams() });
       case '/api/events':
         return json(res, 200, { events: opts.events(url.searchParams.get('stream') ?? undefined) });
-      default:
-        return json(res, 404, { error: `no route ${url.pathname}` });
     }
+    return json(res, 404, { error: `no route ${url.pathname}` });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
