@@ -50,7 +50,7 @@ export async function benchDecode(opts: { clip?: string; live?: boolean } = {}) 
     const { startApp } = await import('../src/app.ts');
     const { parseAppConfig } = await import('../src/config.ts');
     const { publish } = await import('../src/demo/publish.ts');
-    const app = await startApp(parseAppConfig({ rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' } }, 'bench'));
+    const app = await startApp(parseAppConfig({ rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' }, storage: { file: ':memory:' } }, 'bench'));
     const pub = publish(clip, `rtmp://127.0.0.1:${app.rtmpPort}/live/bench`, { loop: true });
     try {
       const until = Date.now() + 20_000;

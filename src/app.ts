@@ -13,6 +13,15 @@ import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/sche
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { renderMetrics } from './server/metrics.ts';
+import { AggregateStore } from './events/store.ts';
+import { EVENT_SCHEMA_VERSION } from './events/types.ts';
+import os from 'node:os';
+import path from 'node:path';
+
+export function defaultDbFile(): string {
+  const base = process.env.XDG_DATA_HOME || path.join(os.homedir() || os.tmpdir(), '.local', 'share');
+  return path.join(base, 'facestream', 'facestream.db');
+}
 
 const log = createLogger('app');
 
@@ -44,7 +53,19 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const recent: FacestreamEvent[] = [];
   const maxEvents = opts.maxEvents ?? 500;
   let socket: SocketLayer | undefined;
+  const store = new AggregateStore({
+    file: config.storage.file ?? defaultDbFile(), retentionDays: config.storage.retentionDays,
+    demographicsOnly: config.storage.demographicsOnly,
+  });
+  const open = new Map<string, number>(); // stream -> tracks in view
   const onEvent = (e: FacestreamEvent) => {
+    if (e.type === 'track.started') open.set(e.stream, (open.get(e.stream) ?? 0) + 1);
+    if (e.type === 'track.ended') {
+      open.set(e.stream, Math.max(0, (open.get(e.stream) ?? 1) - 1));
+      store.addTrack(e);
+    }
+    // demographics only: no per-person event leaves the process
+    if (config.storage.demographicsOnly && e.type.startsWith('track.')) return;
     recent.push(e);
     if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
     socket?.publish(e);
@@ -71,12 +92,13 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     ...[...plugin.streams.values()].map((s) => info(s, 'published')),
     ...[...pulled.values()].map((s) => info(s, 'pulled')),
   ];
+  const running = () => [...plugin.streams.values(), ...pulled.values()];
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
   let httpServer: RunningHttpServer;
   try {
-    const running = () => [...plugin.streams.values(), ...pulled.values()];
     httpServer = await startHttpServer({
       host: config.http.host, port: config.http.port, token: config.http.token, streams, events,
+      stats: (q) => store.stats(q),
       metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats),
       sources: {
         add: (body) => {
@@ -105,15 +127,30 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   }
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
 
+  const statsTimer = setInterval(() => {
+    for (const s of running()) {
+      const rows = store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 });
+      const r = rows[0];
+      onEvent({
+        v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts: Date.now(), since: s.startedAt,
+        people: r?.people ?? 0, male: r?.male ?? 0, female: r?.female ?? 0, ageGroups: r?.ageGroups ?? {},
+        smilingShare: r?.smilingShare ?? null, meanDwellMs: r?.meanDwellMs ?? null, inView: open.get(s.name) ?? 0,
+      });
+    }
+  }, config.storage.statsIntervalMs);
+  statsTimer.unref();
+
   let stopping: Promise<void> | undefined;
   return {
     rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, streams,
     stop: () => (stopping ??= (async () => {
+      clearInterval(statsTimer);
       await plugin.stopAll();
       await Promise.all([...pulled.values()].map((s) => s.stop()));
       await socket!.close();
       await httpServer.close();
       await server.stop();
+      store.close();
     })()),
   };
 }

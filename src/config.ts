@@ -28,6 +28,15 @@ export const appConfigSchema = z.strictObject({
     /** Origins allowed to use socket.io from a browser on another origin; '*' for any. */
     cors: z.union([z.literal('*'), z.array(z.string())]).optional(),
   }).prefault({}),
+  storage: z.strictObject({
+    /** SQLite file of the aggregates; default $XDG_DATA_HOME/facestream/facestream.db. */
+    file: z.string().optional(),
+    retentionDays: z.number().int().min(1).max(3650).default(90),
+    /** Emit and store only aggregates: no per-track events or rows. */
+    demographicsOnly: z.boolean().default(false),
+    /** Period of the per-stream `stats` event. */
+    statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000),
+  }).prefault({}),
   /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
   pipeline: z.string().default('default'),
   /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */

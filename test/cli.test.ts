@@ -56,6 +56,7 @@ describe('facestream start', () => {
     fs.writeFileSync(config, [
       'rtmp: { port: 0, host: 127.0.0.1 }',
       'http: { port: 0, host: 127.0.0.1 }',
+      `storage: { file: ${JSON.stringify(path.join(tmp, 'agg.db'))} }`,
       'sources:',
       `  - { name: lobby, url: ${JSON.stringify(video('talking-d6.mp4'))} }`,
     ].join('\n'));

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import { startApp, type App } from '../src/app.ts';
@@ -7,15 +10,17 @@ import type { FacestreamEvent } from '../src/events/types.ts';
 import { video, waitFor } from './helpers.ts';
 
 const TOKEN = 'test-token-123';
+const dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-socket-')), 'agg.db');
+const config = () => parseAppConfig({
+  rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1', token: TOKEN },
+  storage: { file: dbFile, statsIntervalMs: 1000 }, pipeline: 'default',
+}, 'test');
 let app: App;
 const clients: Socket[] = [];
 let pub: Publisher | undefined;
 
 beforeAll(async () => {
-  app = await startApp(parseAppConfig({
-    rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1', token: TOKEN },
-    pipeline: 'default',
-  }, 'test'));
+  app = await startApp(config());
 });
 
 afterAll(async () => {
@@ -85,5 +90,19 @@ describe('socket.io and the API', () => {
     await waitFor(() => got.find((e) => e.type === 'stream.ended'), 10_000, 'stream.ended');
     const ended = got.filter((e) => e.type === 'track.ended');
     expect(ended.length).toBeGreaterThanOrEqual(1);
+    const stats = got.filter((e) => e.type === 'stats');
+    expect(stats.length).toBeGreaterThanOrEqual(1);
+    expect(stats[0]).toMatchObject({ stream: 'live/cam' });
+  });
+
+  it('REST returns the stored aggregates after a server restart, and refuses bad queries', async () => {
+    await app.stop();
+    app = await startApp(config());
+    const get = (q: string) => fetch(`http://127.0.0.1:${app.httpPort}/api/stats?${q}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const r = await (await get('stream=live/cam&bucket=3600000')).json();
+    expect(r.buckets.reduce((n: number, b: { people: number }) => n + b.people, 0)).toBeGreaterThanOrEqual(1);
+    expect((await get('bucket=5')).status).toBe(400);
+    expect((await get('from=yesterday')).status).toBe(400);
+    expect((await get('from=2000&to=1000')).status).toBe(400);
   });
 });

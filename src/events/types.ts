@@ -72,4 +72,18 @@ export interface TrackEnded extends TrackBase {
 }
 export type TrackEvent = TrackStarted | TrackUpdated | TrackEnded;
 
-export type FacestreamEvent = StreamEvent | TrackEvent;
+/** Periodic per stream: the people whose track ended since the stream started. */
+export interface StatsEvent extends Base {
+  type: 'stats';
+  since: number;
+  people: number;
+  male: number;
+  female: number;
+  ageGroups: Record<string, number>;
+  smilingShare: number | null;
+  meanDwellMs: number | null;
+  /** Tracks open now. */
+  inView: number;
+}
+
+export type FacestreamEvent = StreamEvent | TrackEvent | StatsEvent;

@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   token?: string;
   streams: () => StreamInfo[];
   events: (stream?: string) => FacestreamEvent[];
+  /** GET /api/stats: stored aggregates. */
+  stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[];
   /** Prometheus text for GET /metrics. */
   metrics?: () => string;
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
@@ -116,6 +118,29 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
         return json(res, 200, { ok: true, streams: opts.streams().length });
       case '/api/streams':
         return json(res, 200, { streams: opts.streams() });
+      case '/api/stats': {
+        if (!opts.stats) break;
+        const time = (name: string) => {
+          const v = url.searchParams.get(name);
+          if (v == null || v === '') return undefined;
+          const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+          if (!Number.isFinite(n) || n < 0 || n > 8.64e15) throw new HttpError(400, `${name}="${v}" is not a time (ms since the epoch or ISO 8601)`);
+          return n;
+        };
+        try {
+          const bucket = url.searchParams.get('bucket');
+          const bucketMs = bucket == null ? undefined : Number(bucket);
+          if (bucketMs != null && !(Number.isInteger(bucketMs) && bucketMs >= 60_000 && bucketMs <= 366 * 86_400_000)) {
+            throw new HttpError(400, `bucket="${bucket}" must be whole milliseconds from 60000 (a minute) to a year`);
+          }
+          const from = time('from');
+          const to = time('to');
+          if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from');
+          return json(res, 200, { buckets: opts.stats({ stream: url.searchParams.get('stream') ?? undefined, from, to, bucketMs }) });
+        } catch (err) {
+          return json(res, err instanceof HttpError ? err.status : 400, { error: (err as Error).message });
+        }
+      }
       case '/api/events':
         return json(res, 200, { events: opts.events(url.searchParams.get('stream') ?? undefined) });
     }

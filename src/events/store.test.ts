@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AggregateStore } from './store.ts';
+import type { TrackEnded } from './types.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-store-'));
+const cls = (value: string) => ({ value, probability: 0.9, confidence: 0.9, grade: 'S' as const, frames: 5 });
+const ended = (ts: number, id: number, gender: string, smiling: string, ageGroup: string, dwellMs = 4000): TrackEnded => ({
+  v: 1, stream: 'live/door', ts, type: 'track.ended', trackId: id, ptsMs: 0, firstSeenMs: 0, lastSeenMs: dwellMs, dwellMs, frames: 10, flags: [],
+  attributes: { gender: cls(gender), smiling: cls(smiling), ageGroup: cls(ageGroup), age: 30, celeba: {} },
+});
+
+describe('aggregate store', () => {
+  it('aggregates ended tracks per bucket and keeps them across a restart', () => {
+    const file = path.join(tmp, 'a.db');
+    const t0 = Date.UTC(2026, 10, 29, 10, 0, 0);
+    let s = new AggregateStore({ file });
+    s.addTrack(ended(t0 + 1000, 1, 'female', 'yes', 'youth', 2000));
+    s.addTrack(ended(t0 + 2000, 2, 'male', 'no', 'middle-aged', 6000));
+    s.addTrack(ended(t0 + 61_000, 3, 'female', 'yes', 'youth'));
+    s.close();
+    s = new AggregateStore({ file });
+    const hourly = s.stats({ stream: 'live/door', bucketMs: 3_600_000 });
+    expect(hourly).toHaveLength(1);
+    expect(hourly[0]).toMatchObject({ people: 3, male: 1, female: 2, smiling: 2, meanDwellMs: 4000 });
+    expect(hourly[0]!.ageGroups).toMatchObject({ youth: 2, 'middle-aged': 1 });
+    expect(hourly[0]!.smilingShare).toBeCloseTo(2 / 3);
+    expect(s.stats({ stream: 'live/door', bucketMs: 60_000 }).map((r) => r.people)).toEqual([2, 1]);
+    expect(s.stats({ stream: 'live/door', from: t0 + 60_000 })[0]!.people).toBe(1);
+    expect(s.stats({ stream: 'other' })).toEqual([]);
+    s.close();
+  });
+
+  it('retention deletes old rows; demographics-only stores no per-track row', () => {
+    const file = path.join(tmp, 'b.db');
+    const s = new AggregateStore({ file, retentionDays: 1, demographicsOnly: true });
+    s.addTrack(ended(Date.now() - 3 * 86_400_000, 1, 'male', 'no', 'old'));
+    s.addTrack(ended(Date.now(), 2, 'male', 'no', 'old'));
+    s.prune();
+    expect(s.stats({}).reduce((n, r) => n + r.people, 0)).toBe(1);
+    s.close();
+  });
+
+  it('a read-only database is reported and the caller goes on', () => {
+    const file = path.join(tmp, 'c.db');
+    new AggregateStore({ file }).close();
+    fs.chmodSync(file, 0o444);
+    const ro = new AggregateStore({ file });
+    if (process.getuid?.() === 0) { ro.close(); return; } // root writes read-only files anyway
+    expect(ro.addTrack(ended(Date.now(), 1, 'male', 'no', 'old'))).toBe(false);
+    ro.close();
+  });
+});

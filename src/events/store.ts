@@ -1,0 +1,112 @@
+/**
+ * Stored aggregates (SQLite, better-sqlite3): per stream and per minute, the people whose
+ * track ended, their gender split, age classes, smiling share and dwell time; and, unless
+ * `demographicsOnly`, one summary row per track (attributes and times only: never a face
+ * image). Survives a restart; rows older than `retentionDays` are deleted. A database that
+ * cannot be written is reported once and retried; the pipeline never waits on it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { createLogger } from '../log.ts';
+import type { TrackEnded } from './types.ts';
+
+const log = createLogger('store');
+export const BUCKET_MS = 60_000;
+export const AGE_GROUPS = ['baby', 'child', 'youth', 'middle-aged', 'old'] as const;
+
+export interface StoreOptions { file: string; retentionDays?: number; demographicsOnly?: boolean }
+
+export interface StatsRow {
+  from: number;
+  people: number;
+  male: number;
+  female: number;
+  ageGroups: Record<string, number>;
+  smiling: number;
+  smilingShare: number | null;
+  meanDwellMs: number | null;
+}
+
+export class AggregateStore {
+  private db: Database.Database;
+  private failing = false;
+  readonly file: string;
+  constructor(private readonly opts: StoreOptions) {
+    this.file = opts.file;
+    if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS aggregates (
+        stream TEXT NOT NULL, bucket INTEGER NOT NULL, people INTEGER NOT NULL DEFAULT 0,
+        male INTEGER NOT NULL DEFAULT 0, female INTEGER NOT NULL DEFAULT 0,
+        age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0, age_youth INTEGER NOT NULL DEFAULT 0,
+        age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
+        smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (stream, bucket));
+      CREATE TABLE IF NOT EXISTS tracks (
+        stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at INTEGER NOT NULL, dwell_ms INTEGER NOT NULL,
+        gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes TEXT);
+      CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`);
+    this.prune();
+  }
+
+  /** Adds one ended track. Returns false when the database could not be written. */
+  addTrack(e: TrackEnded): boolean {
+    const a = e.attributes;
+    const bucket = Math.floor(e.ts / BUCKET_MS) * BUCKET_MS;
+    const ageCol = ({ baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' } as Record<string, string>)[a?.ageGroup?.value ?? ''];
+    try {
+      this.db.transaction(() => {
+        this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
+          VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
+          ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
+            smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
+            ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
+          .run(e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
+            a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs));
+        if (!this.opts.demographicsOnly) {
+          this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+            e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
+            a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null);
+        }
+      })();
+      if (this.failing) { this.failing = false; log.info(`${this.file} is writable again`); }
+      return true;
+    } catch (err) {
+      if (!this.failing) log.error(`cannot write ${this.file}: ${(err as Error).message}; aggregates are not stored until it is writable`);
+      this.failing = true;
+      return false;
+    }
+  }
+
+  /** Sums over [from, to) grouped by `bucketMs` (a multiple of a minute). */
+  stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): StatsRow[] {
+    const bucketMs = Math.max(BUCKET_MS, Math.round((q.bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
+    const rows = this.db.prepare(`SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, SUM(people) people, SUM(male) male, SUM(female) female,
+        SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
+        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
+      FROM aggregates WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`)
+      .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, number>>;
+    return rows.map((r) => ({
+      from: r.b!, people: r.people!, male: r.male!, female: r.female!,
+      ageGroups: { baby: r.baby!, child: r.child!, youth: r.youth!, 'middle-aged': r.middle!, old: r.old! },
+      smiling: r.smiling!, smilingShare: r.known ? r.smiling! / r.known : null,
+      meanDwellMs: r.people ? Math.round(r.dwell! / r.people) : null,
+    }));
+  }
+
+  prune(now = Date.now()): void {
+    if (!this.opts.retentionDays) return;
+    const before = now - this.opts.retentionDays * 86_400_000;
+    try {
+      this.db.prepare('DELETE FROM aggregates WHERE bucket < ?').run(before);
+      this.db.prepare('DELETE FROM tracks WHERE ended_at < ?').run(before);
+    } catch (err) {
+      log.warn(`pruning ${this.file} failed: ${(err as Error).message}`);
+    }
+  }
+
+  close(): void { this.db.close(); }
+}
