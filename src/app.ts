@@ -75,7 +75,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const sourcePipelines = config.sources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
-  const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host });
+  const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
   const plugin = register(media.nms, { rtmpPort, pipeline, onEvent });
   const server = await media.run();
 

@@ -19,7 +19,12 @@ export const sourceSchema = z.strictObject({
 export type SourceConfig = z.infer<typeof sourceSchema>;
 
 export const appConfigSchema = z.strictObject({
-  rtmp: z.strictObject({ port: port.default(1935), host: z.string().default('0.0.0.0') }).prefault({}),
+  rtmp: z.strictObject({
+    port: port.default(1935),
+    host: z.string().default('0.0.0.0'),
+    /** Switches node-media-server's publish authentication on: publishers must sign their URL. */
+    publishSecret: z.string().min(8, 'use at least 8 characters').optional(),
+  }).prefault({}),
   http: z.strictObject({
     port: port.default(8080),
     host: z.string().default('0.0.0.0'),

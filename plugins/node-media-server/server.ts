@@ -4,6 +4,7 @@
  * that facestream's own graceful shutdown decides when the process exits (the server's
  * store re-raises SIGINT/SIGTERM, which would kill the process mid-shutdown).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,11 +31,24 @@ function waitForPort(port: number, host: string, timeoutMs = 5000): Promise<void
 }
 
 /** Creates the server; call `run` after registering the plugin. */
-export function createMediaServer(opts: { port: number; host: string }): { nms: NodeMediaServer; run(): Promise<MediaServer> } {
+/**
+ * node-media-server's signed publish URL: `?sign=EXPIRES-md5(/app/name-EXPIRES-secret)`.
+ * An encoder given the secret signs the same way.
+ */
+export function signPublishUrl(url: string, secret: string, ttlSeconds = 24 * 3600): string {
+  const u = new URL(url);
+  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+  const hash = crypto.createHash('md5').update(`${u.pathname}-${exp}-${secret}`).digest('hex');
+  u.searchParams.set('sign', `${exp}-${hash}`);
+  return u.toString();
+}
+
+export function createMediaServer(opts: { port: number; host: string; publishSecret?: string }): { nms: NodeMediaServer; run(): Promise<MediaServer> } {
   quietNmsLogger(process.env.FACESTREAM_LOG === 'debug' ? 'debug' : 'warn');
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nms-'));
   const nms = new NodeMediaServer({
     bind: opts.host, rtmp: { port: opts.port }, store: { path: store }, webadmin: { enable: false },
+    ...(opts.publishSecret ? { auth: { publish: true, play: false, secret: opts.publishSecret } } : {}),
   });
   return {
     nms,

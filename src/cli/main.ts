@@ -106,7 +106,10 @@ serverCommand('demo', 'start, and publish the demo clip in a loop to rtmp://127.
       log.info('preparing the demo clip (made once from the sample photos in @vladmandic/face-api)');
       const clip = await demoClip();
       const app = await startApp(config);
-      const publisher = publish(clip, `rtmp://127.0.0.1:${app.rtmpPort}/live/demo`, { loop: true, restart: true });
+      const { signPublishUrl } = await import('../../plugins/node-media-server/server.ts');
+      const target = `rtmp://127.0.0.1:${app.rtmpPort}/live/demo`;
+      const url = config.rtmp.publishSecret ? signPublishUrl(target, config.rtmp.publishSecret) : target;
+      const publisher = publish(clip, url, { loop: true, restart: true });
       process.stderr.write(`facestream demo: streaming ${clip} to rtmp://127.0.0.1:${app.rtmpPort}/live/demo\n` +
         `open http://127.0.0.1:${app.httpPort}/ (Ctrl-C stops)\n`);
       onSignals(async () => { await publisher.stop(); await app.stop(); });
