@@ -19,6 +19,9 @@ export const attributesOptions = z.strictObject({
   maxBatch: z.number().int().min(1).max(256).default(32),
   /** Minimum time between two classifications of one track. */
   intervalMs: z.number().int().min(0).max(60_000).default(400),
+  /** The interval once a track's answers are stable (unchanged over `stableAfter` classifications). */
+  stableIntervalMs: z.number().int().min(0).max(600_000).default(2000),
+  stableAfter: z.number().int().min(1).max(100).default(3),
 });
 
 const models = new Map<string, Promise<AttributeModel>>();
@@ -56,8 +59,13 @@ registerElement({
     return {
       process(item: AnalysedFrame): AnalysedFrame {
         const now = item.frame.ptsMs;
-        const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.track &&
-          now - (f.track.attributes?.lastClassifiedMs ?? -Infinity) >= o.intervalMs).slice(0, o.maxBatch);
+        const due = (t: TrackState) => {
+          const a = t.attributes;
+          if (!a) return true;
+          const interval = a.unchangedFor >= o.stableAfter ? o.stableIntervalMs : o.intervalMs;
+          return now - a.lastClassifiedMs >= interval;
+        };
+        const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.track && due(f.track)).slice(0, o.maxBatch);
         if (!todo.length) return item;
         const answers = model.predict(todo.map((f) => f.crop!));
         ctx.count('faces.classified', todo.length);
@@ -66,7 +74,8 @@ registerElement({
           face.attributes = a;
           const t = face.track!;
           const acc = (t.attributes ??= {
-            gender: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {}, lastClassifiedMs: now,
+            gender: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {},
+            lastClassifiedMs: now, answer: '', unchangedFor: 0,
           });
           acc.lastClassifiedMs = now;
           addClass(acc.gender, a.gender);
@@ -74,6 +83,10 @@ registerElement({
           addClass(acc.smiling, a.smiling);
           addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
           for (const [k, p] of Object.entries(a.celeba)) addScalar((acc.celeba[k] ??= { weight: 0, sum: 0 }), p, 1);
+          // stable = the smoothed answers did not change; then the track is classified less often
+          const answer = [acc.gender, acc.ageGroup, acc.smiling].map((c) => smoothedClass(c)?.value).join('|');
+          acc.unchangedFor = answer === acc.answer ? acc.unchangedFor + 1 : 0;
+          acc.answer = answer;
         });
         return item;
       },

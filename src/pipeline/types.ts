@@ -13,6 +13,9 @@ export interface TrackAttributeAcc {
   age: ScalarAcc;
   celeba: Record<string, ScalarAcc>;
   lastClassifiedMs: number;
+  /** The smoothed answers at the last classification, and for how many it has not changed. */
+  answer: string;
+  unchangedFor: number;
 }
 
 export interface FaceQuality {
