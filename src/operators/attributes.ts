@@ -69,6 +69,7 @@ registerElement({
         if (!todo.length) return item;
         const answers = model.predict(todo.map((f) => f.crop!));
         ctx.count('faces.classified', todo.length);
+        ctx.count('attributes.batches');
         todo.forEach((face, i) => {
           const a = answers[i]!;
           face.attributes = a;
