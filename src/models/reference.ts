@@ -5,16 +5,20 @@
  */
 import { tf } from '../runtime/index.ts';
 
+let seed = 1;
+
 export function convUnit(x: tf.SymbolicTensor, filters: number, name: string, opts: { kernel?: number; strides?: number } = {}): tf.SymbolicTensor {
   const conv = tf.layers.conv2d({
     filters, kernelSize: opts.kernel ?? 3, strides: opts.strides ?? 1, padding: 'same', useBias: false,
-    kernelInitializer: 'heNormal', name: `${name}_conv`,
+    kernelInitializer: tf.initializers.heNormal({ seed: seed++ }), name: `${name}_conv`,
   }).apply(x) as tf.SymbolicTensor;
   const bn = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(conv) as tf.SymbolicTensor;
   return tf.layers.reLU({ name: `${name}_relu` }).apply(bn) as tf.SymbolicTensor;
 }
 
+/** Seeded: the same weights on every run, so tests and benchmarks repeat. */
 export function buildReferenceNet(opts: { size?: number; outputs?: number } = {}): tf.LayersModel {
+  seed = 1;
   const size = opts.size ?? 64;
   const input = tf.input({ shape: [size, size, 3], name: 'image' });
   let x = convUnit(input, 32, 'u1');
@@ -25,10 +29,12 @@ export function buildReferenceNet(opts: { size?: number; outputs?: number } = {}
   x = convUnit(x, 128, 'u4');
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool4' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
-  const d = tf.layers.dense({ units: 128, useBias: false, name: 'fc_dense' }).apply(x) as tf.SymbolicTensor;
+  const d = tf.layers.dense({ units: 128, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc_dense' }).apply(x) as tf.SymbolicTensor;
   const dbn = tf.layers.batchNormalization({ name: 'fc_bn' }).apply(d) as tf.SymbolicTensor;
   const feat = tf.layers.activation({ activation: 'relu', name: 'fc_relu' }).apply(dbn) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: opts.outputs ?? 40, activation: 'sigmoid', name: 'attributes' }).apply(feat) as tf.SymbolicTensor;
+  const out = tf.layers.dense({
+    units: opts.outputs ?? 40, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'attributes',
+  }).apply(feat) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name: 'reference' });
 }
 

@@ -42,7 +42,7 @@ describe('wasm training kernels', () => {
     let last = first;
     for (let i = 0; i < 25; i++) last = step();
     expect(tf.memory().numTensors).toBe(before);
-    expect(last).toBeLessThan(first * 0.7);
+    expect(last, `loss ${first} -> ${last}`).toBeLessThan(first * 0.7);
     tf.dispose([x, y]);
     model.dispose();
     optimizer.dispose();
