@@ -86,10 +86,15 @@ describe('socket.io and the API', () => {
     expect(text).toMatch(/# TYPE facestream_latency_ms histogram/);
     const frames = /facestream_frames_total\{stream="live\/cam"\} (\d+)/.exec(text);
     expect(Number(frames?.[1])).toBeGreaterThan(0);
+    const stoppedAt = Date.now();
     await pub.stop();
+    const trackEnded = await waitFor(() => got.find((e) => e.type === 'track.ended'), 10_000, 'track.ended');
+    expect(Date.now() - stoppedAt).toBeLessThan(5000); // within seconds of the stream ending
     await waitFor(() => got.find((e) => e.type === 'stream.ended'), 10_000, 'stream.ended');
-    const ended = got.filter((e) => e.type === 'track.ended');
-    expect(ended.length).toBeGreaterThanOrEqual(1);
+    // the track's smoothed attributes, with confidence and grade
+    const a = (trackEnded as { attributes?: { gender?: { value: string; grade: string; confidence: number } } }).attributes;
+    expect(['male', 'female']).toContain(a?.gender?.value);
+    expect(a?.gender?.grade).toMatch(/^[SABCD]$/);
     const stats = got.filter((e) => e.type === 'stats');
     expect(stats.length).toBeGreaterThanOrEqual(1);
     expect(stats[0]).toMatchObject({ stream: 'live/cam' });
