@@ -4,6 +4,7 @@
  * `facestream bench fold` (the `maxGradRelErr` figure).
  */
 import { tf } from './index.ts';
+import { rng } from '../calculators/random.ts';
 
 export interface ConvCase {
   x: [number, number, number, number];
@@ -27,18 +28,10 @@ export const CONV_CASES: ConvCase[] = [
   { x: [32, 16, 16, 32], k: 3, cout: 64, stride: 2, pad: 'same' },
 ];
 
-/** Deterministic uniform [-1, 1) numbers (mulberry32). */
+/** Deterministic uniform [-1, 1) numbers. */
 export function randomArray(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);

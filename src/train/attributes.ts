@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FacestreamError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import { rng } from '../calculators/random.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
@@ -87,17 +88,8 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
   return s;
 }
 
-/** A seeded PRNG (mulberry32) for shuffling and augmentation. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Shuffling and augmentation draw from the seeded PRNG. */
+export { rng };
 
 export interface Batch {
   x: tf.Tensor4D;

@@ -56,11 +56,11 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
 }
 
 export async function evalAttributes(opts: {
-  model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; data_?: LabelledSet;
+  model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; loaded?: LabelledSet;
 }): Promise<EvalReport> {
   await initRuntime();
   const model = typeof opts.model === 'string' ? await loadModel(opts.model, [64, 64, 3]) : opts.model;
-  const s = opts.data_ ?? (await loadLabelled(opts.data, { name: 'eval' }));
+  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval' }));
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const metrics = evaluate(model, s, idx);

@@ -33,7 +33,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     return Math.max(...a.map((t, i) => tf.max(tf.abs(tf.sub(t, f[i]!))).dataSync()[0]!));
   });
   log.info(`folded ${Object.keys(foldReport.merged).length} units; max output difference ${maxAbsDiff}`);
-  const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', data_: data });
+  const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', loaded: data });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(folded, o.out);
   const files = ['model.json', 'weights.bin'].map((f) => ({
