@@ -4,6 +4,7 @@
  * stride-2 conv, a dense unit with BN, and a 40-way multi-label head).
  */
 import { tf } from '../runtime/index.ts';
+import { batchNormalization } from '../runtime/batchnorm.ts';
 
 let seed = 1;
 
@@ -12,7 +13,7 @@ export function convUnit(x: tf.SymbolicTensor, filters: number, name: string, op
     filters, kernelSize: opts.kernel ?? 3, strides: opts.strides ?? 1, padding: 'same', useBias: false,
     kernelInitializer: tf.initializers.heNormal({ seed: seed++ }), name: `${name}_conv`,
   }).apply(x) as tf.SymbolicTensor;
-  const bn = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(conv) as tf.SymbolicTensor;
+  const bn = batchNormalization({ name: `${name}_bn` }).apply(conv) as tf.SymbolicTensor;
   return tf.layers.reLU({ name: `${name}_relu` }).apply(bn) as tf.SymbolicTensor;
 }
 
@@ -30,7 +31,7 @@ export function buildReferenceNet(opts: { size?: number; outputs?: number } = {}
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool4' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
   const d = tf.layers.dense({ units: 128, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc_dense' }).apply(x) as tf.SymbolicTensor;
-  const dbn = tf.layers.batchNormalization({ name: 'fc_bn' }).apply(d) as tf.SymbolicTensor;
+  const dbn = batchNormalization({ name: 'fc_bn' }).apply(d) as tf.SymbolicTensor;
   const feat = tf.layers.activation({ activation: 'relu', name: 'fc_relu' }).apply(dbn) as tf.SymbolicTensor;
   const out = tf.layers.dense({
     units: opts.outputs ?? 40, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'attributes',

@@ -4,6 +4,7 @@
  * `facestream bench fold` (the `maxGradRelErr` figure).
  */
 import { tf } from './index.ts';
+import { batchNormTrain } from './batchnorm.ts';
 import { rng } from '../calculators/random.ts';
 
 export interface ConvCase {
@@ -54,18 +55,26 @@ function convGrads(c: ConvCase, seed: number): { dx: Float32Array; df: Float32Ar
  * BatchNorm gradients through the FusedBatchNorm op (whose gradient the runtime
  * replaces) or, as the reference, through elementary ops with tfjs' stock gradients.
  */
-function bnGrads(seed: number, composite: boolean): Float32Array[] {
+function bnGrads(seed: number, how: 'composite' | 'batchNorm' | 'fused', shape: number[] = [4, 6, 6, 5]): Float32Array[] {
   return tf.tidy(() => {
-    const shape: [number, number, number, number] = [4, 6, 6, 5];
-    const x = tf.tensor4d(randomArray(size(shape), seed), shape).mul(3).add(1);
-    const gamma = tf.tensor1d(randomArray(5, seed + 1)).add(1.5);
-    const beta = tf.tensor1d(randomArray(5, seed + 2));
-    const dy = tf.tensor4d(randomArray(size(shape), seed + 3), shape);
+    const c = shape[shape.length - 1]!;
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const x = tf.tensor(randomArray(size(shape), seed), shape).mul(3).add(1);
+    const gamma = tf.tensor1d(randomArray(c, seed + 1)).add(1.5);
+    const beta = tf.tensor1d(randomArray(c, seed + 2));
+    const dy = tf.tensor(randomArray(size(shape), seed + 3), shape);
     const g = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-      const { mean, variance } = tf.moments(xx, [0, 1, 2]);
-      const y = composite
-        ? tf.add(tf.mul(tf.mul(tf.sub(xx, mean), tf.rsqrt(tf.add(variance, 1e-3))), gg), bb)
-        : tf.batchNorm(xx, mean, variance, bb, gg, 1e-3);
+      let y: tf.Tensor;
+      if (how === 'fused') {
+        const r = batchNormTrain(xx, gg, bb, 1e-3);
+        tf.dispose([r.mean, r.variance]);
+        y = r.y;
+      } else {
+        const { mean, variance } = tf.moments(xx, axes);
+        y = how === 'composite'
+          ? tf.add(tf.mul(tf.mul(tf.sub(xx, mean), tf.rsqrt(tf.add(variance, 1e-3))), gg), bb)
+          : tf.batchNorm(xx, mean, variance, bb, gg, 1e-3);
+      }
       return tf.sum(tf.mul(y, dy));
     })([x, gamma, beta]);
     return g.map((t) => t.dataSync() as Float32Array);
@@ -117,15 +126,20 @@ export interface GradCheck { case: string; dxRelErr: number; dfRelErr: number }
 export async function checkGradients(cases: ConvCase[] = CONV_CASES): Promise<{ rows: GradCheck[]; max: number }> {
   const active = tf.getBackend();
   const mine = cases.map((c, i) => convGrads(c, 100 + i * 7));
-  const mineBn = bnGrads(999, false);
+  const mineBn = bnGrads(999, 'batchNorm');
+  // The fused training kernels exist on wasm only; elsewhere the layer uses tfjs' own path.
+  const fusedShapes = [[4, 6, 6, 5], [16, 7]];
+  const mineFused = active === 'wasm' ? fusedShapes.map((sh, i) => bnGrads(700 + i, 'fused', sh)) : [];
   const mineOther = otherGrads(500);
   await tf.setBackend('cpu');
   let refs: Array<{ dx: Float32Array; df: Float32Array }>;
   let refBn: Float32Array[];
+  let refFused: Float32Array[][];
   let refOther: Float32Array[];
   try {
     refs = cases.map((c, i) => convGrads(c, 100 + i * 7));
-    refBn = bnGrads(999, true);
+    refBn = bnGrads(999, 'composite');
+    refFused = mineFused.length ? fusedShapes.map((sh, i) => bnGrads(700 + i, 'composite', sh)) : [];
     refOther = otherGrads(500);
   } finally {
     await tf.setBackend(active);
@@ -140,6 +154,11 @@ export async function checkGradients(cases: ConvCase[] = CONV_CASES): Promise<{ 
     dxRelErr: Math.max(relErr(mineBn[0]!, refBn[0]!), relErr(mineBn[2]!, refBn[2]!)),
     dfRelErr: relErr(mineBn[1]!, refBn[1]!),
   });
+  mineFused.forEach((m, i) => rows.push({
+    case: `fused BN training kernels ${fusedShapes[i]!.join('x')} (x, gamma; beta as dx column 2)`,
+    dxRelErr: Math.max(relErr(m[0]!, refFused[i]![0]!), relErr(m[2]!, refFused[i]![2]!)),
+    dfRelErr: relErr(m[1]!, refFused[i]![1]!),
+  }));
   OTHER_CASES.forEach((c, i) => rows.push({ case: c.name, dxRelErr: relErr(mineOther[i]!, refOther[i]!), dfRelErr: 0 }));
   const max = Math.max(...rows.map((r) => Math.max(r.dxRelErr, r.dfRelErr)));
   return { rows, max };

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FacestreamError } from '../errors.ts';
 import { log } from '../log.ts';
 import { installTrainingKernels } from './wasm-kernels.ts';
+import { installFastBatchNorm } from './batchnorm.ts';
 
 export { tf };
 
@@ -54,6 +55,7 @@ async function tryWasm(): Promise<boolean> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(wasmDir());
   installTrainingKernels();
+  installFastBatchNorm();
   return tf.setBackend('wasm');
 }
 

@@ -11,6 +11,7 @@
  *   smile     2 logits (no, yes), plain softmax            smile_sa   3 (N+1)
  */
 import { tf } from '../../runtime/index.ts';
+import { batchNormalization } from '../../runtime/batchnorm.ts';
 
 export const INPUT_SIZE = 64;
 export const HEADS = ['celeba', 'gender', 'gender_sa', 'age', 'age5', 'age5_sa', 'smile', 'smile_sa'] as const;
@@ -26,7 +27,7 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
   const init = () => tf.initializers.heNormal({ seed: seed++ });
   const unit = (x: tf.SymbolicTensor, filters: number, name: string, kernel = 3): tf.SymbolicTensor => {
     const c = tf.layers.conv2d({ filters, kernelSize: kernel, padding: 'same', useBias: false, kernelInitializer: init(), name: `${name}_conv` }).apply(x) as tf.SymbolicTensor;
-    const b = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(c) as tf.SymbolicTensor;
+    const b = batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(c) as tf.SymbolicTensor;
     return tf.layers.reLU({ name: `${name}_relu` }).apply(b) as tf.SymbolicTensor;
   };
   const pool = (x: tf.SymbolicTensor, name: string) => tf.layers.maxPooling2d({ poolSize: 2, name }).apply(x) as tf.SymbolicTensor;
@@ -46,7 +47,7 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
     h = unit(h, reduce, `${task}_c1`, 1);
     h = tf.layers.flatten({ name: `${task}_flat` }).apply(h) as tf.SymbolicTensor;
     const d = tf.layers.dense({ units: feature, useBias: false, kernelInitializer: init(), name: `${task}_fc_feature` }).apply(h) as tf.SymbolicTensor;
-    const bn = tf.layers.batchNormalization({ name: `${task}_fc_bn`, momentum: 0.9 }).apply(d) as tf.SymbolicTensor;
+    const bn = batchNormalization({ name: `${task}_fc_bn`, momentum: 0.9 }).apply(d) as tf.SymbolicTensor;
     const r = tf.layers.reLU({ name: `${task}_fc_relu` }).apply(bn) as tf.SymbolicTensor;
     return tf.layers.dropout({ rate: 0.3, name: `${task}_drop`, seed: seed++ }).apply(r) as tf.SymbolicTensor;
   };
