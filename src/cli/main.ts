@@ -160,9 +160,10 @@ train.command('attributes')
   .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', int('--seed'), 1)
   .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
   .option('--resume', 'continue from the last checkpoint')
+  .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat'), 1)
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string }) => {
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number }) => {
     try {
       const path = await import('node:path');
       const { dataDir } = await import('../data.ts');
@@ -173,16 +174,71 @@ train.command('attributes')
       const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
-        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes });
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
       }
       const fs = await import('node:fs');
-      const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[] };
+      const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[] };
       const { report } = await finishAttributes({
         checkpoint: path.join(out, 'checkpoint'), data: dirs, out: o.export, seed: o.seed,
-        command: `facestream train attributes --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --seed ${o.seed}`,
+        command: (state.commands ?? [`facestream train attributes --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --seed ${o.seed}`]).join(' && '),
         trainInfo: { epochs: o.epochs, history: state.history },
       });
       process.stdout.write(JSON.stringify(report) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+train.command('superres')
+  .description('train the TRGAN face super-resolution generator on CelebA (resumable), then evaluate and export it')
+  .option('--data <dir>', 'folder with celeba/ (default: FACESTREAM_DATA or ../shared/data)')
+  .option('--out <dir>', 'checkpoints (default: ~/.cache/facestream/train/superres)')
+  .option('--scale <n>', '4 (16x16 -> 64x64) or 8 (8x8 -> 64x64)', int('--scale'), 4)
+  .option('--steps <n>', 'generator steps', int('--steps'), 6000)
+  .option('--batch <n>', 'batch size', int('--batch'), 16)
+  .option('--lr <x>', 'generator learning rate (cosine decay)', parseFloat, 0.001)
+  .option('--adversarial <x>', 'weight of the Wasserstein term (0: pixel loss only)', parseFloat, 0.001)
+  .option('--pixel-only <f>', 'fraction of the steps trained on the pixel loss alone', parseFloat, 0.5)
+  .option('--seed <n>', 'seed', int('--seed'), 1)
+  .option('--max-minutes <n>', 'stop (at a checkpoint) once this long has passed', int('--max-minutes'))
+  .option('--resume', 'continue from the last checkpoint')
+  .option('--finish', 'only evaluate and export the last checkpoint')
+  .option('--export <dir>', 'where the finished model goes (default: models/superres/xN)')
+  .action(async (o: { data?: string; out?: string; scale: number; steps: number; batch: number; lr: number; adversarial: number; pixelOnly: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export?: string }) => {
+    try {
+      const path = await import('node:path');
+      const fs = await import('node:fs');
+      const { dataDir, PROJECT_ROOT } = await import('../data.ts');
+      const { cacheDir } = await import('../demo/clip.ts');
+      const { trainSuperres, exportSuperres, checkpointDir } = await import('../train/superres.ts');
+      const { evalSuperres } = await import('../train/evaluate-superres.ts');
+      const { loadModel } = await import('../models/io.ts');
+      const { loadLabelled } = await import('../train/attributes.ts');
+      if (o.scale !== 4 && o.scale !== 8) throw new FacestreamError('FS_ERR_USAGE', `--scale ${o.scale}: use 4 or 8`);
+      const scale = o.scale as 4 | 8;
+      const celeba = path.join(o.data ?? dataDir(), 'celeba');
+      const out = o.out ?? path.join(cacheDir(), 'train', 'superres');
+      const command = `facestream train superres --scale ${scale} --steps ${o.steps} --batch ${o.batch} --lr ${o.lr} --adversarial ${o.adversarial} --pixel-only ${o.pixelOnly} --seed ${o.seed}`;
+      let generator; let data; let state;
+      if (!o.finish) {
+        ({ generator, data, state } = await trainSuperres({
+          celeba, out, scale, steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes,
+          adversarial: o.adversarial, pixelOnlyFraction: o.pixelOnly, checkpointEvery: 200,
+        }));
+        if (state.step < o.steps) throw new FacestreamError('FS_ERR_USAGE', `training paused at step ${state.step}/${o.steps}; run again with --resume`);
+      } else {
+        const { initRuntime } = await import('../runtime/index.ts');
+        await initRuntime();
+        generator = await loadModel(path.join(checkpointDir(out, scale), 'generator'));
+        data = await loadLabelled({ celeba });
+        state = JSON.parse(fs.readFileSync(path.join(checkpointDir(out, scale), 'state.json'), 'utf8'));
+      }
+      const exportDir = o.export ?? path.join(PROJECT_ROOT, 'models', 'superres', `x${scale}`);
+      const { folded } = await exportSuperres({ generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, data });
+      const evaluation = await evalSuperres({ celeba, scales: [scale], generators: { [scale]: folded }, loaded: data });
+      await exportSuperres({ generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, evaluation, data });
+      process.stdout.write(JSON.stringify(evaluation) + '\n');
       process.exit(0);
     } catch (err) {
       fail(err);

@@ -238,9 +238,13 @@ export interface TrainOptions {
   resume: boolean;
   /** Stop after this many minutes (a checkpoint is saved at every epoch end). */
   maxMinutes?: number;
+  /** UTKFace faces are seen this many times per epoch (the smallest set with age and gender). */
+  utkRepeat?: number;
+  /** The command line, kept in the checkpoint's state so the export can say how to reproduce it. */
+  command?: string;
 }
 
-interface State { epoch: number; seed: number; history: Array<{ epoch: number; loss: number; seconds: number; val: EvalMetrics }> }
+interface State { epoch: number; seed: number; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 function fmt(sec: number): string {
   const m = Math.floor(sec / 60), s = Math.round(sec % 60);
@@ -261,9 +265,12 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
     log.info(`resumed from ${ckpt} after epoch ${state.epoch}`);
+    // The first run's command, for checkpoints written before commands were kept.
+    state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1'];
   } else {
     model = buildAttributeNet({ seed: o.seed });
   }
+  if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);
   // Resuming restores the weights (BN statistics included) and the epoch; Adam's moments
   // start afresh: tfjs matches them to variables by position, which a reloaded model
@@ -276,6 +283,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
     const r = rng(o.seed * 1000 + epoch);
     const order = train.slice();
+    for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (data.source[k] === 1) order.push(k);
     for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
     const steps = Math.floor(order.length / o.batch);
     const e0 = Date.now();
@@ -299,7 +307,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     const metrics = evaluate(model, data, val);
     const seconds = (Date.now() - e0) / 1000;
     state.epoch = epoch + 1;
-    state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
+    state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, lr, utkRepeat: o.utkRepeat ?? 1, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
     log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
     await saveModel(model, ckpt);
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
