@@ -268,4 +268,28 @@ evalCmd.command('attributes')
     }
   });
 
+evalCmd.command('superres')
+  .description('TRGAN against bicubic and esrgan-slim on a CelebA-like folder (PSNR, SSIM, downstream attribute accuracy); one JSON object')
+  .requiredOption('--celeba <dir>', 'folder with list_attr_celeba.txt and images/')
+  .option('--split <which>', 'all, or validation (the training split\'s held-out 20%)', 'all')
+  .option('--scale <n...>', 'scales to evaluate (4, 8)')
+  .option('--limit <n>', 'at most this many faces', int('--limit'))
+  .option('--no-peer', 'skip the esrgan-slim peer')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (o: { celeba: string; split: string; scale?: string[]; limit?: number; peer: boolean; json?: boolean }) => {
+    try {
+      if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
+      const scales = (o.scale ?? ['4', '8']).map((v) => {
+        if (v !== '4' && v !== '8') throw new FacestreamError('FS_ERR_USAGE', `--scale ${v}: use 4 or 8`);
+        return Number(v) as 4 | 8;
+      });
+      const { evalSuperres } = await import('../train/evaluate-superres.ts');
+      const report = await evalSuperres({ celeba: o.celeba, split: o.split, scales, limit: o.limit, peer: o.peer });
+      process.stdout.write(o.json ? JSON.stringify(report) + '\n' : JSON.stringify(report, null, 2) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 program.parseAsync(process.argv).catch(fail);

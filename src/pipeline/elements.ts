@@ -24,4 +24,5 @@ import '../operators/detect.ts';
 import '../operators/track.ts';
 import '../operators/quality.ts';
 import '../operators/align.ts';
+import '../operators/superres.ts';
 import '../operators/attributes.ts';

@@ -1,0 +1,89 @@
+/**
+ * `superres`: faces narrower than `below` pixels in the analysed frame are re-cut from the
+ * frame at the generator's input size (16x16 for x4, 8x8 for x8: about what the camera
+ * has of them) and upscaled by the TRGAN generator to the 64x64 aligned crop the attribute
+ * model reads; bigger faces keep align's crop. Batched (at most `maxBatch` faces a frame).
+ * A small face that the quality gate skipped only for blur is taken back (`rescue`): at
+ * that size the Laplacian measures the missing pixels, which is what the generator adds.
+ * Place it after `align` and before `attributes`.
+ *
+ * @example
+ *   - superres: { below: 32, scale: 4 }
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { alignmentMatrix } from '../calculators/similarity.ts';
+import { warpAffine, type RgbImage } from '../calculators/warp.ts';
+import { PROJECT_ROOT } from '../data.ts';
+import { loadModel } from '../models/io.ts';
+import { HR_SIZE } from '../models/superres/network.ts';
+import { registerElement } from '../pipeline/registry.ts';
+import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
+import { initRuntime, tf } from '../runtime/index.ts';
+
+export const superresOptions = z.strictObject({
+  /** Folder of the generator; by default the shipped models/superres/x{scale}. */
+  model: z.string().optional(),
+  scale: z.union([z.literal(4), z.literal(8)]).default(4),
+  /** Faces narrower than this (px in the analysed frame) are super-resolved. */
+  below: z.number().min(4).max(256).default(32),
+  maxBatch: z.number().int().min(1).max(256).default(32),
+  rescue: z.boolean().default(true),
+});
+export type SuperresOptions = z.infer<typeof superresOptions>;
+
+const models = new Map<string, Promise<tf.LayersModel>>();
+
+/** Upscales crops of size 64/scale to 64x64 with the generator, in one batch. */
+export function upscaleCrops(model: tf.LayersModel, crops: RgbImage[]): RgbImage[] {
+  if (!crops.length) return [];
+  const s = crops[0]!.width;
+  const per = s * s * 3;
+  const x = new Float32Array(crops.length * per);
+  crops.forEach((c, i) => { for (let j = 0; j < per; j++) x[i * per + j] = c.data[j]! / 255; });
+  const out = tf.tidy(() => {
+    const y = model.predict(tf.tensor4d(x, [crops.length, s, s, 3])) as tf.Tensor;
+    return tf.clipByValue(tf.mul(y, 255), 0, 255).round().dataSync();
+  });
+  const hp = HR_SIZE * HR_SIZE * 3;
+  return crops.map((_, i) => ({ width: HR_SIZE, height: HR_SIZE, data: Uint8Array.from(out.subarray(i * hp, (i + 1) * hp)) }));
+}
+
+registerElement({
+  name: 'superres',
+  description: 'TRGAN super-resolution of small faces before the attribute model',
+  options: superresOptions,
+  create: async (o, ctx) => {
+    await initRuntime();
+    const dir = o.model ?? path.join(PROJECT_ROOT, 'models', 'superres', `x${o.scale}`);
+    if (!models.has(dir)) {
+      const p = loadModel(dir, [HR_SIZE / o.scale, HR_SIZE / o.scale, 3]);
+      models.set(dir, p);
+      p.catch(() => models.delete(dir));
+    }
+    const model = await models.get(dir)!;
+    const low = HR_SIZE / o.scale;
+    return {
+      process(item: AnalysedFrame): AnalysedFrame {
+        const todo: FaceObservation[] = [];
+        for (const face of item.faces) {
+          if (face.predicted || !face.quality || face.quality.widthPx >= o.below) continue;
+          if (face.skipped === 'blur' && o.rescue) {
+            face.skipped = undefined;
+            ctx.count('superres.rescued');
+          }
+          if (face.skipped) continue;
+          if (todo.length < o.maxBatch) todo.push(face);
+        }
+        if (!todo.length) return item;
+        const crops = todo.map((f) => warpAffine(item.frame, alignmentMatrix(f.landmarks5, low), low, low));
+        upscaleCrops(model, crops).forEach((crop, i) => {
+          todo[i]!.crop = crop;
+          todo[i]!.flags.push('superres');
+        });
+        ctx.count('superres.faces', todo.length);
+        return item;
+      },
+    };
+  },
+});
