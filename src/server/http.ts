@@ -3,7 +3,11 @@
  * stream list as JSON, recent events, and a health check. Listens where it is told;
  * tests use 127.0.0.1 and port 0.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../data.ts';
 import type { AddressInfo } from 'node:net';
 import type { FacestreamEvent } from '../events/types.ts';
 
@@ -60,21 +64,37 @@ function readJson(req: http.IncomingMessage, limit = 16 * 1024): Promise<unknown
 
 export interface RunningHttpServer { port: number; host: string; server: http.Server; close(): Promise<void> }
 
-const page = `<!doctype html><html><head><meta charset="utf-8"><title>facestream</title>
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#1d2733}table{border-collapse:collapse}
-td,th{padding:.35rem .8rem;border-bottom:1px solid #dde}th{text-align:left}.live{color:#18794e}.stalled{color:#b7791f}
-.error{color:#c53030}.ended{color:#718096}code{background:#f4f5f7;padding:.1rem .3rem}</style></head>
-<body><h1>facestream</h1><p>Publish to <code>rtmp://HOST:RTMP_PORT/live/NAME</code>; streams appear here.</p>
-<table><thead><tr><th>stream</th><th>state</th><th>pipeline</th><th>frames</th><th>dropped</th><th>restarts</th><th>first frame</th></tr></thead>
-<tbody id="rows"><tr><td colspan="7">no stream yet</td></tr></tbody></table>
-<h2>Recent events</h2><pre id="events"></pre>
-<script>
-const q=new URLSearchParams(location.search).get('token');const h=q?{headers:{authorization:'Bearer '+q}}:{};
-async function tick(){try{const s=await (await fetch('api/streams',h)).json();
-document.getElementById('rows').innerHTML=s.streams.length?s.streams.map(x=>'<tr><td>'+x.name+'</td><td class="'+x.state+'">'+x.state+'</td><td>'+x.pipeline+'</td><td>'+x.frames+'</td><td>'+x.dropped+'</td><td>'+x.restarts+'</td><td>'+(x.firstFrameLatencyMs??'-')+' ms</td></tr>').join(''):'<tr><td colspan="7">no stream yet</td></tr>';
-const e=await (await fetch('api/events',h)).json();document.getElementById('events').textContent=e.events.slice(-15).map(x=>JSON.stringify(x)).join('\\n');}catch(e){}}
-setInterval(tick,1000);tick();</script></body></html>`;
+/**
+ * The dashboard (dashboard/): static files, app.ts transpiled once per process by esbuild
+ * (no build step), and the two browser libraries it needs from node_modules. Every asset is
+ * local: the page works with no network beyond the server.
+ */
+const require = createRequire(import.meta.url);
+const DASHBOARD = path.join(PROJECT_ROOT, 'dashboard');
+function packageFile(pkg: string, rel: string): string {
+  const entry = require.resolve(pkg);
+  const root = entry.slice(0, entry.lastIndexOf(`${path.sep}node_modules${path.sep}`) + 1) + `node_modules${path.sep}${pkg}`;
+  return path.join(root, rel);
+}
+const ASSETS: Record<string, { type: string; file: () => string }> = {
+  '/': { type: 'text/html; charset=utf-8', file: () => path.join(DASHBOARD, 'index.html') },
+  '/index.html': { type: 'text/html; charset=utf-8', file: () => path.join(DASHBOARD, 'index.html') },
+  '/style.css': { type: 'text/css; charset=utf-8', file: () => path.join(DASHBOARD, 'style.css') },
+  '/vendor/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', file: () => packageFile('uplot', 'dist/uPlot.iife.min.js') },
+  '/vendor/uPlot.min.css': { type: 'text/css; charset=utf-8', file: () => packageFile('uplot', 'dist/uPlot.min.css') },
+  '/vendor/socket.io.esm.min.js': { type: 'text/javascript; charset=utf-8', file: () => packageFile('socket.io', 'client-dist/socket.io.esm.min.js') },
+};
+let appJs: Promise<string> | undefined;
+async function dashboardApp(): Promise<string> {
+  appJs ??= (async () => {
+    const esbuild = await import('esbuild');
+    const source = fs.readFileSync(path.join(DASHBOARD, 'app.ts'), 'utf8');
+    const out = await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'es2020', sourcefile: 'app.ts' });
+    return out.code;
+  })();
+  appJs.catch(() => { appJs = undefined; });
+  return appJs;
+}
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body);
@@ -106,10 +126,12 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url.pathname) {
-      case '/':
-      case '/index.html':
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        return res.end(page);
+      case '/app.js':
+        void dashboardApp().then((code) => {
+          res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
+          res.end(code);
+        }, (err: Error) => json(res, 500, { error: `dashboard: ${err.message}` }));
+        return;
       case '/metrics':
         if (!opts.metrics) break;
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -143,6 +165,16 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
       }
       case '/api/events':
         return json(res, 200, { events: opts.events(url.searchParams.get('stream') ?? undefined) });
+    }
+    const asset = ASSETS[url.pathname];
+    if (asset) {
+      try {
+        const body = fs.readFileSync(asset.file());
+        res.writeHead(200, { 'content-type': asset.type, 'content-length': body.length, 'cache-control': 'no-cache' });
+        return res.end(body);
+      } catch (err) {
+        return json(res, 500, { error: `dashboard asset ${url.pathname}: ${(err as Error).message}` });
+      }
     }
     return json(res, 404, { error: `no route ${url.pathname}` });
   });

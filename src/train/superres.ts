@@ -100,6 +100,7 @@ export async function trainSuperres(o: SuperresTrainOptions): Promise<{ generato
   const r = rng(o.seed * 7919 + state.step);
   let pixelSum = 0, criticSum = 0, count = 0;
   const before = state.seconds;
+  const startStep = state.step;
   const save = async () => {
     state.seconds = Math.round(before + (Date.now() - t0) / 1000);
     await saveModel(generator, path.join(ckpt, 'generator'));
@@ -134,7 +135,7 @@ export async function trainSuperres(o: SuperresTrainOptions): Promise<{ generato
     const el = (Date.now() - t0) / 1000;
     if (state.step % 10 === 0 || state.step === o.steps) {
       const done = state.step;
-      const rate = el / Math.max(1, count);
+      const rate = el / Math.max(1, done - startStep);
       process.stderr.write(`\rx${o.scale} step ${done}/${o.steps} [${'#'.repeat(Math.round((20 * done) / o.steps)).padEnd(20)}] loss ${(pixelSum / count).toFixed(4)}${adv ? ` W ${(criticSum / count).toFixed(4)}` : ''} ${fmt(el)} eta ${fmt(rate * (o.steps - done))}   `);
     }
     if (state.step % o.checkpointEvery === 0 || state.step === o.steps) {

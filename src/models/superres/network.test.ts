@@ -13,7 +13,7 @@ beforeAll(async () => {
 /** Smooth synthetic "faces": low-frequency colour patterns a generator can learn to sharpen. */
 function faces(n: number, seed: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const coarse = tf.tensor4d(randomArray(n * 8 * 8 * 3, seed), [n, 8, 8, 3]).mul(0.5).add(0.5);
+    const coarse = tf.tensor4d(randomArray(n * 8 * 8 * 3, seed), [n, 8, 8, 3]).mul(0.5).add(0.5) as tf.Tensor4D;
     return tf.clipByValue(tf.image.resizeBilinear(coarse, [64, 64]), 0, 1) as tf.Tensor4D;
   });
 }

@@ -1,0 +1,236 @@
+/**
+ * The live dashboard. Served by facestream's HTTP server (transpiled on the fly, no build
+ * step); it imports only the event types. Data: GET /api/streams every second, socket.io
+ * events (all streams) for the live tiles and the log, GET /api/stats for demographics.
+ */
+import type { FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, TrackUpdated, StatsEvent } from '../src/events/types.ts';
+// Served by facestream from socket.io's own client build.
+// @ts-expect-error a browser module without types
+import { io } from './vendor/socket.io.esm.min.js';
+
+interface StreamInfo { name: string; state: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number }
+interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
+interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number }
+declare const uPlot: new (opts: object, data: unknown[], el: HTMLElement) => { setData(d: unknown[]): void; setSize(s: { width: number; height: number }): void };
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const TOKEN_KEY = 'facestream.token';
+let token = new URLSearchParams(location.search).get('token') ?? localStorage.getItem(TOKEN_KEY) ?? '';
+let asked = false;
+
+function askToken(): void {
+  if (asked) return;
+  asked = true;
+  const t = prompt('This facestream server needs its access token (http.token in the config):') ?? '';
+  if (t) { token = t; localStorage.setItem(TOKEN_KEY, t); location.reload(); }
+}
+
+async function api<T>(path: string): Promise<T | undefined> {
+  const res = await fetch(path, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  if (res.status === 401) { askToken(); return undefined; }
+  if (!res.ok) return undefined;
+  return (await res.json()) as T;
+}
+
+// ---- state
+const streams = new Map<string, StreamInfo & { fps?: number; prev?: { frames: number; t: number } }>();
+const tracks = new Map<string, Map<number, TrackView>>();
+const inView = new Map<string, number>();
+const events: FacestreamEvent[] = [];
+let selected: string | undefined;
+let dirty = true;
+
+// ---- streams overview
+async function pollStreams(): Promise<void> {
+  try {
+    const r = await api<{ streams: StreamInfo[] }>('api/streams');
+    if (!r) return;
+    const now = performance.now();
+    for (const s of r.streams) {
+      const old = streams.get(s.name);
+      const prev = old?.prev;
+      const fps = prev && now > prev.t ? ((s.frames - prev.frames) * 1000) / (now - prev.t) : old?.fps;
+      streams.set(s.name, { ...s, fps, prev: { frames: s.frames, t: now } });
+    }
+    if (!selected || !streams.has(selected)) selected = r.streams.find((s) => s.state === 'live')?.name ?? r.streams[0]?.name;
+    renderStreams();
+  } catch { /* the server restarts: the next poll retries */ }
+}
+
+function renderStreams(): void {
+  const body = $('streams');
+  if (!streams.size) { body.innerHTML = '<tr class="empty"><td colspan="8">no stream yet</td></tr>'; return; }
+  body.replaceChildren(...[...streams.values()].map((s) => {
+    const tr = document.createElement('tr');
+    tr.dataset.stream = s.name;
+    if (s.name === selected) tr.className = 'sel';
+    const live = tracks.get(s.name);
+    const view = inView.get(s.name) ?? (live ? [...live.values()].filter((t) => !t.ended).length : 0);
+    const cells = [s.name, s.state, s.fps == null ? '–' : s.fps.toFixed(1), String(s.frames), String(s.dropped), String(s.restarts),
+      s.firstFrameLatencyMs == null ? '–' : `${s.firstFrameLatencyMs} ms`, String(view)];
+    cells.forEach((c, i) => {
+      const td = document.createElement('td');
+      td.textContent = c;
+      if (i === 1) td.className = s.state;
+      tr.append(td);
+    });
+    tr.onclick = () => { selected = s.name; dirty = true; renderStreams(); void pollStats(); };
+    return tr;
+  }));
+  $('live-name').textContent = selected ?? 'pick a stream';
+}
+
+// ---- live tiles
+function onTrack(e: TrackStarted | TrackUpdated | TrackEnded): void {
+  const m = tracks.get(e.stream) ?? new Map<number, TrackView>();
+  tracks.set(e.stream, m);
+  const t = m.get(e.trackId) ?? { id: e.trackId, firstTs: e.ts, lastTs: e.ts, flags: [] };
+  t.lastTs = e.ts;
+  if (e.type !== 'track.started') { t.flags = e.flags; if (e.attributes) t.attributes = e.attributes; }
+  if (e.type === 'track.ended') { t.ended = Date.now(); t.dwellMs = e.dwellMs; }
+  m.set(e.trackId, t);
+  if (e.stream === selected) dirty = true;
+}
+
+function answer(label: string, a?: { value: string; grade: string; probability: number }): string {
+  if (!a) return `<div class="row"><span>${label}</span><span>–</span></div>`;
+  return `<div class="row"><span>${label}</span><span>${esc(a.value)}<span class="grade g-${a.grade}" title="confidence grade">${a.grade}</span></span></div>`;
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+function renderTracks(): void {
+  const box = $('tracks');
+  const m = selected ? tracks.get(selected) : undefined;
+  const now = Date.now();
+  if (m) for (const [id, t] of m) if (t.ended && now - t.ended > 5000) m.delete(id);
+  const list = m ? [...m.values()].sort((a, b) => a.id - b.id) : [];
+  if (!list.length) { box.innerHTML = '<p class="empty">no one in view</p>'; return; }
+  box.innerHTML = list.slice(0, 200).map((t) => {
+    const a = t.attributes;
+    const dwell = ((t.dwellMs ?? t.lastTs - t.firstTs) / 1000).toFixed(1);
+    const top = a ? Object.entries(a.celeba).filter(([, p]) => p > 0.6).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k]) => k.replace(/_/g, ' ')).join(', ') : '';
+    return `<div class="tile${t.ended ? ' ended' : ''}" data-track="${t.id}"><h3><span>#${t.id}</span><span>${dwell} s${t.ended ? ' · left' : ''}</span></h3>`
+      + answer('gender', a?.gender) + answer('age', a?.ageGroup && { ...a.ageGroup, value: `${a.ageGroup.value}${a.age != null ? ` (~${Math.round(a.age)})` : ''}` })
+      + answer('smiling', a?.smiling) + `<div class="flags">${esc([...t.flags, top].filter(Boolean).join(' · '))}</div></div>`;
+  }).join('');
+}
+
+// ---- demographics
+let peopleChart: ReturnType<typeof makeChart> | undefined;
+let smileChart: ReturnType<typeof makeChart> | undefined;
+
+function makeChart(el: HTMLElement, label: string, color: string, range?: [number, number]) {
+  const width = Math.max(280, el.clientWidth || 500);
+  return new uPlot({
+    width, height: 150, title: label,
+    // the x axis spans the chosen time range, not just the buckets that have data
+    scales: { x: { time: true, range: () => [(Date.now() - rangeMs()) / 1000, Date.now() / 1000] }, y: range ? { range } : { auto: true } },
+    series: [{}, { label, stroke: color, fill: `${color}22`, width: 2, spanGaps: true }],
+    axes: [{}, { size: 45 }],
+  }, [[], []], el);
+}
+
+const rangeMs = () => Number(($('range') as HTMLSelectElement).value);
+
+async function pollStats(): Promise<void> {
+  if (!selected) return;
+  const range = rangeMs();
+  const bucket = range > 3_600_000 ? 900_000 : 60_000;
+  const r = await api<{ buckets: StatsRow[] }>(`api/stats?stream=${encodeURIComponent(selected)}&from=${Date.now() - range}&bucket=${bucket}`).catch(() => undefined);
+  if (!r) return;
+  const rows = r.buckets;
+  const sum = (f: (b: StatsRow) => number) => rows.reduce((p, b) => p + f(b), 0);
+  const people = sum((b) => b.people);
+  const male = sum((b) => b.male);
+  const female = sum((b) => b.female);
+  $('people').textContent = String(people);
+  const known = male + female;
+  $('gender').innerHTML = known
+    ? `<span class="m" style="width:${(100 * male) / known}%">${Math.round((100 * male) / known)}% m</span><span class="f" style="width:${(100 * female) / known}%">${Math.round((100 * female) / known)}% f</span>`
+    : '<span style="width:100%;color:#666">no answers yet</span>';
+  const ages: Record<string, number> = {};
+  for (const b of rows) for (const [k, v] of Object.entries(b.ageGroups)) ages[k] = (ages[k] ?? 0) + v;
+  const max = Math.max(1, ...Object.values(ages));
+  $('ages').innerHTML = Object.entries(ages).map(([k, v]) => `<div style="height:${(100 * v) / max}%" title="${esc(k)}: ${v}"><span>${esc(k)}</span></div>`).join('') || '<p class="empty">no answers yet</p>';
+  const xs = rows.map((b) => b.from / 1000);
+  peopleChart ??= makeChart($('chart-people'), 'people per interval', '#3b6fd1');
+  smileChart ??= makeChart($('chart-smile'), 'smiling share', '#18794e', [0, 1]);
+  peopleChart.setData([xs, rows.map((b) => b.people)]);
+  smileChart.setData([xs, rows.map((b) => b.smilingShare)]);
+}
+
+// ---- event log
+function renderLog(): void {
+  const types = [...document.querySelectorAll<HTMLInputElement>('#log input[type=checkbox]')].filter((c) => c.checked).map((c) => c.dataset.type);
+  const text = ($('filter') as HTMLInputElement).value.trim().toLowerCase();
+  const shown = events.filter((e) => types.includes(e.type.split('.')[0]) && (!text || JSON.stringify(e).toLowerCase().includes(text))).slice(-200).reverse();
+  $('events').innerHTML = shown.map((e) => `<li>${new Date(e.ts).toLocaleTimeString()} <b>${e.type}</b> ${esc(e.stream)} ${esc(JSON.stringify(summary(e)))}</li>`).join('');
+}
+
+function summary(e: FacestreamEvent): object {
+  switch (e.type) {
+    case 'track.started': return { track: e.trackId, score: e.score };
+    case 'track.updated': return { track: e.trackId, gender: e.attributes?.gender?.value, age: e.attributes?.ageGroup?.value, smiling: e.attributes?.smiling?.value };
+    case 'track.ended': return { track: e.trackId, dwellMs: e.dwellMs, gender: e.attributes?.gender?.value, age: e.attributes?.ageGroup?.value };
+    case 'stats': return { people: e.people, inView: e.inView, smilingShare: e.smilingShare };
+    default: { const { v: _v, stream: _s, ts: _t, type: _ty, ...rest } = e as FacestreamEvent & Record<string, unknown>; return rest; }
+  }
+}
+
+function snippet(): string {
+  return [
+    "import { io } from 'socket.io-client';",
+    `const socket = io('${location.origin}'${token ? ", { auth: { token: 'YOUR_TOKEN' } }" : ''});`,
+    `socket.emit('subscribe', { streams: ['${selected ?? '*'}'] }, (ack) => console.log(ack));`,
+    "socket.on('event', (e) => { if (e.type === 'track.ended') console.log(e.trackId, e.attributes); });",
+  ].join('\n');
+}
+
+// ---- wiring
+const socket = io(location.origin, { auth: token ? { token } : {}, transports: ['websocket', 'polling'] });
+const conn = $('conn');
+socket.on('connect', () => {
+  conn.textContent = 'live';
+  conn.className = 'pill on';
+  socket.emit('subscribe', { streams: ['*'] });
+});
+socket.on('disconnect', () => { conn.textContent = 'reconnecting…'; conn.className = 'pill off'; });
+socket.on('connect_error', (err: Error) => {
+  conn.textContent = 'reconnecting…';
+  conn.className = 'pill off';
+  if (/unauthorized/.test(err.message)) askToken();
+});
+socket.on('event', (e: FacestreamEvent) => {
+  events.push(e);
+  if (events.length > 1000) events.splice(0, events.length - 1000);
+  if (e.type.startsWith('track.')) onTrack(e as TrackStarted | TrackUpdated | TrackEnded);
+  if (e.type === 'stats') inView.set(e.stream, (e as StatsEvent).inView);
+  // stream states from the events at once; the next poll of /api/streams confirms them
+  const s = streams.get(e.stream);
+  const state = ({ 'stream.started': 'live', 'stream.stalled': 'stalled', 'stream.restarting': 'restarting', 'stream.ended': 'ended', 'stream.error': 'error' } as Record<string, string>)[e.type];
+  if (s && state) { s.state = e.type === 'stream.ended' && (e as { error?: unknown }).error ? 'error' : state; renderStreams(); }
+  logDirty = true;
+});
+let logDirty = false;
+
+document.querySelectorAll('#log input').forEach((el) => el.addEventListener('input', renderLog));
+$('range').addEventListener('change', () => { void pollStats(); });
+$('copy').addEventListener('click', async () => {
+  const s = snippet();
+  const pre = $('snippet');
+  pre.textContent = s;
+  pre.hidden = false;
+  try { await navigator.clipboard.writeText(s); $('copy').textContent = 'copied'; } catch { $('copy').textContent = 'select and copy below'; }
+});
+
+setInterval(() => {
+  if (dirty) { dirty = false; renderTracks(); }
+  if (logDirty) { logDirty = false; renderLog(); }
+}, 300);
+setInterval(() => { dirty = true; }, 1000); // dwell times and ended tiles age
+setInterval(() => { void pollStreams(); }, 1000);
+setInterval(() => { void pollStats(); }, 5000);
+void pollStreams().then(pollStats);
