@@ -133,7 +133,7 @@ program.command('make-demo-clip')
 
 program.command('bench')
   .description('benchmarks, measured as ratios in one run')
-  .argument('[stage]', 'fold | decode | detect', 'fold')
+  .argument('[stage]', 'fold | decode | detect | models', 'fold')
   .option('--json', 'print one JSON object on stdout')
   .action(async (stage: string, o: { json?: boolean }) => {
     try {
@@ -141,7 +141,8 @@ program.command('bench')
       if (stage === 'fold') result = await (await import('../../bench/fold.ts')).benchFold();
       else if (stage === 'decode') result = await (await import('../../bench/decode.ts')).benchDecode();
       else if (stage === 'detect') result = await (await import('../../bench/detect.ts')).benchDetect();
-      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode, detect)`);
+      else if (stage === 'models') result = await (await import('../../bench/models.ts')).benchModels();
+      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode, detect, models)`);
       process.stdout.write(o.json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
       process.exit(0);
     } catch (err) {
@@ -239,6 +240,25 @@ train.command('superres')
       const evaluation = await evalSuperres({ celeba, scales: [scale], generators: { [scale]: folded }, loaded: data });
       await exportSuperres({ generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, evaluation, data });
       process.stdout.write(JSON.stringify(evaluation) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+train.command('transfer')
+  .description('the thesis\' transfer experiment: a smiling head trained on SMILE alone and on SMILE + TRGAN copies, tested on CelebA and SMILE; one JSON object')
+  .option('--data <dir>', 'folder with celeba/ and smile/ (default: FACESTREAM_DATA or ../shared/data)')
+  .option('--epochs <n>', 'epochs per arm', int('--epochs'), 3)
+  .option('--seed <n>', 'seed', int('--seed'), 1)
+  .action(async (o: { data?: string; epochs: number; seed: number }) => {
+    try {
+      const path = await import('node:path');
+      const { dataDir } = await import('../data.ts');
+      const { transferExperiment } = await import('../train/transfer.ts');
+      const data = o.data ?? dataDir();
+      const report = await transferExperiment({ celeba: path.join(data, 'celeba'), smile: path.join(data, 'smile'), epochs: o.epochs, seed: o.seed });
+      process.stdout.write(JSON.stringify(report) + '\n');
       process.exit(0);
     } catch (err) {
       fail(err);

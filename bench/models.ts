@@ -1,0 +1,92 @@
+/**
+ * `facestream bench models --json`: the shipped models' inference speed in one run.
+ *   attributes: faces/s at batch 1 and 32 (the shipped, folded model) and unfolded at
+ *     batch 32 (the same architecture with its BatchNorm layers); the model's FLOPs per
+ *     face (2 x multiply-adds of its conv and dense layers) and the backend's measured peak
+ *     (a 1024^3 matmul), so efficiency = achieved / peak.
+ *   superres: TRGAN x4 / x8 and the esrgan-slim peer, ms per face at batch 32.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../src/data.ts';
+import { buildAttributeNet, INPUT_SIZE } from '../src/models/attributes/network.ts';
+import { loadModel } from '../src/models/io.ts';
+import { loadEsrgan } from '../src/train/evaluate-superres.ts';
+import { initRuntime, tf } from '../src/runtime/index.ts';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timeIt(f: () => void, runs = 7, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) f();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); }
+  return median(t);
+}
+
+/** 2 x multiply-adds of the conv and dense layers, per input sample. */
+export function flopsPerSample(model: tf.LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const w = layer.getWeights()[0];
+    if (!w) continue;
+    if (cls === 'Conv2D') {
+      const out = layer.outputShape as number[];
+      const [kh, kw, cin, cout] = w.shape as number[];
+      macs += out[1]! * out[2]! * kh! * kw! * cin! * cout!;
+    } else if (cls === 'Dense') {
+      macs += w.shape[0]! * w.shape[1]!;
+    }
+  }
+  return 2 * macs;
+}
+
+export async function benchModels() {
+  const info = await initRuntime();
+  const run = (m: tf.LayersModel, x: tf.Tensor) => () => tf.tidy(() => {
+    const out = m.predict(x);
+    (Array.isArray(out) ? out : [out]).forEach((t) => t.dataSync());
+  });
+  // backend peak: one large matmul
+  const a = tf.randomNormal([1024, 1024]);
+  const b = tf.randomNormal([1024, 1024]);
+  const mmMs = timeIt(() => tf.tidy(() => { tf.matMul(a, b).dataSync(); }), 5, 1);
+  const peakGflops = (2 * 1024 ** 3) / (mmMs / 1000) / 1e9;
+  tf.dispose([a, b]);
+
+  const folded = await loadModel(path.join(PROJECT_ROOT, 'models', 'attributes'));
+  const unfolded = buildAttributeNet();
+  const x1 = tf.randomUniform([1, INPUT_SIZE, INPUT_SIZE, 3]);
+  const x32 = tf.randomUniform([32, INPUT_SIZE, INPUT_SIZE, 3]);
+  const b1 = timeIt(run(folded, x1), 15);
+  const b32 = timeIt(run(folded, x32));
+  const u32 = timeIt(run(unfolded, x32));
+  const flops = flopsPerSample(folded);
+  const batch32 = 32000 / b32;
+  const attributes = {
+    batch1: +(1000 / b1).toFixed(1), batch32: +batch32.toFixed(1), batchSpeedup: +((1000 / b1) ? batch32 / (1000 / b1) : 0).toFixed(2),
+    fused: +batch32.toFixed(1), unfused: +(32000 / u32).toFixed(1), fusedSpeedup: +(u32 / b32).toFixed(2),
+    mflopsPerFace: +(flops / 1e6).toFixed(1), peakGflops: +peakGflops.toFixed(2),
+    efficiency: +((flops * batch32) / 1e9 / peakGflops).toFixed(3),
+  };
+  tf.dispose([x1, x32]);
+  folded.dispose();
+  unfolded.dispose();
+
+  const superres: Record<string, number> = {};
+  for (const scale of [4, 8]) {
+    const x = tf.randomUniform([32, 64 / scale, 64 / scale, 3]);
+    const g = await loadModel(path.join(PROJECT_ROOT, 'models', 'superres', `x${scale}`)).catch(() => undefined);
+    if (g) { superres[`trganX${scale}MsPerFace`] = +(timeIt(run(g, x), 5) / 32).toFixed(2); g.dispose(); }
+    const e = await loadEsrgan(scale);
+    const x255 = tf.mul(x, 255);
+    superres[`esrganX${scale}MsPerFace`] = +(timeIt(run(e, x255), 3, 1) / 32).toFixed(2);
+    tf.dispose([x, x255]);
+    e.dispose();
+  }
+  const cpu = os.cpus();
+  return { backend: info.backend, machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, node ${process.version}`, attributes, superres };
+}
