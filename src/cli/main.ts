@@ -274,13 +274,14 @@ evalCmd.command('attributes')
   .option('--model <dir>', 'model folder', 'models/attributes')
   .option('--split <which>', 'all, or validation (the training split\'s held-out 20%)', 'all')
   .option('--no-peer', 'skip the face-api age/gender peer')
+  .option('--no-flip', 'one pass per face (by default as the manifest says: averaged with the mirror image)')
   .option('--json', 'print one JSON object on stdout')
-  .action(async (o: { celeba?: string; utkface?: string; smile?: string; model: string; split: string; peer: boolean; json?: boolean }) => {
+  .action(async (o: { celeba?: string; utkface?: string; smile?: string; model: string; split: string; peer: boolean; flip: boolean; json?: boolean }) => {
     try {
       if (!o.celeba && !o.utkface && !o.smile) throw new FacestreamError('FS_ERR_USAGE', 'give at least one of --celeba, --utkface, --smile');
       if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
       const { evalAttributes } = await import('../train/evaluate.ts');
-      const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile }, split: o.split, peer: o.peer });
+      const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile }, split: o.split, peer: o.peer, flip: o.flip === false ? false : undefined });
       process.stdout.write(o.json ? JSON.stringify(report) + '\n' : JSON.stringify(report, null, 2) + '\n');
       process.exit(0);
     } catch (err) {

@@ -33,11 +33,22 @@ export function cropsToBatch(crops: Crop[]): tf.Tensor4D {
   return tf.tensor4d(buf, [crops.length, height, width, 3]);
 }
 
-export function predictBatch(model: tf.LayersModel, crops: Crop[]): BatchOutputs {
+/**
+ * The model's outputs for x; with `flip`, averaged over x and its mirror image (one
+ * batch of twice the size). Call inside tf.tidy.
+ */
+export function predictMaybeFlipped(model: tf.LayersModel, x: tf.Tensor4D, flip: boolean): tf.Tensor[] {
+  const n = x.shape[0];
+  const out = model.predict(flip ? tf.concat([x, tf.reverse(x, 2)]) : x);
+  const list = Array.isArray(out) ? out : [out];
+  if (!flip) return list;
+  return list.map((t) => tf.div(tf.add(tf.slice(t, 0, n), tf.slice(t, n, n)), 2));
+}
+
+export function predictBatch(model: tf.LayersModel, crops: Crop[], opts: { flip?: boolean } = {}): BatchOutputs {
   const names = model.outputNames;
   const arrays = tf.tidy(() => {
-    const out = model.predict(cropsToBatch(crops));
-    const list = Array.isArray(out) ? out : [out];
+    const list = predictMaybeFlipped(model, cropsToBatch(crops), !!opts.flip);
     return list.map((t) => t.dataSync() as Float32Array);
   });
   const result: BatchOutputs = {};

@@ -13,6 +13,7 @@ import { FacestreamError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { rng } from '../calculators/random.ts';
 import { loadModel, saveModel } from '../models/io.ts';
+import { predictMaybeFlipped } from '../models/batch.ts';
 import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
@@ -171,14 +172,17 @@ export interface EvalMetrics {
   celebaSmileAccuracy?: number;
 }
 
-/** Runs the model in inference mode on the samples `idx` and returns the raw outputs per head. */
-export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[], batch = 128): Float32Array[][] {
+/**
+ * Runs the model in inference mode on the samples `idx` and returns the raw outputs per
+ * head. `flip`: the outputs averaged over each face and its mirror image.
+ */
+export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[], batch = 128, flip = false): Float32Array[][] {
   const heads: Float32Array[][] = model.outputNames.map(() => []);
   for (let i = 0; i < idx.length; i += batch) {
     const part = idx.slice(i, i + batch);
     const rows = tf.tidy(() => {
       const b = makeBatch(s, part);
-      const out = model.predict(b.x) as tf.Tensor[];
+      const out = predictMaybeFlipped(model, b.x, flip);
       return out.map((t) => ({ data: t.dataSync() as Float32Array, width: t.shape[1]! }));
     });
     rows.forEach((r, h) => part.forEach((_, j) => heads[h]!.push(r.data.slice(j * r.width, (j + 1) * r.width))));
@@ -188,8 +192,8 @@ export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[],
 
 const argmax = (a: ArrayLike<number>) => { let m = 0; for (let i = 1; i < a.length; i++) if (a[i]! > a[m]!) m = i; return m; };
 
-export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[]): EvalMetrics {
-  const out = predictAll(model, s, idx);
+export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false): EvalMetrics {
+  const out = predictAll(model, s, idx, 128, flip);
   const head = (name: string) => out[model.outputNames.indexOf(name)]!;
   const m: EvalMetrics = {};
   const cIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 0);

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { faceApiModelDir } from '../models/faces/detector.ts';
 import { loadModel } from '../models/io.ts';
+import { readInferenceSettings } from '../models/attributes/model.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { evaluate, loadLabelled, predictAll, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
@@ -22,10 +23,12 @@ export interface EvalReport extends EvalMetrics {
   noFaceRate: number;
   cropMethods: Record<string, number>;
   msPerFace: { batch32: number };
+  /** Whether each face's answers were averaged with its mirror image's (as the pipeline does). */
+  flip: boolean;
 }
 
-export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[]): Record<SaTask, SaEval> {
-  const out = predictAll(model, s, idx);
+export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false): Record<SaTask, SaEval> {
+  const out = predictAll(model, s, idx, 128, flip);
   const head = (n: string) => out[model.outputNames.indexOf(n)]!;
   const r = {} as Record<SaTask, SaEval>;
   for (const task of Object.keys(SA_TASKS) as SaTask[]) {
@@ -57,22 +60,25 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
 
 export async function evalAttributes(opts: {
   model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; loaded?: LabelledSet;
+  /** Average with the mirror image; by default what the model's manifest says (inference.flip). */
+  flip?: boolean;
 }): Promise<EvalReport> {
   await initRuntime();
   const model = typeof opts.model === 'string' ? await loadModel(opts.model, [64, 64, 3]) : opts.model;
+  const flip = opts.flip ?? (typeof opts.model === 'string' ? readInferenceSettings(opts.model).flip : false);
   const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval' }));
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
-  const metrics = evaluate(model, s, idx);
-  const sa = saReport(model, s, idx);
+  const metrics = evaluate(model, s, idx, flip);
+  const sa = saReport(model, s, idx, flip);
   // speed: one batch of 32 crops, after a warm-up
   const batch = idx.slice(0, 32);
-  predictAll(model, s, batch, 32);
+  predictAll(model, s, batch, 32, flip);
   const t0 = performance.now();
-  for (let i = 0; i < 3; i++) predictAll(model, s, batch, 32);
+  for (let i = 0; i < 3; i++) predictAll(model, s, batch, 32, flip);
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
-    split, ...metrics, saSoftmax: sa,
+    split, flip, ...metrics, saSoftmax: sa,
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };
   for (const k of idx) {

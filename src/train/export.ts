@@ -33,7 +33,8 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     return Math.max(...a.map((t, i) => tf.max(tf.abs(tf.sub(t, f[i]!))).dataSync()[0]!));
   });
   log.info(`folded ${Object.keys(foldReport.merged).length} units; max output difference ${maxAbsDiff}`);
-  const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', loaded: data });
+  // The pipeline averages each face with its mirror image; the figures are measured so.
+  const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', loaded: data, flip: true });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(folded, o.out);
   const files = ['model.json', 'weights.bin'].map((f) => ({
@@ -44,6 +45,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
     files,
     folded: { units: Object.keys(foldReport.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
+    inference: { flip: true },
     training: {
       command: o.command,
       data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name',

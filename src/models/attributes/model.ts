@@ -5,6 +5,7 @@
  * class and smile from the SA-softmax heads with confidence and grade; age in years from
  * the regression head.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { grade, saSoftmax, type Grade } from '../../calculators/sa.ts';
 import { PROJECT_ROOT } from '../../data.ts';
@@ -49,6 +50,20 @@ function classAnswer<V extends string>(labels: readonly V[], logits: Float32Arra
   };
 }
 
+/**
+ * Inference settings from the model folder's manifest.json: `inference.flip` averages each
+ * face's outputs with its mirror image's (measured on the validation split: +0.4 points
+ * UTKFace gender, -0.14 years age MAE, +0.1 CelebA mean, at twice the compute).
+ */
+export function readInferenceSettings(dir: string): { flip: boolean } {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inference?: { flip?: boolean } };
+    return { flip: m.inference?.flip === true };
+  } catch {
+    return { flip: false };
+  }
+}
+
 export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<AttributeModel> {
   await initRuntime();
   const model = await loadModel(dir, [INPUT_SIZE, INPUT_SIZE, 3]);
@@ -57,11 +72,12 @@ export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<Attri
     model.dispose();
     throw new FacestreamError('FS_ERR_MODEL', `${dir}: not a facestream attribute model (outputs ${missing.join(', ')} missing)`);
   }
+  const settings = readInferenceSettings(dir);
   const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
   return {
     predict(crops) {
       if (!crops.length) return [];
-      const out = predictBatch(model, crops);
+      const out = predictBatch(model, crops, { flip: settings.flip });
       return crops.map((_, i) => ({
         gender: classAnswer(['male', 'female'] as const, out.gender_sa![i]!),
         ageGroup: classAnswer(AGE_BINS.map((b) => b.name), out.age5_sa![i]!),
