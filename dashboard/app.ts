@@ -211,6 +211,7 @@ socket.on('event', (e: FacestreamEvent) => {
   // stream states from the events at once; the next poll of /api/streams confirms them
   const s = streams.get(e.stream);
   const state = ({ 'stream.started': 'live', 'stream.stalled': 'stalled', 'stream.restarting': 'restarting', 'stream.ended': 'ended', 'stream.error': 'error' } as Record<string, string>)[e.type];
+  if (e.type === 'stream.ended') inView.set(e.stream, 0);
   if (s && state) { s.state = e.type === 'stream.ended' && (e as { error?: unknown }).error ? 'error' : state; renderStreams(); }
   logDirty = true;
 });
