@@ -64,7 +64,7 @@ describe('facestream start', () => {
     let err = '';
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     try {
-      const url = await waitFor(() => /status at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err)?.[1], 30_000, 'the server');
+      const url = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err)?.[1], 30_000, 'the server');
       const page = await (await fetch(url)).text();
       expect(page).toContain('<h1>facestream</h1>');
       expect(await (await fetch(`${url}healthz`)).json()).toMatchObject({ ok: true });

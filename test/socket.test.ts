@@ -36,6 +36,22 @@ function client(token?: string): Socket {
 }
 
 describe('socket.io and the API', () => {
+  it('serves the dashboard and its local assets only: no path leaves the allow-list', async () => {
+    const base = `http://127.0.0.1:${app.httpPort}`;
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<h1>facestream</h1>');
+    const js = await fetch(`${base}/app.js`);
+    expect(js.headers.get('content-type')).toContain('javascript');
+    expect(await js.text()).toContain('socket.emit(\'subscribe\'');
+    for (const asset of ['/style.css', '/vendor/uPlot.iife.min.js', '/vendor/uPlot.min.css', '/vendor/socket.io.esm.min.js']) {
+      expect((await fetch(`${base}${asset}`)).status, asset).toBe(200);
+    }
+    for (const bad of ['/%2e%2e/package.json', '/vendor/..%2f..%2fpackage.json', '/dashboard/app.ts', '/..%5c..%5cpackage.json', '/vendor/%2e%2e/%2e%2e/src/config.ts']) {
+      expect((await fetch(`${base}${bad}`)).status, bad).toBe(404);
+    }
+  });
+
   it('POST and DELETE /api/sources add and remove a pulled camera without a restart', async () => {
     const base = `http://127.0.0.1:${app.httpPort}/api/sources`;
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };

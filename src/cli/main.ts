@@ -89,7 +89,7 @@ serverCommand('start', 'run node-media-server, the facestream plugin, pulled cam
       const config = serverConfig(o);
       const { startApp } = await import('../app.ts');
       const app = await startApp(config);
-      process.stderr.write(`facestream: publish to rtmp://127.0.0.1:${app.rtmpPort}/live/NAME, status at http://127.0.0.1:${app.httpPort}/\n`);
+      process.stderr.write(`facestream: publish to rtmp://127.0.0.1:${app.rtmpPort}/live/NAME, dashboard at http://127.0.0.1:${app.httpPort}/\n`);
       onSignals(() => app.stop());
     } catch (err) {
       fail(err);

@@ -1,5 +1,5 @@
 /**
- * facestream's HTTP server: a status page for now (the dashboard comes later), the
+ * facestream's HTTP server: the dashboard (dashboard/, local assets only), the
  * stream list as JSON, recent events, and a health check. Listens where it is told;
  * tests use 127.0.0.1 and port 0.
  */
