@@ -80,6 +80,7 @@ registerElement({
         upscaleCrops(model, crops).forEach((crop, i) => {
           todo[i]!.crop = crop;
           todo[i]!.flags.push('superres');
+          todo[i]!.track?.flags.add('superres');
         });
         ctx.count('superres.faces', todo.length);
         return item;
