@@ -11,7 +11,7 @@ import { createLogger } from '../log.ts';
 import { foldBatchNorm } from '../models/fold.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
-import { tf } from '../runtime/index.ts';
+import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
 import { evalAttributes } from './evaluate.ts';
 import { trainSaHead, type SaTrainReport } from './sa.ts';
@@ -19,6 +19,7 @@ import { trainSaHead, type SaTrainReport } from './sa.ts';
 const log = createLogger('export');
 
 export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; command: string; trainInfo?: object }) {
+  await initRuntime(); // --finish alone must not fall back to tfjs' default (pure-JS cpu) backend
   const model = await loadModel(o.checkpoint);
   const data = await loadLabelled(o.data);
   const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);

@@ -47,7 +47,7 @@ export interface SaTrainReport { task: SaTask; rounds: Array<{ round: number; un
 
 export async function trainSaHead(
   model: tf.LayersModel, task: SaTask, s: LabelledSet, train: number[],
-  opts: { rounds?: number; epochsPerRound?: number; lr?: number; seed?: number } = {},
+  opts: { rounds?: number; epochsPerRound?: number; lr?: number; seed?: number; dropout?: number } = {},
 ): Promise<SaTrainReport> {
   const n = SA_TASKS[task];
   const idx = train.filter((k) => trueLabel(task, s, k) >= 0);
@@ -82,7 +82,10 @@ export async function trainSaHead(
           const yt = tf.oneHot(tf.tensor1d(y, 'int32'), n + 1);
           let argmax: Int32Array | undefined;
           const loss = optimizer.minimize(() => {
-            const logits = tf.add(tf.matMul(xt, w), b);
+            // The features with the subnet's own dropout, as the plain head saw them in
+            // training: on clean features of faces the trunk was trained on, almost every
+            // face is learnable and almost none would be tagged unrecognizable.
+            const logits = tf.add(tf.matMul(opts.dropout ? tf.dropout(xt, opts.dropout, undefined, Math.floor(r() * 1e9)) : xt, w), b);
             argmax = tf.argMax(logits, 1).dataSync() as Int32Array;
             return tf.losses.softmaxCrossEntropy(yt, logits) as tf.Scalar;
           }, true)!;
