@@ -69,7 +69,8 @@ export async function buildCrops(
   files: string[], opts: { size?: number; name: string; onProgress?: (done: number, total: number) => void },
 ): Promise<CropSet> {
   const size = opts.size ?? 64;
-  const key = crypto.createHash('sha1').update(JSON.stringify({ v: 1, size, files })).digest('hex').slice(0, 12);
+  // Keyed by absolute paths: the same folder given relatively or absolutely is one cache.
+  const key = crypto.createHash('sha1').update(JSON.stringify({ v: 1, size, files: files.map((f) => path.resolve(f)) })).digest('hex').slice(0, 12);
   const dir = path.join(cacheDir(), 'crops-v1');
   fs.mkdirSync(dir, { recursive: true });
   const bin = path.join(dir, `${opts.name}-${size}-${key}.bin`);
