@@ -5,8 +5,8 @@
  * FusedBatchNorm; and their gradients: broadcast Multiply, Sum, Sub, ...). On wasm the
  * broadcast multiplies and reductions over a [32,64,64,32] map cost 8-16 ms each, and the
  * BN of the first layer took about 90 ms of a 490 ms training step. Here each direction
- * is one kernel: the per-channel sums are GEMMs with a ones vector (rowSum), the centring
- * the centring, products and per-channel affines wasm's own elementwise ops (SIMD, under
+ * is one kernel: the per-channel sums are GEMMs with a ones vector (rowSum), and the
+ * centring, products and per-channel affines are wasm's own elementwise ops (SIMD, under
  * 1 ms each on a [32,64,64,32] map when the second operand is a [C] vector; JavaScript
  * loops over the heap took 10 ms a pass).
  *
@@ -22,34 +22,30 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs';
-import { rowSum, Scope } from './wasm-kernels.ts';
+import { fromValues, rowSum, Scope, type HeapBackend } from './wasm-kernels.ts';
 
 const BACKEND = 'wasm';
 export const BN_TRAIN = 'FacestreamBatchNormTrain';
 export const BN_TRAIN_GRAD = 'FacestreamBatchNormTrainGrad';
 
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-}
-
 type Backend = ConstructorParameters<typeof Scope>[0];
 
-function vector(h: HeapBackend, s: Scope, values: Float32Array): TensorInfo {
-  const t = s.own(h.makeOutput([values.length], 'float32'));
-  h.typedArrayFromHeap(t).set(values);
-  return t;
+/** What both kernels start with: the heap, a scope, epsilon, and x seen as [rows, C]. */
+function setup(x: TensorInfo, backend: unknown, attrs: unknown) {
+  const h = backend as HeapBackend;
+  const s = new Scope(backend as Backend);
+  const c = x.shape[x.shape.length - 1]!;
+  const rows = x.shape.reduce((p, q) => p * q, 1) / c;
+  return { h, s, c, rows, eps: (attrs as { epsilon: number }).epsilon };
 }
+
+/** A per-channel vector that the scope releases. */
+const vector = (h: HeapBackend, s: Scope, values: Float32Array) => s.own(fromValues(h, values));
 
 /** inputs x [..., C], gamma [C], beta [C]; outputs y, mean [C], variance [C]. */
 const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  const eps = (attrs as { epsilon: number }).epsilon;
-  const h = backend as unknown as HeapBackend;
-  const s = new Scope(backend as unknown as Backend);
-  const c = x.shape[x.shape.length - 1]!;
-  const size = x.shape.reduce((p, q) => p * q, 1);
-  const rows = size / c;
+  const { h, s, c, rows, eps } = setup(x, backend, attrs);
   const sum = h.typedArrayFromHeap(rowSum(s, x, rows, c));
   const mean = new Float32Array(c);
   for (let k = 0; k < c; k++) mean[k] = sum[k]! / rows;
@@ -62,23 +58,14 @@ const bnTrainKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const scale = new Float32Array(c);
   for (let k = 0; k < c; k++) scale[k] = g[k]! / Math.sqrt(variance[k]! + eps);
   const y = s.run('Add', { a: s.run('Multiply', { a: xm, b: vector(h, s, scale) }), b: beta });
-  const meanOut = h.makeOutput([c], 'float32');
-  const varOut = h.makeOutput([c], 'float32');
-  h.typedArrayFromHeap(meanOut).set(mean);
-  h.typedArrayFromHeap(varOut).set(variance);
   s.finish(y);
-  return [y, meanOut, varOut];
+  return [y, fromValues(h, mean), fromValues(h, variance)];
 };
 
 /** inputs dy, x, gamma, mean, variance; outputs dx, dgamma, dbeta. */
 const bnTrainGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, x, gamma, mean, variance } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
-  const eps = (attrs as { epsilon: number }).epsilon;
-  const h = backend as unknown as HeapBackend;
-  const s = new Scope(backend as unknown as Backend);
-  const c = x.shape[x.shape.length - 1]!;
-  const size = x.shape.reduce((p, q) => p * q, 1);
-  const rows = size / c;
+  const { h, s, c, rows, eps } = setup(x, backend, attrs);
   const sumDy = Float32Array.from(h.typedArrayFromHeap(rowSum(s, dy, rows, c)));
   const xm = s.run('Sub', { a: x, b: mean });
   const prod = s.run('Multiply', { a: dy, b: xm });
@@ -99,12 +86,8 @@ const bnTrainGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const ady = s.run('Multiply', { a: dy, b: vector(h, s, A) });
   const bxm = s.run('Multiply', { a: xm, b: vector(h, s, B) });
   const dxOut = s.run('Add', { a: s.run('Add', { a: ady, b: bxm }), b: vector(h, s, C) });
-  const dgOut = h.makeOutput([c], 'float32');
-  const dbOut = h.makeOutput([c], 'float32');
-  h.typedArrayFromHeap(dgOut).set(dgamma);
-  h.typedArrayFromHeap(dbOut).set(sumDy);
   s.finish(dxOut);
-  return [dxOut, dgOut, dbOut];
+  return [dxOut, fromValues(h, dgamma), fromValues(h, sumDy)];
 };
 
 let kernelsInstalled = false;

@@ -192,7 +192,7 @@ export const conv2dBackpropInput: KernelFunc = (args) => {
   return s.finish(out);
 };
 
-interface HeapBackend {
+export interface HeapBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
 }
@@ -254,6 +254,13 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   return out;
 };
+
+/** A new float32 tensor holding `values` (a per-channel vector, a small output). */
+export function fromValues(h: HeapBackend, values: Float32Array, shape: number[] = [values.length]): TensorInfo {
+  const t = h.makeOutput(shape, 'float32');
+  h.typedArrayFromHeap(t).set(values);
+  return t;
+}
 
 /**
  * Sums of the rows of x seen as [rows, cols]: one matmul, X^T[cols, rows] x ones[rows, 1].
