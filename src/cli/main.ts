@@ -236,10 +236,11 @@ train.command('superres')
         state = JSON.parse(fs.readFileSync(path.join(checkpointDir(out, scale), 'state.json'), 'utf8'));
       }
       const exportDir = o.export ?? path.join(PROJECT_ROOT, 'models', 'superres', `x${scale}`);
-      const { folded } = await exportSuperres({ generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, data });
-      const evaluation = await evalSuperres({ celeba, scales: [scale], generators: { [scale]: folded }, loaded: data });
-      await exportSuperres({ generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, evaluation, data });
-      process.stdout.write(JSON.stringify(evaluation) + '\n');
+      const { manifest } = await exportSuperres({
+        generator, out: exportDir, scale, command, training: { steps: state.step, seconds: state.seconds, log: state.log }, data,
+        evaluate: (folded) => evalSuperres({ celeba, scales: [scale], generators: { [scale]: folded }, loaded: data }),
+      });
+      process.stdout.write(JSON.stringify(manifest.eval) + '\n');
       process.exit(0);
     } catch (err) {
       fail(err);

@@ -3,6 +3,7 @@
  * local file system. The union `@tensorflow/tfjs` package has no `file://` handler in
  * Node without tfjs-node, so the project carries this small one.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../runtime/index.ts';
@@ -38,6 +39,14 @@ export async function saveModel(model: tf.LayersModel, dir: string, metadata?: R
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bin.length } };
     }),
   );
+}
+
+/** Size and sha256 of each file of a saved model, for its manifest. */
+export function fileManifest(dir: string, files = ['model.json', 'weights.bin']): Array<{ file: string; bytes: number; sha256: string }> {
+  return files.map((file) => {
+    const data = fs.readFileSync(path.join(dir, file));
+    return { file, bytes: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') };
+  });
 }
 
 /** Reads the artifacts of `dir/model.json` (or a path to a model.json). */

@@ -4,12 +4,11 @@
  * evaluation on the validation split, and the shipped folder models/attributes/ with a
  * manifest (sha256 of each file, data and terms, figures, the reproducing command).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../log.ts';
 import { foldBatchNorm } from '../models/fold.ts';
-import { loadModel, saveModel } from '../models/io.ts';
+import { fileManifest, loadModel, saveModel } from '../models/io.ts';
 import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
@@ -38,10 +37,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   const report = await evalAttributes({ model: folded, data: o.data, split: 'validation', loaded: data, flip: true });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(folded, o.out);
-  const files = ['model.json', 'weights.bin'].map((f) => ({
-    file: f, bytes: fs.statSync(path.join(o.out, f)).size,
-    sha256: crypto.createHash('sha256').update(fs.readFileSync(path.join(o.out, f))).digest('hex'),
-  }));
+  const files = fileManifest(o.out);
   const manifest = {
     name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
     files,

@@ -11,13 +11,12 @@
  * top of the pixel loss here. The first `pixelOnlyFraction` of the steps train the pixel
  * loss alone, so that the critic starts against a generator that already produces faces.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../log.ts';
 import { rng } from '../calculators/random.ts';
 import { foldBatchNorm } from '../models/fold.ts';
-import { loadModel, saveModel } from '../models/io.ts';
+import { fileManifest, loadModel, saveModel } from '../models/io.ts';
 import { buildCritic, buildGenerator, downscale } from '../models/superres/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';
@@ -156,8 +155,14 @@ export async function trainSuperres(o: SuperresTrainOptions): Promise<{ generato
   return { generator, state, data };
 }
 
-/** Folds the generator's BN, saves it with a manifest next to the evaluation figures. */
-export async function exportSuperres(o: { generator: tf.LayersModel; out: string; scale: number; command: string; training: object; evaluation?: object; data: LabelledSet }) {
+/**
+ * Folds the generator's BN (once), saves it, evaluates the folded generator with
+ * `evaluate`, and writes the manifest with the figures.
+ */
+export async function exportSuperres(o: {
+  generator: tf.LayersModel; out: string; scale: number; command: string; training: object; data: LabelledSet;
+  evaluate?: (folded: tf.LayersModel) => Promise<object>;
+}) {
   const { model: folded, report } = await foldBatchNorm(o.generator);
   const val = [...Array(o.data.n).keys()].filter((k) => o.data.valid[k]).slice(0, 64);
   const maxAbsDiff = tf.tidy(() => {
@@ -166,14 +171,11 @@ export async function exportSuperres(o: { generator: tf.LayersModel; out: string
   });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(folded, o.out);
-  const files = ['model.json', 'weights.bin'].map((f) => ({
-    file: f, bytes: fs.statSync(path.join(o.out, f)).size,
-    sha256: crypto.createHash('sha256').update(fs.readFileSync(path.join(o.out, f))).digest('hex'),
-  }));
+  const evaluation = await o.evaluate?.(folded);
   const manifest = {
     name: `facestream-trgan-x${o.scale}`, version: 1, created: new Date().toISOString(),
     input: [64 / o.scale, 64 / o.scale, 3], output: [64, 64, 3], range: '[0, 1] RGB, aligned faces',
-    files,
+    files: fileManifest(o.out),
     folded: { units: Object.keys(report.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
     training: {
       command: o.command,
@@ -181,7 +183,7 @@ export async function exportSuperres(o: { generator: tf.LayersModel; out: string
       terms: 'CelebA is released for non-commercial research use only; this model carries that restriction.',
       ...o.training,
     },
-    eval: o.evaluation,
+    eval: evaluation,
   };
   fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
   return { folded, manifest };
