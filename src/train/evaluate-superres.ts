@@ -17,7 +17,7 @@ import { loadModel, readArtifacts } from '../models/io.ts';
 import { downscale } from '../models/superres/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { PROJECT_ROOT } from '../data.ts';
-import { CELEBA_ATTRIBUTES, isValidation } from './datasets.ts';
+import { CELEBA_ATTRIBUTES } from './datasets.ts';
 import { hrBatch } from './superres.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';
 
@@ -98,15 +98,13 @@ function mean(xs: number[]): number {
   return xs.reduce((p, q) => p + q, 0) / Math.max(1, xs.length);
 }
 
-function celebaAccuracy(pred: Float32Array[], data: LabelledSet, idx: number[]): number {
-  let ok = 0, n = 0;
+/** Correct CelebA attribute answers (of 40 per face) in a batch of logits for the faces `idx`. */
+function celebaCorrect(logits: Float32Array, data: LabelledSet, idx: number[]): number {
+  let ok = 0;
   idx.forEach((k, i) => {
-    for (let a = 0; a < CELEBA_ATTRIBUTES.length; a++) {
-      ok += (pred[i]![a]! > 0 ? 1 : 0) === data.celeba[k * 40 + a] ? 1 : 0;
-      n++;
-    }
+    for (let a = 0; a < CELEBA_ATTRIBUTES.length; a++) ok += (logits[i * 40 + a]! > 0 ? 1 : 0) === data.celeba[k * 40 + a] ? 1 : 0;
   });
-  return ok / Math.max(1, n);
+  return ok;
 }
 
 export async function evalSuperres(o: {
@@ -116,14 +114,15 @@ export async function evalSuperres(o: {
   await initRuntime();
   const data = o.loaded ?? await loadLabelled({ celeba: o.celeba });
   const split = o.split ?? 'validation';
-  let idx = [...Array(data.n).keys()].filter((k) => data.source[k] === 0 && (split === 'all' || isValidation(data.files[k]!)));
+  let idx = [...Array(data.n).keys()].filter((k) => data.source[k] === 0 && (split === 'all' || data.valid[k]));
   if (o.limit) idx = idx.slice(0, o.limit);
   const report: Record<string, unknown> = { n: idx.length, split };
   const ms: Record<string, number> = {};
   const attrNet = o.downstream === false ? undefined : await loadModel(path.join(PROJECT_ROOT, 'models', 'attributes')).catch(() => undefined);
-  const down: Record<string, number[][]> = {};
+  const correct: Record<string, number> = {};
   for (const scale of o.scales ?? [4, 8]) {
-    const gen = o.generators?.[scale] ?? await loadModel(defaultSuperresDir(scale)).catch(() => undefined);
+    const given = o.generators?.[scale];
+    const gen = given ?? await loadModel(defaultSuperresDir(scale)).catch(() => undefined);
     const peer = o.peer === false ? undefined : await loadEsrgan(scale);
     const q: Record<string, { psnr: number[]; ssim: number[] }> = {};
     const add = (name: string, a: tf.Tensor4D, b: tf.Tensor4D) => {
@@ -159,8 +158,7 @@ export async function evalSuperres(o: {
         for (const [name, t] of [['original', hr], ['bicubic', bic], ['trgan', outs.trgan]] as const) {
           if (!t) continue;
           const logits = tf.tidy(() => ((attrNet.predict(t) as tf.Tensor[])[0]!).dataSync() as Float32Array);
-          down[name] ??= [];
-          down[name].push(...chunk.map((_, j) => Array.from(logits.subarray(j * 40, (j + 1) * 40))));
+          correct[name] = (correct[name] ?? 0) + celebaCorrect(logits, data, chunk);
         }
       }
       tf.dispose([hr, low, ...Object.values(outs)]);
@@ -170,10 +168,11 @@ export async function evalSuperres(o: {
     if (gen) ms[`trganX${scale}`] = +(genMs / idx.length).toFixed(2);
     if (peer) ms[`esrganX${scale}`] = +(peerMs / idx.length).toFixed(2);
     peer?.dispose();
+    if (!given) gen?.dispose();
   }
-  if (Object.keys(down).length) {
-    report.downstream = Object.fromEntries(Object.entries(down).map(([k, rows]) =>
-      [k, +celebaAccuracy(rows.map((r) => Float32Array.from(r)), data, idx).toFixed(4)]));
+  attrNet?.dispose();
+  if (Object.keys(correct).length) {
+    report.downstream = Object.fromEntries(Object.entries(correct).map(([k, ok]) => [k, +(ok / (idx.length * 40)).toFixed(4)]));
   }
   report.msPerFace = { trgan: ms.trganX4 ?? ms.trganX8, esrgan: ms.esrganX4 ?? ms.esrganX8, ...ms };
   return report;

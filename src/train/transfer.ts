@@ -14,6 +14,7 @@ import { buildAttributeNet } from '../models/attributes/network.ts';
 import { loadModel } from '../models/io.ts';
 import { downscale } from '../models/superres/network.ts';
 import { upscaleCrops } from '../operators/superres.ts';
+import { hrBatch } from './superres.ts';
 import { PROJECT_ROOT } from '../data.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { rng } from '../calculators/random.ts';
@@ -48,10 +49,7 @@ export function superResolvedCopies(generator: tf.LayersModel, s: LabelledSet, i
   const out = new Uint8Array(idx.length * per);
   for (let i = 0; i < idx.length; i += 64) {
     const part = idx.slice(i, i + 64);
-    const low = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(part.flatMap((k) => Array.from(s.crops.subarray(k * per, (k + 1) * per)))), [part.length, s.size, s.size, 3]);
-      return tf.round(tf.mul(downscale(tf.div(x, 255) as tf.Tensor4D, 4), 255)).dataSync();
-    });
+    const low = tf.tidy(() => tf.round(tf.mul(downscale(hrBatch(s, part), 4), 255)).dataSync());
     const lp = 16 * 16 * 3;
     const crops = part.map((_, j) => ({ width: 16, height: 16, data: Uint8Array.from(low.subarray(j * lp, (j + 1) * lp)) }));
     upscaleCrops(generator, crops).forEach((c, j) => out.set(c.data, (i + j) * per));
