@@ -13,6 +13,7 @@ import { loadDetector, type DetectorOptions } from '../src/models/faces/detector
 
 export const DETECTOR_OPTIONS: DetectorOptions[] = [
   { kind: 'ssd' },
+  { kind: 'blazeface' },
   { kind: 'tiny', inputSize: 224 },
   { kind: 'tiny', inputSize: 320 },
   { kind: 'tiny', inputSize: 416 },

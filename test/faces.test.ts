@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { alignmentMatrix, applyAffine, template } from '../src/calculators/similarity.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
@@ -45,14 +45,17 @@ describe('faces on the shared clips', () => {
     expect(ids.size).toBe(ends.length);
   });
 
-  it('detectEvery: 2 lets the tracker carry the face between detections', () => {
-    const pipeline = path.join(tmp, 'every2.yaml');
-    fs.writeFileSync(pipeline, 'name: every2\nelements:\n  - ingest: {}\n  - detect: { detectEvery: 2 }\n  - track: {}\n  - quality: {}\n  - align: {}\n');
+  it.each([true, false])('detectEvery: 2 (follow: %s) keeps the face on one track between detections', (follow) => {
+    const pipeline = path.join(tmp, `every2-${follow}.yaml`);
+    fs.writeFileSync(pipeline, `name: every2\nelements:\n  - ingest: {}\n  - detect: { model: ssd, detectEvery: 2, follow: ${follow} }\n  - track: {}\n  - quality: {}\n  - align: {}\n`);
     const { status, events } = analyze(video('talking-d0.mp4'), ['--pipeline', pipeline]);
     expect(status).toBe(0);
     const ends = events.filter((e) => e.type === 'track.ended');
     expect(ends).toHaveLength(1);
     expect(ends[0].lastSeenMs).toBeGreaterThanOrEqual(2400); // followed to the end of the 3.1 s clip
+    const followed = events.at(-1).counters['detect.followed'] ?? 0;
+    if (follow) expect(followed).toBeGreaterThanOrEqual(6); // 16 frames, 8 between detections
+    else expect(followed).toBe(0);
   });
 
   it('a video with no face ends cleanly with zero tracks', () => {
@@ -70,7 +73,7 @@ describe('faces on the shared clips', () => {
     // weights of another net under the SSD detector's name
     fs.copyFileSync(path.join(dir, 'tiny_face_detector_model.bin'), path.join(dir, 'ssd_mobilenetv1_model.bin'));
     const pipeline = path.join(tmp, 'bad-model.yaml');
-    fs.writeFileSync(pipeline, `name: bad\nelements:\n  - ingest: {}\n  - detect: { modelDir: ${JSON.stringify(dir)} }\n`);
+    fs.writeFileSync(pipeline, `name: bad\nelements:\n  - ingest: {}\n  - detect: { model: ssd, modelDir: ${JSON.stringify(dir)} }\n`);
     const { status, stderr, events } = analyze(video('talking-d0.mp4'), ['--pipeline', pipeline]);
     expect(status).toBe(1);
     expect(stderr).toMatch(/FS_ERR_MODEL: face model .*ssd_mobilenetv1_model-weights_manifest\.json does not load/);
@@ -79,6 +82,38 @@ describe('faces on the shared clips', () => {
 });
 
 describe('detector and alignment on real faces', () => {
+  it('blazeface: one face on a close-up, points within 6% of the eye distance of ssd\'s; follows it; no tensor leaks', async () => {
+    const ssd = await loadDetector({ kind: 'ssd' });
+    const blaze = await loadDetector({ kind: 'blazeface', tiles: true });
+    const frames = await lastValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }).pipe(take(3), toArray()));
+    await blaze.detect(frames[0]!);
+    const before = tf.memory().numTensors;
+    const [a] = await ssd.detect(frames[0]!);
+    const found = await blaze.detect(frames[0]!);
+    expect(found).toHaveLength(1);
+    const eyes = Math.hypot(a!.landmarks5[1]![0] - a!.landmarks5[0]![0], a!.landmarks5[1]![1] - a!.landmarks5[0]![1]);
+    for (let k = 0; k < 5; k++) {
+      const [x, y] = found[0]!.landmarks5[k]!, [u, v] = a!.landmarks5[k]!;
+      expect(Math.hypot(x - u, y - v) / eyes).toBeLessThan(0.06);
+    }
+    const followed = await blaze.refine(frames[2]!, found);
+    expect(followed).toHaveLength(1);
+    expect(Math.abs(followed[0]!.box.width - found[0]!.box.width)).toBeLessThan(1e-6);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('blazeface tiles find the smaller faces of a 16:9 crowd that one pass misses', async () => {
+    const frames = await lastValueFrom(fromSource(video('pedestrians-1080p.mp4'), { fps: 2, maxWidth: 1280 }).pipe(toArray()));
+    const count = async (tiles: boolean) => {
+      const d = await loadDetector({ kind: 'blazeface', tiles });
+      let n = 0;
+      for (const f of frames) n += (await d.detect(f)).length;
+      return n;
+    };
+    const [one, tiled] = [await count(false), await count(true)];
+    expect(tiled).toBeGreaterThan(one * 1.2);
+  });
+
   it('aligned eye centres land within 2 px of the template; no tensor leaks', async () => {
     const detector = await loadDetector({ kind: 'ssd' });
     const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));

@@ -133,16 +133,25 @@ program.command('make-demo-clip')
 
 program.command('bench')
   .description('benchmarks, measured as ratios in one run')
-  .argument('[stage]', 'fold | decode | detect | models', 'fold')
+  .argument('[stage]', 'all | fold | decode | detect | models | peers | e2e', 'all')
   .option('--json', 'print one JSON object on stdout')
-  .action(async (stage: string, o: { json?: boolean }) => {
+  .option('--pipeline <name>', 'peers and e2e: the pipeline facestream runs (default: default)')
+  .action(async (stage: string, o: { json?: boolean; pipeline?: string }) => {
     try {
       let result: object;
-      if (stage === 'fold') result = await (await import('../../bench/fold.ts')).benchFold();
+      if (stage === 'all') {
+        const all = await import('../../bench/all.ts');
+        const r = await all.benchAll();
+        process.stdout.write(o.json ? JSON.stringify(r) + '\n' : all.benchTable(r) + '\n');
+        process.exit(0);
+      }
+      if (stage === 'peers') result = await (await import('../../bench/peers.ts')).benchPeers({ pipeline: o.pipeline });
+      else if (stage === 'e2e') result = await (await import('../../bench/e2e.ts')).benchE2e({ pipeline: o.pipeline });
+      else if (stage === 'fold') result = await (await import('../../bench/fold.ts')).benchFold();
       else if (stage === 'decode') result = await (await import('../../bench/decode.ts')).benchDecode();
       else if (stage === 'detect') result = await (await import('../../bench/detect.ts')).benchDetect();
       else if (stage === 'models') result = await (await import('../../bench/models.ts')).benchModels();
-      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (fold, decode, detect, models)`);
+      else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (all, fold, decode, detect, models, peers, e2e)`);
       process.stdout.write(o.json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
       process.exit(0);
     } catch (err) {

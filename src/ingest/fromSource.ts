@@ -58,6 +58,8 @@ export interface SourceOptions {
   /** First restart delay; doubles per consecutive failure. Default 500. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Read the input at its native frame rate (ffmpeg -re): a file played as a camera would send it. */
+  realtime?: boolean;
   /** Live or not; by default rtmp/rtsp/http(s)/udp/srt URLs are live, paths are files. */
   live?: boolean;
   /** Restart a stalled live source (default) or end with FS_ERR_SOURCE_STALLED. */
@@ -117,6 +119,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
   installExitHook();
 
   const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
+  if (options.realtime) inputOptions.push('-re');
   if (live) {
     inputOptions.push('-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000');
     if (/^rtsps?:/i.test(uri)) inputOptions.push('-rtsp_transport', 'tcp', '-timeout', String(stallTimeoutMs * 1000));

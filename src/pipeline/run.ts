@@ -38,6 +38,8 @@ export interface StreamOptions {
   /** Stalled live streams restart (pulled cameras) or end (published streams). */
   restartOnStall?: boolean;
   endOnEof?: boolean;
+  /** Read a file at its own frame rate, as a camera sends (benchmarks, demos). */
+  realtime?: boolean;
   onEvent: (e: FacestreamEvent) => void;
   /** Receives every analysed item (frames, until later stages add more). */
   onItem?: (item: unknown) => void;
@@ -55,6 +57,17 @@ export interface RunningStream {
   /** Resolves with the stream.ended event, however the stream ends. */
   readonly done: Promise<StreamEnded>;
   stop(): Promise<StreamEnded>;
+}
+
+/** The stages after ingest, models loaded: a bad model file is an error here, before any decoding. */
+export async function createStages(pipeline: PipelineConfig, ctx: ElementContext): Promise<Stage[]> {
+  const stages: Stage[] = [];
+  for (const { element, options } of pipeline.elements.slice(1)) {
+    const def = getElement(element);
+    if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
+    stages.push(await def.create(options, ctx));
+  }
+  return stages;
 }
 
 export function startStream(opts: StreamOptions): RunningStream {
@@ -104,16 +117,12 @@ export function startStream(opts: StreamOptions): RunningStream {
 
   const run = async () => {
     // Models load before the decoder starts: a bad model file is an error at start-up.
-    for (const { element, options } of opts.pipeline.elements.slice(1)) {
-      const def = getElement(element);
-      if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
-      stages.push(await def.create(options, ctx));
-    }
+    stages = await createStages(opts.pipeline, ctx);
     if (stopped) return;
     const frames$ = fromSource(opts.uri, {
       name: opts.name, live, fps: ingest.fps, maxWidth: ingest.maxWidth, stallTimeoutMs: ingest.stallTimeoutMs,
       maxRestarts: ingest.maxRestarts, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
-      endOnEof: opts.endOnEof, flow,
+      endOnEof: opts.endOnEof, realtime: opts.realtime, flow,
       onEvent: (e) => {
         switch (e.type) {
           case 'decoder.started': decoderPid = e.pid; break;

@@ -11,16 +11,20 @@ import { FacestreamError } from '../../errors.ts';
 import { initRuntime, tf } from '../../runtime/index.ts';
 import type { Box } from '../../calculators/geometry.ts';
 import type { Point } from '../../calculators/similarity.ts';
+import type { RgbImage } from '../../calculators/warp.ts';
+import { loadBlazeFace, type BlazeBox } from './blazeface.ts';
 
 const require = createRequire(import.meta.url);
 
-export type DetectorKind = 'tiny' | 'ssd';
+export type DetectorKind = 'tiny' | 'ssd' | 'blazeface';
 
 export interface DetectorOptions {
   kind: DetectorKind;
   /** tiny: network input size (multiple of 32: 160..608). */
   inputSize?: number;
   minScore?: number;
+  /** blazeface: also run it on overlapping square tiles of a wide frame (finds smaller faces; 2 passes on 16:9). */
+  tiles?: boolean;
   /** '68' (the full landmark net) or '68tiny'. */
   landmarks?: '68' | '68tiny';
   /** Folder with face-api's weights; defaults to the package's model/ folder. */
@@ -37,12 +41,18 @@ export interface DetectedFace {
 export interface Detector {
   readonly options: Required<Omit<DetectorOptions, 'modelDir'>> & { modelDir: string };
   detect(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace[]>;
+  /**
+   * Follows faces found on an earlier frame without the detector: the 68-point net on each
+   * previous box, which then moves with the points. A face whose points no longer look like
+   * a face in that box (eyes too close, points outside it) is dropped.
+   */
+  refine(image: { width: number; height: number; data: Uint8Array }, faces: DetectedFace[]): Promise<DetectedFace[]>;
   /** The landmark net on the whole image, taken as the face box (for face crops the detector missed). */
   landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
 
 interface FaceApi {
-  nets: Record<string, { isLoaded: boolean; loadFromDisk(dir: string): Promise<void> }>;
+  nets: Record<string, { isLoaded: boolean; loadFromDisk(dir: string): Promise<void>; detectLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }> }>;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
   detectFaceLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
@@ -97,24 +107,54 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   const o = {
     kind: options.kind,
     inputSize: options.inputSize ?? 416,
-    minScore: options.minScore ?? (options.kind === 'tiny' ? 0.4 : 0.5),
+    minScore: options.minScore ?? (options.kind === 'ssd' ? 0.5 : options.kind === 'tiny' ? 0.4 : 0.6),
     landmarks: options.landmarks ?? '68',
+    tiles: options.tiles ?? false,
     modelDir: options.modelDir ?? faceApiModelDir(),
   };
   if (o.kind === 'tiny' && (o.inputSize % 32 !== 0 || o.inputSize < 128 || o.inputSize > 1024)) {
     throw new FacestreamError('FS_ERR_CONFIG', `detect.inputSize must be a multiple of 32 within 128..1024, got ${o.inputSize}`);
   }
+  const blaze = o.kind === 'blazeface' ? await loadBlazeFace() : undefined;
   if (o.kind === 'tiny') await loadNet(api, 'tinyFaceDetector', 'tiny_face_detector_model-weights_manifest.json', o.modelDir);
-  else await loadNet(api, 'ssdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json', o.modelDir);
+  else if (o.kind === 'ssd') await loadNet(api, 'ssdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json', o.modelDir);
   if (o.landmarks === '68') await loadNet(api, 'faceLandmark68Net', 'face_landmark_68_model-weights_manifest.json', o.modelDir);
   else await loadNet(api, 'faceLandmark68TinyNet', 'face_landmark_68_tiny_model-weights_manifest.json', o.modelDir);
   const detOptions = o.kind === 'tiny'
     ? new api.TinyFaceDetectorOptions({ inputSize: o.inputSize, scoreThreshold: o.minScore })
-    : new api.SsdMobilenetv1Options({ minConfidence: o.minScore, maxResults: 100 });
+    : o.kind === 'blazeface' ? undefined : new api.SsdMobilenetv1Options({ minConfidence: o.minScore, maxResults: 100 });
+
+  const landmarkNet = api.nets[o.landmarks === '68tiny' ? 'faceLandmark68TinyNet' : 'faceLandmark68Net']!;
+  /** The 68-point net on each box (cut from the frame, clipped to it), points back in frame coordinates. */
+  const landmarksOnBoxes = async (found: Array<Pick<BlazeBox, 'box' | 'score'>>, image: RgbImage): Promise<DetectedFace[]> => {
+    const { width: w, height: h } = image;
+    const out: DetectedFace[] = [];
+    for (const f of found) {
+      const x0 = Math.max(0, Math.round(f.box.x)), y0 = Math.max(0, Math.round(f.box.y));
+      const x1 = Math.min(w, Math.round(f.box.x + f.box.width)), y1 = Math.min(h, Math.round(f.box.y + f.box.height));
+      if (x1 - x0 < 4 || y1 - y0 < 4) continue;
+      const cw = x1 - x0, ch = y1 - y0;
+      const bytes = new Uint8Array(cw * ch * 3);
+      for (let y = 0; y < ch; y++) bytes.set(image.data.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x1) * 3), y * cw * 3);
+      const face = tf.tensor3d(bytes, [ch, cw, 3], 'int32');
+      try {
+        const lm = await landmarkNet.detectLandmarks(face);
+        out.push({
+          score: f.score,
+          box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+          landmarks5: fivePoints(lm.positions.map((p) => ({ x: p.x + x0, y: p.y + y0 }))),
+        });
+      } finally {
+        face.dispose();
+      }
+    }
+    return out;
+  };
 
   return {
     options: o,
     async detect(image) {
+      if (blaze) return landmarksOnBoxes(await blaze.detect(image, o.minScore, { tiles: o.tiles }), image);
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       try {
         const found = await api.detectAllFaces(input, detOptions).withFaceLandmarks(o.landmarks === '68tiny');
@@ -126,6 +166,21 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
       } finally {
         input.dispose();
       }
+    },
+    async refine(image, faces) {
+      const out: DetectedFace[] = [];
+      for (const prev of faces) {
+        const [face] = await landmarksOnBoxes([prev], image);
+        if (!face) continue;
+        const p = face.landmarks5;
+        const eyes = Math.hypot(p[1]![0] - p[0]![0], p[1]![1] - p[0]![1]);
+        const inside = p.every(([x, y]) => x >= prev.box.x && x <= prev.box.x + prev.box.width && y >= prev.box.y && y <= prev.box.y + prev.box.height);
+        if (!inside || eyes < 0.15 * prev.box.width) continue;
+        const mean = (q: Point[]) => q.reduce((a, [x, y]) => [a[0] + x / q.length, a[1] + y / q.length], [0, 0]);
+        const [nx, ny] = mean(p), [ox, oy] = mean(prev.landmarks5);
+        out.push({ score: prev.score, box: { ...prev.box, x: prev.box.x + nx - ox, y: prev.box.y + ny - oy }, landmarks5: p });
+      }
+      return out;
     },
     async landmarksOnly(image) {
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');

@@ -1,0 +1,58 @@
+/**
+ * `facestream bench` (or `npm run bench`): every stage in one run, on this machine, as
+ * ratios where possible: decode, detect, the attribute model and TRGAN, the neural core
+ * (fold), facestream against its peers on the same frames, and the whole pipeline on one
+ * and on four live streams. `--json` prints one object; without it, a table.
+ */
+import os from 'node:os';
+import { benchDecode } from './decode.ts';
+import { benchDetect } from './detect.ts';
+import { benchE2e } from './e2e.ts';
+import { benchFold } from './fold.ts';
+import { benchModels } from './models.ts';
+import { benchPeers } from './peers.ts';
+
+export async function benchAll() {
+  const cpu = os.cpus();
+  const t0 = Date.now();
+  const decode = await benchDecode();
+  const detect = await benchDetect();
+  const models = await benchModels();
+  const fold = await benchFold();
+  const peers = await benchPeers();
+  const e2e = await benchE2e();
+  return {
+    machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, tfjs backend ${models.backend}`,
+    date: new Date().toISOString(),
+    e2e: { streams1: e2e.streams1, streams4: e2e.streams4, clip: e2e.clip, pipeline: e2e.pipeline },
+    peers: peers.peers, facestream: peers.facestream, speedupVsBestPeer: peers.speedupVsBestPeer, peerFrames: `${peers.frames} frames of ${peers.clip} (${peers.size}) at 10 fps`,
+    attributes: models.attributes, superres: models.superres, detect: detect.detectors, decode, fold,
+    seconds: Math.round((Date.now() - t0) / 1000),
+  };
+}
+
+type All = Awaited<ReturnType<typeof benchAll>>;
+
+export function benchTable(r: All): string {
+  const rows: Array<[string, string]> = [
+    ['machine', r.machine],
+    ['end to end, 1 stream (720p, 10 fps asked)', `${r.e2e.streams1.fps} fps, p50 ${r.e2e.streams1.p50Ms} ms, p95 ${r.e2e.streams1.p95Ms} ms, dropped ${r.e2e.streams1.dropped}`],
+    ['end to end, 4 streams (5 fps asked each)', `${r.e2e.streams4.fps} fps each (slowest ${r.e2e.streams4.minFps}), p50 ${r.e2e.streams4.p50Ms} ms, p95 ${r.e2e.streams4.p95Ms} ms, dropped ${r.e2e.streams4.dropped}`],
+    ['memory over the 4-stream run (RSS first/last/max)', `${r.e2e.streams4.memory.rssMb.join(' / ')} MB, tensors ${r.e2e.streams4.memory.tensors.join(' / ')}`],
+    [`facestream, ${r.peerFrames}`, `${r.facestream.fps} fps, recall ${r.facestream.recall}`],
+    ['human (every frame analysed)', `${r.peers.human.fps} fps, recall ${r.peers.human.recall}`],
+    ['human (its frame cache on)', `${r.peers.humanCached.fps} fps, recall ${r.peers.humanCached.recall}`],
+    ['face-api', `${r.peers.faceapi.fps} fps, recall ${r.peers.faceapi.recall}`],
+    ['speed-up vs the faster peer', `${r.speedupVsBestPeer}x`],
+    ['attributes faces/s batch 1 / batch 32', `${r.attributes.batch1} / ${r.attributes.batch32} (${r.attributes.batchSpeedup}x)`],
+    ['attributes fused / unfused (batch 32)', `${r.attributes.fused} / ${r.attributes.unfused} (${r.attributes.fusedSpeedup}x)`],
+    ['attributes efficiency', `${r.attributes.efficiency} (${r.attributes.mflopsPerFace} MFLOP/face, peak ${r.attributes.peakGflops} GFLOP/s)`],
+    ['superres ms/face', Object.entries(r.superres).map(([k, v]) => `${k} ${v}`).join(', ')],
+    ...r.detect.map((d) => [`detect ${d.detector}`, `${d.talkingMsPerFrame} ms/frame, recall ${d.talkingRecall}; crowd ${d.crowdFacesPerFrame} faces/frame`] as [string, string]),
+    ['decode', JSON.stringify(r.decode)],
+    ['neural core (fold)', JSON.stringify(r.fold)],
+    ['bench took', `${r.seconds} s`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}

@@ -1,0 +1,81 @@
+/**
+ * `facestream bench e2e`: the whole pipeline on live streams. Each stream is the 720p
+ * bench clip read at its own frame rate (ffmpeg -re, as a camera sends it) through
+ * `startStream`, all streams at once in this process; the pipeline (default:
+ * pipelines/default.yaml) analyses 10 frames/s of one stream, then 5 frames/s of each of
+ * four. Measured per run: analysed frames/s per stream (analysed frames over the span
+ * between the first and the last one), latency from decode to the frame's result (p50,
+ * p95, max), frames dropped by load shedding, and the process' RSS, heap and tensor
+ * count sampled every second (first, last and maximum).
+ */
+import { loadPipeline } from '../src/pipeline/schema.ts';
+import { startStream } from '../src/pipeline/run.ts';
+import type { Frame } from '../src/ingest/fromSource.ts';
+import { initRuntime, tf } from '../src/runtime/index.ts';
+import { benchClip } from './clip.ts';
+
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+const mb = (b: number) => round(b / 2 ** 20);
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface E2eRun {
+  streams: number; fpsTarget: number;
+  /** Mean analysed frames/s of the streams, and the slowest stream's. */
+  fps: number; minFps: number;
+  p50Ms: number; p95Ms: number; maxMs: number;
+  frames: number; analysed: number; dropped: number;
+  memory: { rssMb: [number, number, number]; heapMb: [number, number, number]; tensors: [number, number, number] };
+}
+
+export async function runStreams(n: number, fps: number, opts: { pipeline?: string; clip?: string } = {}): Promise<E2eRun> {
+  await initRuntime();
+  const clip = opts.clip ?? benchClip();
+  const pipeline = loadPipeline(opts.pipeline ?? 'default');
+  const latencies: number[] = [];
+  const spans = Array.from({ length: n }, () => ({ first: 0, last: 0, count: 0 }));
+  const samples: Array<{ rss: number; heap: number; tensors: number }> = [];
+  const sample = () => {
+    const m = process.memoryUsage();
+    samples.push({ rss: m.rss, heap: m.heapUsed, tensors: tf.memory().numTensors });
+  };
+  sample();
+  const timer = setInterval(sample, 1000);
+  const streams = spans.map((span, i) => startStream({
+    name: `bench-${i}`, uri: clip, pipeline, live: true, realtime: true, endOnEof: true, restartOnStall: false,
+    ingest: { fps }, onEvent: () => {},
+    onItem: (item) => {
+      const frame = (item as { frame: Frame }).frame;
+      const now = Date.now();
+      latencies.push(now - frame.wallMs);
+      span.first ||= frame.wallMs;
+      span.last = frame.wallMs;
+      span.count++;
+    },
+  }));
+  const ended = await Promise.all(streams.map((s) => s.done));
+  clearInterval(timer);
+  sample();
+  for (const e of ended) if (e.error) throw new Error(`bench stream ${e.stream} failed: ${e.error.message}`);
+  const perStream = spans.map((s) => (s.count > 1 ? (s.count - 1) / ((s.last - s.first) / 1000) : 0));
+  latencies.sort((a, b) => a - b);
+  const triple = (f: (s: (typeof samples)[number]) => number, scale = (v: number) => v): [number, number, number] =>
+    [scale(f(samples[0]!)), scale(f(samples.at(-1)!)), scale(Math.max(...samples.map(f)))];
+  return {
+    streams: n, fpsTarget: fps,
+    fps: round(perStream.reduce((a, b) => a + b, 0) / n), minFps: round(Math.min(...perStream)),
+    p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), maxMs: latencies.at(-1) ?? NaN,
+    frames: streams.reduce((a, s) => a + s.stats.frames, 0), analysed: streams.reduce((a, s) => a + s.stats.analysed, 0),
+    dropped: streams.reduce((a, s) => a + s.stats.dropped, 0),
+    memory: { rssMb: triple((s) => s.rss, mb), heapMb: triple((s) => s.heap, mb), tensors: triple((s) => s.tensors) },
+  };
+}
+
+export async function benchE2e(opts: { pipeline?: string } = {}) {
+  const streams1 = await runStreams(1, 10, opts);
+  const streams4 = await runStreams(4, 5, opts);
+  return { clip: 'bench-720p-v1.mp4 (1280x720, 30 fps, 20 s, read in real time)', pipeline: opts.pipeline ?? 'default', streams1, streams4 };
+}

@@ -1,0 +1,174 @@
+/**
+ * BlazeFace (MediaPipe's back-camera model: 256x256 input, 896 anchors) as a face-box
+ * proposer: the graph model ships inside `@vladmandic/human` (`models/blazeface.json`), read from disk. Decoding is ours: the image is padded to a square,
+ * scaled to 256, the regressors are offsets from the anchor centres in input pixels
+ * (box centre, width, height, then 6 keypoints), the scores are logits; greedy NMS in JS
+ * over the few anchors above the score threshold.
+ *
+ * The 5 alignment points still come from face-api's
+ * 68-point net on each box (detector.ts), so crops are aligned as at training.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { FacestreamError } from '../../errors.ts';
+import { tf } from '../../runtime/index.ts';
+import type { Box } from '../../calculators/geometry.ts';
+import type { RgbImage } from '../../calculators/warp.ts';
+
+const require = createRequire(import.meta.url);
+
+export function humanModelDir(): string {
+  // @vladmandic/human's package.json "exports" has no "./package.json"; its main entry sits in dist/.
+  let main: string;
+  try {
+    main = require.resolve('@vladmandic/human');
+  } catch {
+    throw new FacestreamError('FS_ERR_MODEL', 'detect.model blazeface needs the @vladmandic/human package (npm install)');
+  }
+  return path.join(path.dirname(main), '..', 'models');
+}
+
+export interface BlazeBox { score: number; box: Box; /** right eye, left eye, nose, mouth, right ear, left ear (image coordinates). */ keypoints: Array<[number, number]> }
+
+export interface BlazeFace {
+  readonly inputSize: number;
+  detect(image: RgbImage, minScore: number, opts?: { tiles?: boolean; iou?: number; maxFaces?: number }): Promise<BlazeBox[]>;
+}
+
+function anchors(size: number): Float32Array {
+  const out: number[] = [];
+  for (const [stride, perCell] of [[size / 16, 2], [size / 8, 6]] as const) {
+    const cells = Math.ceil(size / stride);
+    for (let y = 0; y < cells; y++) {
+      for (let x = 0; x < cells; x++) {
+        for (let n = 0; n < perCell; n++) out.push(stride * (x + 0.5), stride * (y + 0.5));
+      }
+    }
+  }
+  return Float32Array.from(out);
+}
+
+/**
+ * A square region of the frame (side `side` at x0, y0; black beyond the frame) scaled to
+ * size x size, bilinear, as the network's [-1, 1] input. In JS on the bytes: on wasm,
+ * tfjs' pad and resize of a 720p frame took 22 ms, the network itself 3.
+ */
+export function squareInput(image: RgbImage, x0: number, y0: number, side: number, size: number): Float32Array {
+  const { width: w, height: h, data } = image;
+  const scale = side / size;
+  const out = new Float32Array(size * size * 3).fill(-1);
+  const cols = Math.min(size, Math.ceil((w - x0) / scale)), rows = Math.min(size, Math.ceil((h - y0) / scale));
+  for (let y = 0; y < rows; y++) {
+    const sy = Math.min(y0 + y * scale, h - 1);
+    const ya = Math.floor(sy), yb = Math.min(ya + 1, h - 1), fy = sy - ya;
+    for (let x = 0; x < cols; x++) {
+      const sx = Math.min(x0 + x * scale, w - 1);
+      const xa = Math.floor(sx), xb = Math.min(xa + 1, w - 1), fx = sx - xa;
+      const p00 = (ya * w + xa) * 3, p01 = (ya * w + xb) * 3, p10 = (yb * w + xa) * 3, p11 = (yb * w + xb) * 3;
+      const o = (y * size + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const top = data[p00 + c]! + (data[p01 + c]! - data[p00 + c]!) * fx;
+        const bot = data[p10 + c]! + (data[p11 + c]! - data[p10 + c]!) * fx;
+        out[o + c] = (top + (bot - top) * fy) / 127.5 - 1;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Square tiles covering the frame: one for a square frame, else ceil(long / short)
+ * overlapping squares of the short side along the long one (a 16:9 frame: two). The
+ * network sees faces 1.8x larger than on the whole frame letterboxed, for one more 3 ms
+ * pass: small faces are found.
+ */
+export function tilesFor(width: number, height: number): Array<{ x: number; y: number; side: number }> {
+  const short = Math.min(width, height), long = Math.max(width, height);
+  const n = Math.ceil(long / short - 0.05);
+  if (n <= 1) return [{ x: 0, y: 0, side: long }];
+  const step = (long - short) / (n - 1);
+  return Array.from({ length: n }, (_, i) => {
+    const at = Math.round(i * step);
+    return width >= height ? { x: at, y: 0, side: short } : { x: 0, y: at, side: short };
+  });
+}
+
+function iou(a: Box, b: Box): number {
+  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  return inter / (a.width * a.height + b.width * b.height - inter || 1);
+}
+
+let loading: Promise<BlazeFace> | undefined;
+
+export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
+  loading ??= (async () => {
+    const json = path.join(dir, 'blazeface.json');
+    if (!fs.existsSync(json)) throw new FacestreamError('FS_ERR_MODEL', `face model ${json} is missing; reinstall @vladmandic/human`);
+    let model: tf.GraphModel;
+    try {
+      const spec = JSON.parse(fs.readFileSync(json, 'utf8')) as { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> };
+      const group = spec.weightsManifest[0]!;
+      const bin = fs.readFileSync(path.join(dir, group.paths[0]!));
+      model = await tf.loadGraphModel(tf.io.fromMemory({
+        modelTopology: spec.modelTopology, weightSpecs: group.weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+      }));
+    } catch (err) {
+      throw new FacestreamError('FS_ERR_MODEL', `face model ${json} does not load (${(err as Error).message})`);
+    }
+    const size = model.inputs[0]?.shape?.[1] ?? 256;
+    const anchorXY = anchors(size);
+    const count = anchorXY.length / 2;
+    return {
+      inputSize: size,
+      async detect(image, minScore, opts = {}) {
+        const iouThreshold = opts.iou ?? 0.3, maxFaces = opts.maxFaces ?? 100;
+        const tiles = opts.tiles ? tilesFor(image.width, image.height) : [{ x: 0, y: 0, side: Math.max(image.width, image.height) }];
+        const out = tf.tidy(() => {
+          const scores: tf.Tensor[] = [], regs: tf.Tensor[] = [];
+          for (const t of tiles) { // the graph's batch is fixed at 1
+            const res = model.execute(tf.tensor4d(squareInput(image, t.x, t.y, t.side, size), [1, size, size, 3])) as tf.Tensor[];
+            // outputs: [1,512,1] [1,512,16] (stride 16) and [1,384,1] [1,384,16] (stride 32), in any order
+            const bySize = [...res].sort((a, b) => a.size - b.size); // 384x1, 512x1, 384x16, 512x16
+            scores.push(tf.concat([bySize[1]!, bySize[0]!], 1).reshape([count]));
+            regs.push(tf.concat([bySize[3]!, bySize[2]!], 1).reshape([count, 16]));
+          }
+          return [tf.concat(scores), tf.concat(regs)] as const;
+        });
+        const [scoreT, regT] = out;
+        const logits = await scoreT.data();
+        const cut = Math.log(minScore / (1 - minScore));
+        const candidates: number[] = [];
+        for (let i = 0; i < logits.length; i++) if (logits[i]! > cut) candidates.push(i);
+        let regs: Float32Array | Int32Array | Uint8Array = new Float32Array(0);
+        if (candidates.length) regs = await regT.data();
+        tf.dispose([scoreT, regT]);
+        const found: BlazeBox[] = candidates
+          .sort((a, b) => logits[b]! - logits[a]!)
+          .map((j) => {
+            const tile = tiles[Math.floor(j / count)]!, i = j % count;
+            const scale = tile.side / size;
+            const ax = anchorXY[2 * i]!, ay = anchorXY[2 * i + 1]!;
+            const r = (k: number) => regs[j * 16 + k]!;
+            const px = (v: number) => tile.x + v * scale, py = (v: number) => tile.y + v * scale;
+            const cx = px(ax + r(0)), cy = py(ay + r(1)), bw = r(2) * scale, bh = r(3) * scale;
+            const keypoints: Array<[number, number]> = [];
+            for (let k = 0; k < 6; k++) keypoints.push([px(ax + r(4 + 2 * k)), py(ay + r(5 + 2 * k))]);
+            return { score: 1 / (1 + Math.exp(-logits[j]!)), box: { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh }, keypoints };
+          });
+        const kept: BlazeBox[] = [];
+        for (const f of found) {
+          if (f.box.width <= 1 || f.box.height <= 1) continue;
+          if (kept.every((k) => iou(k.box, f.box) < iouThreshold)) kept.push(f);
+          if (kept.length >= maxFaces) break;
+        }
+        return kept;
+      },
+    };
+  })();
+  loading.catch(() => { loading = undefined; });
+  return loading;
+}
