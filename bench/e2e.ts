@@ -12,6 +12,7 @@ import { loadPipeline } from '../src/pipeline/schema.ts';
 import { startStream } from '../src/pipeline/run.ts';
 import type { Frame } from '../src/ingest/fromSource.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
+import { autoWorkers } from '../src/models/faces/pool.ts';
 import { benchClip } from './clip.ts';
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
@@ -31,10 +32,19 @@ export interface E2eRun {
   memory: { rssMb: [number, number, number]; heapMb: [number, number, number]; tensors: [number, number, number] };
 }
 
-export async function runStreams(n: number, fps: number, opts: { pipeline?: string; clip?: string } = {}): Promise<E2eRun> {
+export async function runStreams(
+  n: number, fps: number,
+  opts: { pipeline?: string; clip?: string; realtime?: boolean; workers?: number | 'auto' } = {},
+): Promise<E2eRun & { totalFps: number; wallSeconds: number }> {
   await initRuntime();
   const clip = opts.clip ?? benchClip();
-  const pipeline = loadPipeline(opts.pipeline ?? 'default');
+  const pipeline = structuredClone(loadPipeline(opts.pipeline ?? 'default'));
+  if (opts.workers !== undefined) {
+    const detect = pipeline.elements.find((e) => e.element === 'detect');
+    if (detect) detect.options.workers = opts.workers;
+  }
+  const realtime = opts.realtime ?? true;
+  let firstItemAt = 0, lastItemAt = 0;
   const latencies: number[] = [];
   const spans = Array.from({ length: n }, () => ({ first: 0, last: 0, count: 0 }));
   const samples: Array<{ rss: number; heap: number; tensors: number }> = [];
@@ -45,11 +55,13 @@ export async function runStreams(n: number, fps: number, opts: { pipeline?: stri
   sample();
   const timer = setInterval(sample, 1000);
   const streams = spans.map((span, i) => startStream({
-    name: `bench-${i}`, uri: clip, pipeline, live: true, realtime: true, endOnEof: true, restartOnStall: false,
+    name: `bench-${i}`, uri: clip, pipeline, live: realtime, realtime, endOnEof: true, restartOnStall: false,
     ingest: { fps }, onEvent: () => {},
     onItem: (item) => {
       const frame = (item as { frame: Frame }).frame;
       const now = Date.now();
+      firstItemAt ||= now;
+      lastItemAt = now;
       latencies.push(now - frame.wallMs);
       span.first ||= frame.wallMs;
       span.last = frame.wallMs;
@@ -64,8 +76,10 @@ export async function runStreams(n: number, fps: number, opts: { pipeline?: stri
   latencies.sort((a, b) => a - b);
   const triple = (f: (s: (typeof samples)[number]) => number, scale = (v: number) => v): [number, number, number] =>
     [scale(f(samples[0]!)), scale(f(samples.at(-1)!)), scale(Math.max(...samples.map(f)))];
+  const wallSeconds = (lastItemAt - firstItemAt) / 1000;
+  const analysed = streams.reduce((a, s) => a + s.stats.analysed, 0);
   return {
-    streams: n, fpsTarget: fps,
+    streams: n, fpsTarget: fps, totalFps: round(analysed / wallSeconds), wallSeconds: round(wallSeconds),
     fps: round(perStream.reduce((a, b) => a + b, 0) / n), minFps: round(Math.min(...perStream)),
     p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), maxMs: latencies.at(-1) ?? NaN,
     frames: streams.reduce((a, s) => a + s.stats.frames, 0), analysed: streams.reduce((a, s) => a + s.stats.analysed, 0),
@@ -74,8 +88,24 @@ export async function runStreams(n: number, fps: number, opts: { pipeline?: stri
   };
 }
 
+/**
+ * Capacity: four streams of the clip decoded as fast as the pipeline takes them (files
+ * pause instead of dropping), all frames analysed: total frames/s, with the detector on
+ * the main thread and in worker threads.
+ */
+export async function benchCapacity(opts: { pipeline?: string } = {}) {
+  const out: Record<string, { totalFps: number; p95Ms: number }> = {};
+  for (const workers of [0, 1, 'auto'] as const) {
+    const r = await runStreams(4, 10, { ...opts, realtime: false, workers });
+    out[`workers${workers === 'auto' ? `Auto${autoWorkers()}` : workers}`] = { totalFps: r.totalFps, p95Ms: r.p95Ms };
+  }
+  const none = out.workers0!, auto = out[`workersAuto${autoWorkers()}`]!;
+  return { ...out, workerSpeedup: round(auto.totalFps / none.totalFps, 2) };
+}
+
 export async function benchE2e(opts: { pipeline?: string } = {}) {
   const streams1 = await runStreams(1, 10, opts);
   const streams4 = await runStreams(4, 5, opts);
-  return { clip: 'bench-720p-v1.mp4 (1280x720, 30 fps, 20 s, read in real time)', pipeline: opts.pipeline ?? 'default', streams1, streams4 };
+  const capacity = await benchCapacity(opts);
+  return { clip: 'bench-720p-v1.mp4 (1280x720, 30 fps, 20 s, read in real time)', pipeline: opts.pipeline ?? 'default', streams1, streams4, capacity };
 }

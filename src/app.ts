@@ -8,7 +8,7 @@ import { createMediaServer } from '../plugins/node-media-server/server.ts';
 import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
-import { startStream, type RunningStream } from './pipeline/run.ts';
+import { preparePipeline, startStream, type RunningStream } from './pipeline/run.ts';
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
@@ -73,6 +73,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   };
   const pipeline = loadPipeline(config.pipeline);
   const sourcePipelines = config.sources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
+  // models loaded (a bad model file fails the start) and detector workers started before any stream
+  for (const p of new Map([pipeline, ...sourcePipelines].map((p) => [p.file ?? p.name, p])).values()) await preparePipeline(p);
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
@@ -81,7 +83,10 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
 
   const pulled = new Map<string, RunningStream>();
   const pull = (s: SourceConfig, pipeline: PipelineConfig) =>
-    pulled.set(s.name, startStream({ name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent }));
+    pulled.set(s.name, startStream({
+      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent,
+      ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
+    }));
   config.sources.forEach((s, i) => pull(s, sourcePipelines[i]!));
 
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo => ({

@@ -15,6 +15,8 @@ export const sourceSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)'),
   url: z.string().min(1),
   pipeline: z.string().optional(),
+  /** A file played as a camera would send it (its own frame rate; ends with the file): demos, tests. */
+  realtime: z.boolean().optional(),
 });
 export type SourceConfig = z.infer<typeof sourceSchema>;
 

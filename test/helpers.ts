@@ -1,13 +1,20 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { dataDir } from '../src/data.ts';
 
 export const video = (name: string) => path.join(dataDir(), 'video', name);
 
+/** Whether a process runs (a zombie, dead and waiting to be reaped by init, does not). */
 export function pidAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

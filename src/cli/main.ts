@@ -2,6 +2,7 @@
  * The `facestream` command line. Logs go to stderr; `--json` output goes to stdout, one
  * JSON object per line.
  */
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadAppConfig } from '../config.ts';
 import { FacestreamError, errorMessage } from '../errors.ts';
@@ -126,6 +127,21 @@ program.command('make-demo-clip')
     try {
       const { makeDemoClip } = await import('../demo/clip.ts');
       process.stdout.write(`${await makeDemoClip(out, { seconds: o.seconds })}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program.command('soak')
+  .description('run facestream with two looping RTMP streams and a client, sample memory, tensors, descriptors and ffmpeg processes; fail if any grows')
+  .option('--minutes <n>', 'how long', int('--minutes'), 10)
+  .option('--out <dir>', 'where soak-report.json and .md go', 'test-output')
+  .action(async (o: { minutes: number; out: string }) => {
+    try {
+      const r = await (await import('../../bench/soak.ts')).soak({ minutes: o.minutes, out: path.resolve(o.out) });
+      const { samples: _samples, ...summary } = r;
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      process.exit(r.ok ? 0 : 1);
     } catch (err) {
       fail(err);
     }

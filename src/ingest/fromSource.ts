@@ -120,7 +120,9 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
 
   const inputOptions = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
   if (options.realtime) inputOptions.push('-re');
-  if (live) {
+  // low-latency probing for network sources only: on a file played in real time, low_delay
+  // makes ffmpeg's H.264 decoder hold every frame of a clip with B-frames (no output at all)
+  if (live && /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     inputOptions.push('-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000');
     if (/^rtsps?:/i.test(uri)) inputOptions.push('-rtsp_transport', 'tcp', '-timeout', String(stallTimeoutMs * 1000));
     else if (/^rtmps?:/i.test(uri)) inputOptions.push('-rw_timeout', String(stallTimeoutMs * 1000));

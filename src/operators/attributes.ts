@@ -9,7 +9,9 @@
  */
 import { z } from 'zod';
 import { addClass, addScalar, newClassAcc, scalarMean, smoothedClass } from '../calculators/smooth.ts';
-import { loadAttributeModel, type AttributeModel } from '../models/attributes/model.ts';
+import { loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
+import { batcher, type Batcher } from '../models/batcher.ts';
+import type { Crop } from '../models/batch.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackAttributeAcc, TrackState } from '../pipeline/types.ts';
 
@@ -22,9 +24,15 @@ export const attributesOptions = z.strictObject({
   /** The interval once a track's answers are stable (unchanged over `stableAfter` classifications). */
   stableIntervalMs: z.number().int().min(0).max(600_000).default(2000),
   stableAfter: z.number().int().min(1).max(100).default(3),
+  /**
+   * Crops of all streams of the process share one batch: a batch runs when `maxBatch`
+   * crops wait or `maxWaitMs` after the first (0: each frame's crops at once).
+   */
+  maxWaitMs: z.number().int().min(0).max(1000).default(15),
 });
 
 const models = new Map<string, Promise<AttributeModel>>();
+const batchers = new Map<string, Batcher<Crop, Attributes>>();
 
 export function trackAttributes(t: TrackState) {
   const a = t.attributes;
@@ -56,8 +64,17 @@ registerElement({
       p.catch(() => models.delete(key));
     }
     const model = await models.get(key)!;
+    const bkey = JSON.stringify([key, o.maxBatch, o.maxWaitMs]);
+    if (!batchers.has(bkey)) batchers.set(bkey, batcher((crops: Crop[]) => model.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs }));
+    const shared = batchers.get(bkey)!;
+    shared.users++;
+    let disposed = false;
     return {
-      process(item: AnalysedFrame): AnalysedFrame {
+      dispose() {
+        if (!disposed) shared.users--;
+        disposed = true;
+      },
+      async process(item: AnalysedFrame): Promise<AnalysedFrame> {
         const now = item.frame.ptsMs;
         const due = (t: TrackState) => {
           const a = t.attributes;
@@ -67,7 +84,7 @@ registerElement({
         };
         const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.track && due(f.track)).slice(0, o.maxBatch);
         if (!todo.length) return item;
-        const answers = model.predict(todo.map((f) => f.crop!));
+        const answers = await shared.run(todo.map((f) => f.crop!));
         ctx.count('faces.classified', todo.length);
         ctx.count('attributes.batches');
         todo.forEach((face, i) => {

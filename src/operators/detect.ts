@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { Frame } from '../ingest/fromSource.ts';
 import { loadDetector, type DetectedFace } from '../models/faces/detector.ts';
+import { autoWorkers, detectorPool } from '../models/faces/pool.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
@@ -27,6 +28,11 @@ export const detectOptions = z.strictObject({
    */
   detectEvery: z.number().int().min(1).max(30).default(1),
   follow: z.boolean().default(true),
+  /**
+   * Detector worker threads shared by all streams of the process (0: on the main thread;
+   * auto: one per core beyond the first). Several streams then detect on several cores.
+   */
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0),
   /** A folder with face-api weights in its format; by default the package's own. */
   modelDir: z.string().optional(),
 });
@@ -36,9 +42,9 @@ registerElement({
   description: 'find faces, their boxes and 5 landmarks',
   options: detectOptions,
   create: async (o, ctx) => {
-    const detector = await loadDetector({
-      kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles,
-    });
+    const options = { kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles };
+    const workers = o.workers === 'auto' ? autoWorkers() : o.workers;
+    const detector = workers > 0 ? await detectorPool(options, workers) : await loadDetector(options);
     let last: DetectedFace[] = [];
     let lastSeq = -1;
     return {

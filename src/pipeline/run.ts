@@ -70,6 +70,16 @@ export async function createStages(pipeline: PipelineConfig, ctx: ElementContext
   return stages;
 }
 
+/**
+ * Loads a pipeline's models (and starts its detector workers) ahead of any stream, so
+ * that a camera connecting later does not wait for them; models and pools are shared
+ * per process, so the streams then find them ready.
+ */
+export async function preparePipeline(pipeline: PipelineConfig): Promise<void> {
+  const stages = await createStages(pipeline, { stream: `prepare:${pipeline.name}`, live: false, count: () => {}, emit: () => {} });
+  for (const s of stages) s.dispose?.();
+}
+
 export function startStream(opts: StreamOptions): RunningStream {
   const live = opts.live ?? isLive(opts.uri);
   const ingestCfg = opts.pipeline.elements[0]!.options as IngestOptions;

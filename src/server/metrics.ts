@@ -1,8 +1,10 @@
 /**
  * Prometheus text exposition (version 0.0.4) of facestream's counters: per stream
  * frames, drops, restarts, faces and skips by reason, the decode-to-result latency
- * histogram; socket.io clients and drops.
+ * histogram; socket.io clients and drops; the process' RSS, heap and live tensors.
  */
+import { tf } from '../runtime/index.ts';
+
 export const LATENCY_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
 export class Histogram {
@@ -61,5 +63,10 @@ export function renderMetrics(streams: StreamMetrics[], socket: { clients: numbe
   counter('socket_events_dropped_total', 'Events dropped for slow socket.io clients.', [['', socket.dropped]]);
   counter('socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [['', socket.invalid]]);
   counter('socket_refused_total', 'socket.io connections refused for a missing or wrong token.', [['', socket.refused]]);
+  const gauge = (name: string, help: string, v: number) => out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} gauge`, `facestream_${name} ${v}`);
+  const mem = process.memoryUsage();
+  gauge('process_resident_memory_bytes', 'Resident set size of the process.', mem.rss);
+  gauge('process_heap_used_bytes', 'V8 heap in use (main thread).', mem.heapUsed);
+  gauge('tensors', 'Live tfjs tensors (main thread).', tf.memory().numTensors);
   return out.join('\n') + '\n';
 }

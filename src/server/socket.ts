@@ -101,6 +101,13 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
         stats.sent++;
       }
     },
-    close: () => new Promise<void>((resolve) => { io.close(() => resolve()); }),
+    // what was published before close (the track.ended and stream.ended of a shutdown) is
+    // written out first: at most a second for the clients' buffers to drain
+    close: async () => {
+      const until = Date.now() + 1000;
+      const pending = () => [...io.sockets.sockets.values()].some((c) => ((c.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0) > 0);
+      while (pending() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((resolve) => { io.close(() => resolve()); });
+    },
   };
 }

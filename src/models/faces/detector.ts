@@ -89,6 +89,12 @@ async function loadNet(api: FaceApi, net: string, manifest: string, dir: string)
   return loaded.get(key);
 }
 
+function checkImage(image: { width: number; height: number; data: Uint8Array }): void {
+  if (!(image.width > 0 && image.height > 0) || image.data.length !== image.width * image.height * 3) {
+    throw new FacestreamError('FS_ERR_SOURCE_FAILED', `a ${image.width}x${image.height} RGB image needs ${image.width * image.height * 3} bytes, got ${image.data.length}`);
+  }
+}
+
 /** 68-point scheme -> the 5 alignment points. */
 export function fivePoints(p: Array<{ x: number; y: number }>): Point[] {
   const mean = (from: number, to: number): Point => {
@@ -154,6 +160,7 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   return {
     options: o,
     async detect(image) {
+      checkImage(image);
       if (blaze) return landmarksOnBoxes(await blaze.detect(image, o.minScore, { tiles: o.tiles }), image);
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       try {
@@ -168,6 +175,7 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
       }
     },
     async refine(image, faces) {
+      checkImage(image);
       const out: DetectedFace[] = [];
       for (const prev of faces) {
         const [face] = await landmarksOnBoxes([prev], image);

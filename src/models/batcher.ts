@@ -1,0 +1,68 @@
+/**
+ * Cross-stream batching: `batcher(predict, { maxBatch, maxWaitMs })` collects the crops
+ * that stages of any stream of the process ask for, and runs the model once per batch:
+ * when `maxBatch` crops are waiting, or `maxWaitMs` after the first one arrived. Each
+ * caller gets its own answers back, in order. A model error fails the callers of that
+ * batch only.
+ *
+ * @example
+ *   const b = batcher((crops) => model.predict(crops), { maxBatch: 32, maxWaitMs: 15 });
+ *   const answers = await b.run(crops);
+ */
+export interface Batcher<I, O> {
+  run(inputs: I[]): Promise<O[]>;
+  /** How many stages share it: with one, there is nobody to wait for and batches run at once. */
+  users: number;
+  /** Batches run and inputs seen, for metrics. */
+  readonly stats: { batches: number; inputs: number; largest: number };
+}
+
+export function batcher<I, O>(predict: (inputs: I[]) => O[], opts: { maxBatch: number; maxWaitMs: number }): Batcher<I, O> {
+  interface Waiting { inputs: I[]; resolve: (o: O[]) => void; reject: (e: unknown) => void }
+  const queue: Waiting[] = [];
+  let queued = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const stats = { batches: 0, inputs: 0, largest: 0 };
+
+  const flush = () => {
+    if (timer) { clearTimeout(timer); timer = undefined; }
+    while (queue.length) {
+      // whole requests up to maxBatch inputs (a larger request runs alone)
+      const take: Waiting[] = [];
+      let n = 0;
+      while (queue.length && (take.length === 0 || n + queue[0]!.inputs.length <= opts.maxBatch)) {
+        const w = queue.shift()!;
+        take.push(w);
+        n += w.inputs.length;
+      }
+      queued -= n;
+      try {
+        const out = predict(take.flatMap((w) => w.inputs));
+        stats.batches++;
+        stats.inputs += n;
+        stats.largest = Math.max(stats.largest, n);
+        let at = 0;
+        for (const w of take) { w.resolve(out.slice(at, at + w.inputs.length)); at += w.inputs.length; }
+      } catch (err) {
+        for (const w of take) w.reject(err);
+      }
+      if (queued < opts.maxBatch) break; // the rest waits for more company
+    }
+    if (queue.length && !timer) timer = setTimeout(flush, opts.maxWaitMs);
+  };
+
+  const self: Batcher<I, O> = {
+    stats,
+    users: 0,
+    run(inputs) {
+      if (!inputs.length) return Promise.resolve([]);
+      return new Promise<O[]>((resolve, reject) => {
+        queue.push({ inputs, resolve, reject });
+        queued += inputs.length;
+        if (queued >= opts.maxBatch || opts.maxWaitMs <= 0 || self.users <= 1) flush();
+        else timer ??= setTimeout(flush, opts.maxWaitMs);
+      });
+    },
+  };
+  return self;
+}
