@@ -104,7 +104,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     httpServer = await startHttpServer({
       host: config.http.host, port: config.http.port, token: config.http.token, streams, events,
       stats: (q) => store.stats(q),
-      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats),
+      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved),
       sources: {
         add: (body) => {
           const r = sourceSchema.safeParse(body);
@@ -133,6 +133,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
 
   const statsTimer = setInterval(() => {
+    store.retry(); // tracks that waited for a writable database
     for (const s of running()) {
       const rows = store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 });
       const r = rows[0];

@@ -1,9 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Subject, firstValueFrom, lastValueFrom, toArray, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../src/data.ts';
 import { FacestreamError } from '../src/errors.ts';
+import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
 import { Flow } from '../src/ingest/flow.ts';
 import { activeDecoderPids, fromSource, type SourceEvent } from '../src/ingest/fromSource.ts';
 import { boundedMap } from '../src/operators/boundedMap.ts';
@@ -25,6 +28,28 @@ describe('fromSource on files', () => {
   it('scales frames down to maxWidth, keeping the aspect', async () => {
     const f = await firstValueFrom(fromSource(video('pedestrians-1080p.mp4'), { fps: 5, maxWidth: 640 }));
     expect([f.width, f.height]).toEqual([640, 360]);
+  });
+
+  it('a stream whose resolution changes mid-way: no frame lost, all at the first size, the pipeline runs through it', async () => {
+    const parts = [320, 640].map((side) => {
+      const out = path.join(tmp, `part-${side}.ts`);
+      const r = spawnSync(findFfmpeg().path, ['-v', 'error', '-y', '-i', video('talking-d0.mp4'), '-an', '-vf', `scale=${side}:${side}`,
+        '-c:v', 'libx264', '-preset', 'veryfast', '-f', 'mpegts', out]);
+      expect(r.status).toBe(0);
+      return fs.readFileSync(out);
+    });
+    const clip = path.join(tmp, 'resolution-change.ts');
+    fs.writeFileSync(clip, Buffer.concat(parts)); // one MPEG-TS stream, new SPS half-way
+    const frames = await lastValueFrom(fromSource(clip, { fps: 5 }).pipe(toArray()));
+    expect(frames.length).toBeGreaterThanOrEqual(30);
+    // ffmpeg scales the later frames to the size its output started with
+    expect(new Set(frames.map((f) => `${f.width}x${f.height}`))).toEqual(new Set(['320x320']));
+    for (const f of frames) expect(f.data.length).toBe(f.width * f.height * 3);
+    const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'facestream.js'), 'analyze', clip, '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.at(-1)).toMatchObject({ type: 'stream.ended', frames: frames.length });
+    expect(events.filter((e) => e.type === 'track.started').length).toBeGreaterThanOrEqual(1);
   });
 
   it('a truncated file ends with a clear error and no orphan ffmpeg', async () => {

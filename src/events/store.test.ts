@@ -52,4 +52,35 @@ describe('aggregate store', () => {
     expect(ro.addTrack(ended(Date.now(), 1, 'male', 'no', 'old'))).toBe(false);
     ro.close();
   });
+
+  it('a database that cannot be written (disk full) loses no track: they wait and are written once it can be', () => {
+    const s = new AggregateStore({ file: path.join(tmp, 'full.db'), maxPending: 3 });
+    const db = (s as unknown as { db: { prepare: (sql: string) => unknown } }).db;
+    const prepare = db.prepare.bind(db);
+    let full = true;
+    db.prepare = (sql: string) => {
+      if (full && sql.startsWith('INSERT')) throw new Error('SQLITE_FULL: database or disk is full');
+      return prepare(sql);
+    };
+    const t = Date.now();
+    expect(s.addTrack(ended(t, 1, 'male', 'no', 'old'))).toBe(false);
+    expect(s.addTrack(ended(t, 2, 'female', 'yes', 'youth'))).toBe(false);
+    expect(s.unsaved).toEqual({ pending: 2, dropped: 0 });
+    expect(s.stats({}).reduce((n, r) => n + r.people, 0)).toBe(0);
+    full = false;
+    expect(s.retry()).toBe(true);
+    expect(s.unsaved.pending).toBe(0);
+    const rows = s.stats({});
+    expect(rows.reduce((n, r) => n + r.people, 0)).toBe(2);
+    expect(rows.reduce((n, r) => n + r.female, 0)).toBe(1);
+    // past maxPending the oldest are dropped, and counted
+    full = true;
+    for (let i = 0; i < 5; i++) s.addTrack(ended(t, 10 + i, 'male', 'no', 'old'));
+    expect(s.unsaved).toEqual({ pending: 3, dropped: 2 });
+    full = false;
+    s.close(); // writes what waits
+    const again = new AggregateStore({ file: path.join(tmp, 'full.db') });
+    expect(again.stats({}).reduce((n, r) => n + r.people, 0)).toBe(5);
+    again.close();
+  });
 });

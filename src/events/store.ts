@@ -3,7 +3,10 @@
  * track ended, their gender split, age classes, smiling share and dwell time; and, unless
  * `demographicsOnly`, one summary row per track (attributes and times only: never a face
  * image). Survives a restart; rows older than `retentionDays` are deleted. A database that
- * cannot be written is reported once and retried; the pipeline never waits on it.
+ * cannot be written (disk full, read-only, locked) is reported once; the tracks that could
+ * not be written wait in memory (at most `maxPending`, the oldest dropped and counted
+ * beyond) and are written with the next track or `retry()` once it is writable again.
+ * The pipeline never waits on it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +18,7 @@ const log = createLogger('store');
 export const BUCKET_MS = 60_000;
 export const AGE_GROUPS = ['baby', 'child', 'youth', 'middle-aged', 'old'] as const;
 
-export interface StoreOptions { file: string; retentionDays?: number; demographicsOnly?: boolean }
+export interface StoreOptions { file: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
 
 export interface StatsRow {
   from: number;
@@ -31,6 +34,9 @@ export interface StatsRow {
 export class AggregateStore {
   private db: Database.Database;
   private failing = false;
+  private pending: TrackEnded[] = [];
+  /** Tracks waiting for a writable database, and tracks dropped because too many waited. */
+  readonly unsaved = { pending: 0, dropped: 0 };
   readonly file: string;
   constructor(private readonly opts: StoreOptions) {
     this.file = opts.file;
@@ -52,32 +58,46 @@ export class AggregateStore {
     this.prune();
   }
 
-  /** Adds one ended track. Returns false when the database could not be written. */
+  /** Adds one ended track (and any that waited). Returns false when the database could not be written. */
   addTrack(e: TrackEnded): boolean {
+    this.pending.push(e);
+    const max = this.opts.maxPending ?? 10_000;
+    if (this.pending.length > max) this.unsaved.dropped += this.pending.splice(0, this.pending.length - max).length;
+    return this.retry();
+  }
+
+  /** Writes the tracks that wait, in one transaction. */
+  retry(): boolean {
+    if (!this.pending.length) return true;
+    try {
+      this.db.transaction(() => { for (const e of this.pending) this.write(e); })();
+      if (this.failing) { this.failing = false; log.info(`${this.file} is writable again; ${this.pending.length} waiting track(s) written`); }
+      this.pending = [];
+      this.unsaved.pending = 0;
+      return true;
+    } catch (err) {
+      if (!this.failing) log.error(`cannot write ${this.file}: ${(err as Error).message}; ended tracks wait in memory until it is writable`);
+      this.failing = true;
+      this.unsaved.pending = this.pending.length;
+      return false;
+    }
+  }
+
+  private write(e: TrackEnded): void {
     const a = e.attributes;
     const bucket = Math.floor(e.ts / BUCKET_MS) * BUCKET_MS;
     const ageCol = ({ baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' } as Record<string, string>)[a?.ageGroup?.value ?? ''];
-    try {
-      this.db.transaction(() => {
-        this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
-          VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
-          ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
-            smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
-            ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
-          .run(e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
-            a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs));
-        if (!this.opts.demographicsOnly) {
-          this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-            e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
-            a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null);
-        }
-      })();
-      if (this.failing) { this.failing = false; log.info(`${this.file} is writable again`); }
-      return true;
-    } catch (err) {
-      if (!this.failing) log.error(`cannot write ${this.file}: ${(err as Error).message}; aggregates are not stored until it is writable`);
-      this.failing = true;
-      return false;
+    this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
+      VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
+      ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
+        smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
+        ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
+      .run(e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
+        a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs));
+    if (!this.opts.demographicsOnly) {
+      this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
+        a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null);
     }
   }
 
@@ -108,5 +128,9 @@ export class AggregateStore {
     }
   }
 
-  close(): void { this.db.close(); }
+  close(): void {
+    this.retry();
+    if (this.pending.length) log.error(`${this.pending.length} ended track(s) could not be written to ${this.file} before closing`);
+    this.db.close();
+  }
 }

@@ -33,7 +33,10 @@ export interface StreamMetrics {
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 
-export function renderMetrics(streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number }): string {
+export function renderMetrics(
+  streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number },
+  store: { pending: number; dropped: number } = { pending: 0, dropped: 0 },
+): string {
   const out: string[] = [];
   const counter = (name: string, help: string, rows: Array<[string, number]>) => {
     out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} counter`);
@@ -64,6 +67,8 @@ export function renderMetrics(streams: StreamMetrics[], socket: { clients: numbe
   counter('socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [['', socket.invalid]]);
   counter('socket_refused_total', 'socket.io connections refused for a missing or wrong token.', [['', socket.refused]]);
   const gauge = (name: string, help: string, v: number) => out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} gauge`, `facestream_${name} ${v}`);
+  gauge('store_pending_tracks', 'Ended tracks waiting for the database to be writable.', store.pending);
+  counter('store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [['', store.dropped]]);
   const mem = process.memoryUsage();
   gauge('process_resident_memory_bytes', 'Resident set size of the process.', mem.rss);
   gauge('process_heap_used_bytes', 'V8 heap in use (main thread).', mem.heapUsed);
