@@ -80,6 +80,27 @@ describe('socket.io and the API', () => {
     expect((await fetch(`http://127.0.0.1:${app.httpPort}/healthz`)).status).toBe(200);
   });
 
+  it('hostile payloads: wrong types, a huge message, unknown events, a flood; refused and counted, others unaffected', async () => {
+    const good = client(TOKEN);
+    await new Promise<void>((resolve) => good.on('connect', () => resolve()));
+    const evil = client(TOKEN);
+    await new Promise<void>((resolve) => evil.on('connect', () => resolve()));
+    const invalidBefore = app.socket.stats.invalid;
+    for (const payload of [null, 42, 'x'.repeat(300), { streams: 'live/a' }, { streams: [] }, { streams: Array(101).fill('a') }, { streams: ['../../etc'] }, { streams: [{}] }]) {
+      const ack = await evil.emitWithAck('subscribe', payload);
+      expect(ack.ok, JSON.stringify(payload).slice(0, 80)).toBe(false);
+      expect(ack.error).toMatch(/expected/);
+    }
+    for (let i = 0; i < 200; i++) evil.emit(`unknown-${i}`, { i });
+    const disconnected = new Promise<string>((resolve) => evil.on('disconnect', (reason) => resolve(reason)));
+    evil.emit('subscribe', { streams: ['a'.repeat(64 * 1024)] }); // over the 16 KiB message bound
+    expect(await disconnected).toMatch(/transport close|io server disconnect|transport error/);
+    await waitFor(() => app.socket.stats.invalid - invalidBefore >= 208, 5000, 'the refused messages counted');
+    // the well-behaved client and the server go on
+    expect(await good.emitWithAck('subscribe', { streams: ['live/other'] })).toEqual({ ok: true, streams: ['live/other'] });
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/healthz`)).status).toBe(200);
+  });
+
   it('a subscribed client receives the stream and track events of a published stream', async () => {
     const c = client(TOKEN);
     const got: FacestreamEvent[] = [];

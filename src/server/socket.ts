@@ -32,7 +32,7 @@ export interface SocketLayer {
 }
 
 const ALL = '*';
-const STREAM_NAME = /^[\w./-]{1,200}$/;
+const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,200}$/; // stream paths such as live/door; no ".."
 
 export function attachSocket(server: http.Server, opts: SocketOptions = {}): SocketLayer {
   const io = new Server(server, {
