@@ -24,7 +24,7 @@ export async function benchAll() {
   return {
     machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, tfjs backend ${models.backend}`,
     date: new Date().toISOString(),
-    e2e: { streams1: e2e.streams1, streams4: e2e.streams4, clip: e2e.clip, pipeline: e2e.pipeline },
+    e2e: e2e,
     peers: peers.peers, facestream: peers.facestream, speedupVsBestPeer: peers.speedupVsBestPeer, peerFrames: `${peers.frames} frames of ${peers.clip} (${peers.size}) at 10 fps`,
     attributes: models.attributes, superres: models.superres, detect: detect.detectors, decode, fold,
     seconds: Math.round((Date.now() - t0) / 1000),
@@ -38,6 +38,9 @@ export function benchTable(r: All): string {
     ['machine', r.machine],
     ['end to end, 1 stream (720p, 10 fps asked)', `${r.e2e.streams1.fps} fps, p50 ${r.e2e.streams1.p50Ms} ms, p95 ${r.e2e.streams1.p95Ms} ms, dropped ${r.e2e.streams1.dropped}`],
     ['end to end, 4 streams (5 fps asked each)', `${r.e2e.streams4.fps} fps each (slowest ${r.e2e.streams4.minFps}), p50 ${r.e2e.streams4.p50Ms} ms, p95 ${r.e2e.streams4.p95Ms} ms, dropped ${r.e2e.streams4.dropped}`],
+    ['overload: 8 streams (10 fps asked each)', `${r.e2e.overload.fps} fps each, p95 ${r.e2e.overload.p95Ms} ms, dropped ${r.e2e.overload.dropped} of ${r.e2e.overload.frames}`],
+    ['capacity, 4 streams as fast as possible', `${r.e2e.capacity.workers0.totalFps} fps without workers, ${r.e2e.capacity.workersAuto.totalFps} fps with ${r.e2e.capacity.workers} (${r.e2e.capacity.workerSpeedup}x)`],
+    ['attribute batches (1 and 4 streams)', `${r.e2e.attributeBatches.batches} batches, ${r.e2e.attributeBatches.meanCrops} crops each on average, largest ${r.e2e.attributeBatches.largest}`],
     ['memory over the 4-stream run (RSS first/last/max)', `${r.e2e.streams4.memory.rssMb.join(' / ')} MB, tensors ${r.e2e.streams4.memory.tensors.join(' / ')}`],
     [`facestream, ${r.peerFrames}`, `${r.facestream.fps} fps, recall ${r.facestream.recall}`],
     ['human (every frame analysed)', `${r.peers.human.fps} fps, recall ${r.peers.human.recall}`],

@@ -14,6 +14,7 @@ import { loadDetector, type DetectorOptions } from '../src/models/faces/detector
 export const DETECTOR_OPTIONS: DetectorOptions[] = [
   { kind: 'ssd' },
   { kind: 'blazeface' },
+  { kind: 'blazeface', tiles: true },
   { kind: 'tiny', inputSize: 224 },
   { kind: 'tiny', inputSize: 320 },
   { kind: 'tiny', inputSize: 416 },
@@ -42,7 +43,7 @@ export async function benchDetect(opts: { maxFramesPerClip?: number } = {}) {
       crowdMs += performance.now() - t0;
     }
     rows.push({
-      detector: o.kind === 'tiny' ? `tiny-${o.inputSize}` : o.kind,
+      detector: o.kind === 'tiny' ? `tiny-${o.inputSize}` : o.tiles ? `${o.kind}-tiles` : o.kind,
       talkingRecall: Math.round((found / talkingFrames.length) * 1000) / 1000,
       talkingMsPerFrame: Math.round((ms / talkingFrames.length) * 10) / 10,
       crowdFacesPerFrame: Math.round((crowdFaces / crowd.length) * 100) / 100,

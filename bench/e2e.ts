@@ -13,6 +13,7 @@ import { startStream } from '../src/pipeline/run.ts';
 import type { Frame } from '../src/ingest/fromSource.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
 import { autoWorkers } from '../src/models/faces/pool.ts';
+import { attributeBatchStats } from '../src/operators/attributes.ts';
 import { benchClip } from './clip.ts';
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
@@ -93,19 +94,28 @@ export async function runStreams(
  * pause instead of dropping), all frames analysed: total frames/s, with the detector on
  * the main thread and in worker threads.
  */
-export async function benchCapacity(opts: { pipeline?: string } = {}) {
+export async function benchCapacity(opts: { pipeline?: string } = {}): Promise<{ workers0: { totalFps: number; p95Ms: number }; workers: number; workersAuto: { totalFps: number; p95Ms: number }; workerSpeedup: number; [k: string]: unknown }> {
   const out: Record<string, { totalFps: number; p95Ms: number }> = {};
   for (const workers of [0, 1, 'auto'] as const) {
     const r = await runStreams(4, 10, { ...opts, realtime: false, workers });
     out[`workers${workers === 'auto' ? `Auto${autoWorkers()}` : workers}`] = { totalFps: r.totalFps, p95Ms: r.p95Ms };
   }
   const none = out.workers0!, auto = out[`workersAuto${autoWorkers()}`]!;
-  return { ...out, workerSpeedup: round(auto.totalFps / none.totalFps, 2) };
+  return { ...out, workers0: none, workers: autoWorkers(), workersAuto: auto, workerSpeedup: round(auto.totalFps / none.totalFps, 2) };
 }
 
 export async function benchE2e(opts: { pipeline?: string } = {}) {
+  const before = attributeBatchStats();
   const streams1 = await runStreams(1, 10, opts);
   const streams4 = await runStreams(4, 5, opts);
+  const after = attributeBatchStats();
+  // load shedding: eight live streams at 10 fps ask for about twice what this machine analyses
+  const overload = await runStreams(8, 10, opts);
   const capacity = await benchCapacity(opts);
-  return { clip: 'bench-720p-v1.mp4 (1280x720, 30 fps, 20 s, read in real time)', pipeline: opts.pipeline ?? 'default', streams1, streams4, capacity };
+  const batches = after.batches - before.batches;
+  return {
+    clip: 'bench-720p-v1.mp4 (1280x720, 30 fps, 20 s, read in real time)', pipeline: opts.pipeline ?? 'default',
+    streams1, streams4, overload, capacity,
+    attributeBatches: { batches, meanCrops: batches ? round((after.crops - before.crops) / batches, 2) : 0, largest: after.largest },
+  };
 }

@@ -34,6 +34,13 @@ export const attributesOptions = z.strictObject({
 const models = new Map<string, Promise<AttributeModel>>();
 const batchers = new Map<string, Batcher<Crop, Attributes>>();
 
+/** Batches run and crops classified by the shared batchers of this process (for benchmarks and metrics). */
+export function attributeBatchStats(): { batches: number; crops: number; largest: number } {
+  let batches = 0, crops = 0, largest = 0;
+  for (const b of batchers.values()) { batches += b.stats.batches; crops += b.stats.inputs; largest = Math.max(largest, b.stats.largest); }
+  return { batches, crops, largest };
+}
+
 export function trackAttributes(t: TrackState) {
   const a = t.attributes;
   if (!a) return undefined;
