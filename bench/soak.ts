@@ -19,20 +19,9 @@ import { io } from 'socket.io-client';
 import { PROJECT_ROOT, dataDir } from '../src/data.ts';
 import { demoClip } from '../src/demo/clip.ts';
 import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
+import { childPids } from '../src/ingest/proc.ts';
 
 interface Sample { t: number; rssMb: number; heapMb: number; tensors: number; fds: number; ffmpeg: number; analysed: number; events: number }
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
 
 function metric(text: string, name: string): number {
   let sum = 0;
@@ -95,7 +84,7 @@ export async function soak(opts: { minutes?: number; out?: string } = {}) {
         heapMb: metric(m, 'facestream_process_heap_used_bytes') / 2 ** 20,
         tensors: metric(m, 'facestream_tensors'),
         fds: fs.readdirSync(`/proc/${server.pid}/fd`).length,
-        ffmpeg: children(server.pid!).filter((p) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('ffmpeg'); } catch { return false; } }).length,
+        ffmpeg: childPids(server.pid!, 'ffmpeg').length,
         analysed: metric(m, 'facestream_frames_analysed_total'),
         events,
       });

@@ -7,25 +7,12 @@ import { io } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/data.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
+import { childPids } from '../src/ingest/proc.ts';
 import { video, waitFor, waitGone } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-shutdown-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Pids of the direct children of `pid` (from /proc). */
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch { /* gone meanwhile */ }
-  }
-  return out;
-}
 
 describe('graceful shutdown', () => {
   it('SIGTERM: open tracks end and reach the subscribed client and the database, ffmpeg is killed, exit 0 within 5 s', async () => {
@@ -49,7 +36,7 @@ describe('graceful shutdown', () => {
     try {
       await client.emitWithAck('subscribe', { streams: ['lobby'] });
       const started = await waitFor(() => events.find((e) => e.type === 'track.started'), 40_000, 'a track to start');
-      const ffmpeg = children(child.pid!).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('ffmpeg'));
+      const ffmpeg = childPids(child.pid!, 'ffmpeg');
       expect(ffmpeg.length).toBeGreaterThanOrEqual(1);
       const t0 = Date.now();
       child.kill('SIGTERM');
