@@ -1,19 +1,20 @@
 /**
  * BlazeFace (MediaPipe's back-camera model: 256x256 input, 896 anchors) as a face-box
- * proposer: the graph model ships inside `@vladmandic/human` (`models/blazeface.json`), read from disk. Decoding is ours: the image is padded to a square,
- * scaled to 256, the regressors are offsets from the anchor centres in input pixels
- * (box centre, width, height, then 6 keypoints), the scores are logits; greedy NMS in JS
- * over the few anchors above the score threshold.
+ * proposer: the graph model ships inside `@vladmandic/human` (`models/blazeface.json`),
+ * read from disk. Decoding is ours: the image (or each square tile of it) is padded to a
+ * square and scaled to 256; the regressors are offsets from the anchor centres in input
+ * pixels (box centre, width, height, then 6 keypoints), the scores are logits; greedy NMS
+ * in JS over the few anchors above the score threshold, across tiles.
  *
- * The 5 alignment points still come from face-api's
- * 68-point net on each box (detector.ts), so crops are aligned as at training.
+ * The 5 alignment points still come from face-api's 68-point net on each box
+ * (detector.ts), so crops are aligned as at training.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FacestreamError } from '../../errors.ts';
 import { tf } from '../../runtime/index.ts';
-import type { Box } from '../../calculators/geometry.ts';
+import { iou, type Box } from '../../calculators/geometry.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
 
 const require = createRequire(import.meta.url);
@@ -94,17 +95,13 @@ export function tilesFor(width: number, height: number): Array<{ x: number; y: n
   });
 }
 
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  return inter / (a.width * a.height + b.width * b.height - inter || 1);
-}
+const loaded = new Map<string, Promise<BlazeFace>>();
 
-let loading: Promise<BlazeFace> | undefined;
-
+/** Loads the model once per folder and process. */
 export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
-  loading ??= (async () => {
+  const cached = loaded.get(dir);
+  if (cached) return cached;
+  const loading = (async (): Promise<BlazeFace> => {
     const json = path.join(dir, 'blazeface.json');
     if (!fs.existsSync(json)) throw new FacestreamError('FS_ERR_MODEL', `face model ${json} is missing; reinstall @vladmandic/human`);
     let model: tf.GraphModel;
@@ -169,6 +166,7 @@ export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
       },
     };
   })();
-  loading.catch(() => { loading = undefined; });
+  loaded.set(dir, loading);
+  loading.catch(() => loaded.delete(dir));
   return loading;
 }
