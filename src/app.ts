@@ -2,12 +2,14 @@
  * `facestream start`: node-media-server (RTMP in), the facestream plugin, pulled
  * cameras from the config, and facestream's HTTP server, in one process.
  */
+import os from 'node:os';
 import net from 'node:net';
 import { register, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
 import { createMediaServer } from '../plugins/node-media-server/server.ts';
 import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
+import { startRedisBus, type RedisBus } from './events/bus.ts';
 import { preparePipeline, startStream, type RunningStream } from './pipeline/run.ts';
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
@@ -15,7 +17,6 @@ import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { AggregateStore } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
-import os from 'node:os';
 import path from 'node:path';
 
 export function defaultDbFile(): string {
@@ -33,7 +34,10 @@ export interface App {
   pulled: Map<string, RunningStream>;
   /** The last events, newest last (bounded). */
   events(stream?: string): FacestreamEvent[];
+  /** This node's streams, then (with `bus.kind: redis`) the other live nodes', each with its owner. */
   streams(): StreamInfo[];
+  readonly nodeId: string;
+  readonly bus?: RedisBus;
   stop(): Promise<void>;
 }
 
@@ -51,6 +55,8 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 
 export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
   const recent: FacestreamEvent[] = [];
+  const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
+  let bus: RedisBus | undefined;
   const maxEvents = opts.maxEvents ?? 500;
   let socket: SocketLayer | undefined;
   const store = new AggregateStore({
@@ -69,6 +75,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     recent.push(e);
     if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
     socket?.publish(e);
+    bus?.append(e);
     opts.onEvent?.(e);
   };
   const pipeline = loadPipeline(config.pipeline);
@@ -92,11 +99,16 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo => ({
     name: s.name, uri: s.uri, kind, state: s.state, pipeline: s.pipeline, frames: s.stats.frames,
     dropped: s.stats.dropped, restarts: s.stats.restarts, startedAt: s.startedAt, firstFrameLatencyMs: s.stats.firstFrameLatencyMs,
+    owner: nodeId,
   });
-  const streams = () => [
+  const localStreams = () => [
     ...[...plugin.streams.values()].map((s) => info(s, 'published')),
     ...[...pulled.values()].map((s) => info(s, 'pulled')),
   ];
+  bus = config.bus.kind === 'redis'
+    ? startRedisBus({ url: config.bus.url, nodeId, maxLen: config.bus.maxLen, localStreams })
+    : undefined;
+  const streams = (): StreamInfo[] => [...localStreams(), ...((bus?.remoteStreams() ?? []) as unknown as StreamInfo[])];
   const running = () => [...plugin.streams.values(), ...pulled.values()];
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
   let httpServer: RunningHttpServer;
@@ -125,9 +137,10 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         },
       },
     });
-    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors });
+    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false });
   } catch (err) {
     await server.stop();
+    await bus?.close();
     throw err;
   }
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
@@ -148,7 +161,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
 
   let stopping: Promise<void> | undefined;
   return {
-    rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, streams,
+    rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, streams, nodeId, bus,
     stop: () => (stopping ??= (async () => {
       clearInterval(statsTimer);
       await plugin.stopAll();
@@ -156,6 +169,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await socket!.close();
       await httpServer.close();
       await server.stop();
+      await bus?.close(); // after the streams ended: their last events are appended first
       store.close();
     })()),
   };

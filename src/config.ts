@@ -44,6 +44,15 @@ export const appConfigSchema = z.strictObject({
     /** Period of the per-stream `stats` event. */
     statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000),
   }).prefault({}),
+  /** This node's id among several (default: host name and process id). */
+  node: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)').optional() }).prefault({}),
+  /** memory: one node; redis: events to Redis Streams, socket.io across nodes, the node registry. */
+  bus: z.strictObject({
+    kind: z.enum(['memory', 'redis']).default('memory'),
+    url: z.string().default('redis://127.0.0.1:6379'),
+    /** Entries kept per camera stream key (approximately). */
+    maxLen: z.number().int().min(100).max(100_000_000).default(100_000),
+  }).prefault({}),
   /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
   pipeline: z.string().default('default'),
   /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */

@@ -34,3 +34,14 @@ export async function waitFor<T>(fn: () => T | undefined | false | null, timeout
 export async function waitGone(pid: number | undefined, timeoutMs = 3000): Promise<void> {
   await waitFor(() => !pidAlive(pid), timeoutMs, `process ${pid} to exit`);
 }
+
+/** waitFor with an async probe (HTTP, Redis). */
+export async function waitForAsync<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs: number, what: string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -22,6 +22,8 @@ export interface StreamInfo {
   restarts: number;
   startedAt: number;
   firstFrameLatencyMs?: number;
+  /** The node that analyses it. */
+  owner?: string;
 }
 
 export interface HttpServerOptions {

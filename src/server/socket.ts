@@ -21,6 +21,13 @@ export interface SocketOptions {
   cors?: string[] | '*';
   /** Packets waiting for one client beyond which its events are dropped. Default 256. */
   maxBuffered?: number;
+  /**
+   * Several nodes: socket.io's adapter (the Redis one) carries each published event to the
+   * other nodes, which deliver it to their own subscribed clients with the same bounds.
+   */
+  adapter?: Parameters<Server['adapter']>[0];
+  /** Whether the adapter can reach the other nodes now (events are not forwarded while it cannot). */
+  canForward?: () => boolean;
 }
 
 export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number }
@@ -32,6 +39,8 @@ export interface SocketLayer {
 }
 
 const ALL = '*';
+/** Server-to-server message of the adapter: one event of another node's stream. */
+const NODE_EVENT = 'facestream:event';
 const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,200}$/; // stream paths such as live/door; no ".."
 
 export function attachSocket(server: http.Server, opts: SocketOptions = {}): SocketLayer {
@@ -89,17 +98,28 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
     });
   });
 
+  const deliver = (e: FacestreamEvent) => {
+    const targets = new Set<Socket>([...(subscribers.get(e.stream) ?? []), ...(subscribers.get(ALL) ?? [])]);
+    for (const socket of targets) {
+      const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
+      if (buffered > maxBuffered) { stats.dropped++; continue; }
+      if (e.type === 'track.updated') socket.volatile.emit('event', e);
+      else socket.emit('event', e);
+      stats.sent++;
+    }
+  };
+  if (opts.adapter) {
+    io.adapter(opts.adapter);
+    io.on(NODE_EVENT, (e: FacestreamEvent) => {
+      if (e && typeof e === 'object' && typeof e.stream === 'string') deliver(e);
+    });
+  }
+
   return {
     stats,
     publish(e) {
-      const targets = new Set<Socket>([...(subscribers.get(e.stream) ?? []), ...(subscribers.get(ALL) ?? [])]);
-      for (const socket of targets) {
-        const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-        if (buffered > maxBuffered) { stats.dropped++; continue; }
-        if (e.type === 'track.updated') socket.volatile.emit('event', e);
-        else socket.emit('event', e);
-        stats.sent++;
-      }
+      deliver(e);
+      if (opts.adapter && (opts.canForward?.() ?? true)) io.serverSideEmit(NODE_EVENT, e);
     },
     // what was published before close (the track.ended and stream.ended of a shutdown) is
     // written out first: at most a second for the clients' buffers to drain

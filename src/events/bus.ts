@@ -1,0 +1,140 @@
+/**
+ * The event bus between facestream nodes (`bus.kind: redis`; the default `memory` keeps
+ * everything in the process):
+ *
+ * - every event of this node's streams is appended to a Redis Stream, one key per camera
+ *   stream (`facestream:events:NAME`, capped at about `maxLen` entries), field `event` =
+ *   the event's JSON: integrators read them durably with consumer groups (XREADGROUP,
+ *   XACK) and resume after a restart;
+ * - this node's streams (name, state, counters, owner) are written every 2 s under
+ *   `facestream:node:ID` with a 6 s expiry, so `/api/streams` on any node lists every live
+ *   node's streams and a dead node's disappear within seconds;
+ * - socket.io's Redis adapter (`@socket.io/redis-adapter`) carries each event to the other
+ *   nodes, whose subscribed clients receive it (see socket.ts).
+ *
+ * Redis going away never stops the analysis: appends wait in a bounded queue (the oldest
+ * dropped and counted beyond `maxQueued`), ioredis reconnects, and `stats` says so.
+ */
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import type { FacestreamEvent } from './types.ts';
+import { createLogger } from '../log.ts';
+
+const log = createLogger('bus');
+
+export const STREAM_KEY_PREFIX = 'facestream:events:';
+export const NODE_KEY_PREFIX = 'facestream:node:';
+
+export interface NodeStream { name: string; owner: string; [k: string]: unknown }
+
+export interface BusStats { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
+
+export interface RedisBus {
+  readonly nodeId: string;
+  readonly stats: BusStats;
+  append(e: FacestreamEvent): void;
+  /** Streams of the other live nodes, as last read (refreshed every 2 s). */
+  remoteStreams(): NodeStream[];
+  /** socket.io adapter factory over this bus' connections. */
+  adapter(): ReturnType<typeof createAdapter>;
+  close(): Promise<void>;
+}
+
+export function startRedisBus(opts: {
+  url: string; nodeId: string; maxLen: number; maxQueued?: number;
+  localStreams: () => ReadonlyArray<{ name: string }>;
+}): RedisBus {
+  const retryStrategy = (n: number) => Math.min(200 * n, 2000);
+  // main: our own commands, sent only while connected (appends wait in our bounded queue);
+  // pub/sub: the socket.io adapter's, which subscribes before the connection is up
+  const main = new Redis(opts.url, { maxRetriesPerRequest: null, enableOfflineQueue: false, retryStrategy });
+  const pub = new Redis(opts.url, { maxRetriesPerRequest: 1, retryStrategy });
+  const sub = new Redis(opts.url, { maxRetriesPerRequest: null, retryStrategy });
+  const stats: BusStats = { connected: false, appended: 0, queued: 0, dropped: 0, errors: 0 };
+  const maxQueued = opts.maxQueued ?? 10_000;
+  const queue: FacestreamEvent[] = [];
+  let remote: NodeStream[] = [];
+  let closed = false;
+  let flushing = false;
+
+  let warned = false;
+  for (const c of [main, pub, sub]) {
+    c.on('error', (err: Error) => {
+      stats.errors++;
+      if (!warned) log.warn(`redis ${opts.url}: ${err.message}; events wait in memory (at most ${maxQueued}) until it is back`);
+      warned = true;
+    });
+  }
+  main.on('ready', () => {
+    stats.connected = true;
+    if (warned) log.info(`redis ${opts.url} is back; ${queue.length} waiting event(s) appended`);
+    warned = false;
+    void flush();
+  });
+  main.on('close', () => { stats.connected = false; });
+
+  const flush = async () => {
+    if (flushing || closed) return;
+    flushing = true;
+    try {
+      while (queue.length && main.status === 'ready') {
+        const batch = queue.slice(0, 200);
+        const p = main.pipeline();
+        for (const e of batch) p.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), '*', 'event', JSON.stringify(e));
+        const res = await p.exec();
+        if (!res || res.some(([err]) => err)) break; // connection lost mid-way: the batch stays queued
+        queue.splice(0, batch.length);
+        stats.appended += batch.length;
+      }
+    } catch {
+      stats.errors++;
+    } finally {
+      stats.queued = queue.length;
+      flushing = false;
+    }
+  };
+
+  const announce = async () => {
+    if (main.status !== 'ready') return;
+    try {
+      const streams = opts.localStreams().map((s) => ({ ...s, owner: opts.nodeId }));
+      await main.set(`${NODE_KEY_PREFIX}${opts.nodeId}`, JSON.stringify({ id: opts.nodeId, at: Date.now(), streams }), 'EX', 6);
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await main.scan(cursor, 'MATCH', `${NODE_KEY_PREFIX}*`, 'COUNT', 100);
+        cursor = next;
+        keys.push(...found.filter((k) => k !== `${NODE_KEY_PREFIX}${opts.nodeId}`));
+      } while (cursor !== '0');
+      const values = keys.length ? await main.mget(...keys) : [];
+      remote = values.flatMap((v) => {
+        try { return v ? (JSON.parse(v) as { streams: NodeStream[] }).streams : []; } catch { return []; }
+      });
+    } catch {
+      stats.errors++;
+    }
+  };
+  const timer = setInterval(() => void announce(), 2000);
+  timer.unref();
+  void announce();
+
+  return {
+    nodeId: opts.nodeId,
+    stats,
+    append(e) {
+      queue.push(e);
+      if (queue.length > maxQueued) stats.dropped += queue.splice(0, queue.length - maxQueued).length;
+      stats.queued = queue.length;
+      void flush();
+    },
+    remoteStreams: () => remote,
+    adapter: () => createAdapter(pub, sub),
+    async close() {
+      clearInterval(timer);
+      await flush().catch(() => {});
+      closed = true;
+      await main.del(`${NODE_KEY_PREFIX}${opts.nodeId}`).catch(() => {});
+      for (const c of [main, pub, sub]) c.disconnect();
+    },
+  };
+}

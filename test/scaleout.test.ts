@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/app.ts';
+import { PROJECT_ROOT } from '../src/data.ts';
+import { publish, type Publisher } from '../src/demo/publish.ts';
+import { STREAM_KEY_PREFIX } from '../src/events/bus.ts';
+import type { FacestreamEvent } from '../src/events/types.ts';
+import { video, waitFor, waitForAsync } from './helpers.ts';
+
+const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-scaleout-'));
+const procs: ChildProcess[] = [];
+let redisPort = 0;
+let redisUrl = '';
+
+interface Node { id: string; child: ChildProcess; http: string; rtmpPort: number; log: () => string }
+
+async function startNode(id: string): Promise<Node> {
+  const config = path.join(tmp, `${id}.yaml`);
+  fs.writeFileSync(config, [
+    'rtmp: { port: 0, host: 127.0.0.1 }', 'http: { port: 0, host: 127.0.0.1 }',
+    `storage: { file: ${JSON.stringify(path.join(tmp, `${id}.db`))} }`,
+    `node: { id: ${id} }`, `bus: { kind: redis, url: ${JSON.stringify(redisUrl)} }`,
+  ].join('\n'));
+  const child = spawn(process.execPath, [bin, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const http = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1], 60_000, `node ${id}`);
+  const rtmpPort = Number(/RTMP on 127\.0\.0\.1:(\d+)/.exec(err)![1]);
+  return { id, child, http, rtmpPort, log: () => err };
+}
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(redis);
+  let out = '';
+  redis.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
+  await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
+  expect(out).toMatch(/Ready to accept connections/);
+});
+
+afterAll(async () => {
+  for (const p of procs.reverse()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('two nodes on Redis', () => {
+  it('events of a stream on node A reach a client of node B, are in a Redis Stream read once by a consumer group across a restart; A dying drops its stream from B within 10 s', async () => {
+    const [a, b] = [await startNode('node-a'), await startNode('node-b')];
+    const client: Socket = io(b.http, { transports: ['websocket'], reconnection: false });
+    const got: FacestreamEvent[] = [];
+    client.on('event', (e: FacestreamEvent) => got.push(e));
+    await new Promise<void>((r) => client.on('connect', () => r()));
+    expect(await client.emitWithAck('subscribe', '*')).toMatchObject({ ok: true });
+    let pub: Publisher | undefined = publish(video('talking-d6.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/hall`, { reencode: true, loop: true });
+    try {
+      await waitFor(() => got.find((e) => e.type === 'track.started' && e.stream === 'live/hall'), 60_000, 'a track of node A at node B\'s client');
+      expect(got.find((e) => e.type === 'stream.started')).toMatchObject({ stream: 'live/hall' });
+      // B lists A's stream, with its owner
+      const listed = async () => ((await (await fetch(`${b.http}/api/streams`)).json()) as { streams: Array<{ name: string; owner: string }> }).streams;
+      await waitForAsync(async () => (await listed()).some((s) => s.name === 'live/hall'), 10_000, 'A\'s stream on B');
+      expect((await listed()).find((s) => s.name === 'live/hall')).toMatchObject({ owner: 'node-a' });
+
+      // a consumer group reads the camera's events durably: part, a restart, the rest; each once
+      const key = `${STREAM_KEY_PREFIX}live/hall`;
+      const r1 = new Redis(redisUrl);
+      await r1.xgroup('CREATE', key, 'integrator', '0');
+      const seen: string[] = [];
+      const read = async (r: Redis, count: number, from = '>') => {
+        const res = (await r.xreadgroup('GROUP', 'integrator', 'c1', 'COUNT', count, 'STREAMS', key, from)) as Array<[string, Array<[string, string[]]>]> | null;
+        const entries = res?.[0]?.[1] ?? [];
+        for (const [id, fields] of entries) {
+          expect(JSON.parse(fields[1]!).stream).toBe('live/hall');
+          seen.push(id);
+          await r.xack(key, 'integrator', id);
+        }
+        return entries.length;
+      };
+      await read(r1, 3);
+      r1.disconnect(); // the consumer goes away...
+      await pub.stop();
+      pub = undefined;
+      await waitFor(() => got.find((e) => e.type === 'stream.ended' && e.stream === 'live/hall'), 40_000, 'the stream to end');
+      await new Promise((r) => setTimeout(r, 1000));
+      const r2 = new Redis(redisUrl); // ...and comes back: pending first (none: all acked), then the rest
+      await read(r2, 1000, '0');
+      while ((await read(r2, 100)) > 0) { /* drain */ }
+      const total = await r2.xlen(key);
+      expect(seen.length).toBe(total);
+      expect(new Set(seen).size).toBe(total);
+      r2.disconnect();
+
+      // node A dies: its stream leaves B's list within 10 s
+      pub = publish(video('talking-d6.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/door`, { reencode: true, loop: true });
+      await waitForAsync(async () => (await listed()).some((s) => s.name === 'live/door'), 30_000, 'the second stream on B');
+      const killedAt = Date.now();
+      a.child.kill('SIGKILL');
+      await waitForAsync(async () => !(await listed()).some((s) => s.owner === 'node-a'), 10_000, 'A\'s streams to leave B\'s list');
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
+    } finally {
+      await pub?.stop();
+      client.close();
+    }
+  }, 300_000);
+});
