@@ -116,7 +116,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     httpServer = await startHttpServer({
       host: config.http.host, port: config.http.port, token: config.http.token, streams, events,
       stats: (q) => store.stats(q),
-      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved),
+      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved, bus?.stats),
       sources: {
         add: (body) => {
           const r = sourceSchema.safeParse(body);

@@ -69,6 +69,7 @@ describe('two nodes on Redis', () => {
       const listed = async () => ((await (await fetch(`${b.http}/api/streams`)).json()) as { streams: Array<{ name: string; owner: string }> }).streams;
       await waitForAsync(async () => (await listed()).some((s) => s.name === 'live/hall'), 10_000, 'A\'s stream on B');
       expect((await listed()).find((s) => s.name === 'live/hall')).toMatchObject({ owner: 'node-a' });
+      expect(await (await fetch(`${a.http}/metrics`)).text()).toMatch(/^facestream_bus_connected 1$/m);
 
       // a consumer group reads the camera's events durably: part, a restart, the rest; each once
       const key = `${STREAM_KEY_PREFIX}live/hall`;

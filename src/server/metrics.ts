@@ -36,6 +36,7 @@ const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 export function renderMetrics(
   streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number },
   store: { pending: number; dropped: number } = { pending: 0, dropped: 0 },
+  bus?: { connected: boolean; appended: number; queued: number; dropped: number; errors: number },
 ): string {
   const out: string[] = [];
   const counter = (name: string, help: string, rows: Array<[string, number]>) => {
@@ -69,6 +70,12 @@ export function renderMetrics(
   const gauge = (name: string, help: string, v: number) => out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} gauge`, `facestream_${name} ${v}`);
   gauge('store_pending_tracks', 'Ended tracks waiting for the database to be writable.', store.pending);
   counter('store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [['', store.dropped]]);
+  if (bus) {
+    gauge('bus_connected', 'Whether the Redis event bus is connected (1) or not (0).', bus.connected ? 1 : 0);
+    gauge('bus_queued_events', 'Events waiting for Redis.', bus.queued);
+    counter('bus_appended_events_total', 'Events appended to Redis Streams.', [['', bus.appended]]);
+    counter('bus_dropped_events_total', 'Events dropped because too many waited for Redis.', [['', bus.dropped]]);
+  }
   const mem = process.memoryUsage();
   gauge('process_resident_memory_bytes', 'Resident set size of the process.', mem.rss);
   gauge('process_heap_used_bytes', 'V8 heap in use (main thread).', mem.heapUsed);
