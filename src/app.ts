@@ -15,6 +15,7 @@ import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/sche
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { renderMetrics } from './server/metrics.ts';
+import { PgStore } from './events/pgstore.ts';
 import { AggregateStore } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
 import path from 'node:path';
@@ -55,14 +56,16 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 
 export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
   const recent: FacestreamEvent[] = [];
-  const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
   let bus: RedisBus | undefined;
   const maxEvents = opts.maxEvents ?? 500;
   let socket: SocketLayer | undefined;
-  const store = new AggregateStore({
-    file: config.storage.file ?? defaultDbFile(), retentionDays: config.storage.retentionDays,
-    demographicsOnly: config.storage.demographicsOnly,
-  });
+  const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
+  const store: AggregateStore | PgStore = config.storage.kind === 'postgres'
+    ? await PgStore.open({ url: config.storage.url!, node: nodeId, retentionDays: config.storage.retentionDays, demographicsOnly: config.storage.demographicsOnly })
+    : new AggregateStore({
+      file: config.storage.file ?? defaultDbFile(), retentionDays: config.storage.retentionDays,
+      demographicsOnly: config.storage.demographicsOnly,
+    });
   const open = new Map<string, number>(); // stream -> tracks in view
   const onEvent = (e: FacestreamEvent) => {
     if (e.type === 'track.started') open.set(e.stream, (open.get(e.stream) ?? 0) + 1);
@@ -141,14 +144,16 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   } catch (err) {
     await server.stop();
     await bus?.close();
+    await store.close();
     throw err;
   }
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
 
-  const statsTimer = setInterval(() => {
-    store.retry(); // tracks that waited for a writable database
+  const statsTimer = setInterval(() => void (async () => {
+    void store.retry(); // tracks that waited for a writable database
     for (const s of running()) {
-      const rows = store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 });
+      let rows: Awaited<ReturnType<typeof store.stats>> = [];
+      try { rows = await store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 }); } catch { /* database away: the counts say 0 this time */ }
       const r = rows[0];
       onEvent({
         v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts: Date.now(), since: s.startedAt,
@@ -156,7 +161,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         smilingShare: r?.smilingShare ?? null, meanDwellMs: r?.meanDwellMs ?? null, inView: open.get(s.name) ?? 0,
       });
     }
-  }, config.storage.statsIntervalMs);
+  })(), config.storage.statsIntervalMs);
   statsTimer.unref();
 
   let stopping: Promise<void> | undefined;
@@ -170,7 +175,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await httpServer.close();
       await server.stop();
       await bus?.close(); // after the streams ended: their last events are appended first
-      store.close();
+      await store.close();
     })()),
   };
 }

@@ -36,8 +36,12 @@ export const appConfigSchema = z.strictObject({
     cors: z.union([z.literal('*'), z.array(z.string())]).optional(),
   }).prefault({}),
   storage: z.strictObject({
+    /** sqlite: this node's file; postgres: one database shared by every node (`url`). */
+    kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
     /** SQLite file of the aggregates; default $XDG_DATA_HOME/facestream/facestream.db. */
     file: z.string().optional(),
+    /** postgres: a connection string, postgres://USER:PASSWORD@HOST:PORT/DB. */
+    url: z.string().optional(),
     retentionDays: z.number().int().min(1).max(3650).default(90),
     /** Emit and store only aggregates: no per-track events or rows. */
     demographicsOnly: z.boolean().default(false),
@@ -68,6 +72,7 @@ export function parseAppConfig(doc: unknown, where: string): AppConfig {
     if (names.has(s.name)) throw new FacestreamError('FS_ERR_CONFIG', `${where}: sources: the name "${s.name}" is used twice`);
     names.add(s.name);
   }
+  if (r.data.storage.kind === 'postgres' && !r.data.storage.url) throw new FacestreamError('FS_ERR_CONFIG', `${where}: storage.url is required with storage.kind postgres`);
   if (!r.data.http.token && process.env.FACESTREAM_TOKEN) r.data.http.token = process.env.FACESTREAM_TOKEN;
   return r.data;
 }

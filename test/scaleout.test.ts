@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,32 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-scaleout-'));
 const procs: ChildProcess[] = [];
 let redisPort = 0;
 let redisUrl = '';
+let pgUrl = '';
+let pgCtl: (action: 'start' | 'stop') => void;
+
+/** A throw-away PostgreSQL cluster on a free port (as the postgres user when run as root: it refuses root). */
+async function startPostgres(): Promise<void> {
+  const bin = fs.readdirSync('/usr/lib/postgresql').sort().map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => fs.existsSync(`${d}/initdb`));
+  if (!bin) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) => {
+    const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  };
+  if (asRoot) {
+    const pw = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    fs.chownSync(dir, Number(pw), Number(gid));
+  }
+  run(`${bin}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const port = await freePort();
+  pgCtl = (action) => run(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/log`, '-w', '-m', 'fast', '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]);
+  pgCtl('start');
+  pgUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  procs.push({ exitCode: null, signalCode: null, kill: () => { try { pgCtl('stop'); } catch { /* already stopped */ } } } as unknown as ChildProcess);
+}
 
 interface Node { id: string; child: ChildProcess; http: string; rtmpPort: number; log: () => string }
 
@@ -24,8 +50,8 @@ async function startNode(id: string): Promise<Node> {
   const config = path.join(tmp, `${id}.yaml`);
   fs.writeFileSync(config, [
     'rtmp: { port: 0, host: 127.0.0.1 }', 'http: { port: 0, host: 127.0.0.1 }',
-    `storage: { file: ${JSON.stringify(path.join(tmp, `${id}.db`))} }`,
     `node: { id: ${id} }`, `bus: { kind: redis, url: ${JSON.stringify(redisUrl)} }`,
+    `storage: { kind: postgres, url: ${JSON.stringify(pgUrl)}, statsIntervalMs: 1000 }`,
   ].join('\n'));
   const child = spawn(process.execPath, [bin, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   procs.push(child);
@@ -46,15 +72,16 @@ beforeAll(async () => {
   redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
   await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
   expect(out).toMatch(/Ready to accept connections/);
-});
+  await startPostgres();
+}, 60_000);
 
 afterAll(async () => {
   for (const p of procs.reverse()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('two nodes on Redis', () => {
-  it('events of a stream on node A reach a client of node B, are in a Redis Stream read once by a consumer group across a restart; A dying drops its stream from B within 10 s', async () => {
+describe('two nodes on Redis and PostgreSQL', () => {
+  it('A\'s events reach B\'s client and a Redis Stream (read once by a consumer group across a restart); B answers A\'s stats; a PostgreSQL restart loses no aggregate; A dying leaves B\'s list within 10 s', async () => {
     const [a, b] = [await startNode('node-a'), await startNode('node-b')];
     const client: Socket = io(b.http, { transports: ['websocket'], reconnection: false });
     const got: FacestreamEvent[] = [];
@@ -99,6 +126,22 @@ describe('two nodes on Redis', () => {
       expect(seen.length).toBe(total);
       expect(new Set(seen).size).toBe(total);
       r2.disconnect();
+
+      // aggregates of A's stream, stored in the shared PostgreSQL, answered by B
+      const people = async (stream: string) => ((await (await fetch(`${b.http}/api/stats?stream=${encodeURIComponent(stream)}`)).json()) as { buckets: Array<{ people: number }> })
+        .buckets.reduce((n, x) => n + x.people, 0);
+      const ended = (stream: string) => got.filter((e) => e.type === 'track.ended' && e.stream === stream).length;
+      expect(ended('live/hall')).toBeGreaterThanOrEqual(1);
+      await waitForAsync(async () => (await people('live/hall')) === ended('live/hall'), 10_000, 'B\'s stats to count A\'s tracks');
+
+      // PostgreSQL restarts while tracks end: none is lost
+      pgCtl('stop');
+      pub = publish(video('talking-d3.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/lobby`, { reencode: true });
+      await waitFor(() => got.find((e) => e.type === 'stream.ended' && e.stream === 'live/lobby'), 60_000, 'the lobby stream to end');
+      pub = undefined;
+      expect(ended('live/lobby')).toBeGreaterThanOrEqual(1);
+      pgCtl('start');
+      await waitForAsync(async () => (await people('live/lobby').catch(() => -1)) === ended('live/lobby'), 15_000, 'the tracks that waited to be stored');
 
       // node A dies: its stream leaves B's list within 10 s
       pub = publish(video('talking-d6.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/door`, { reencode: true, loop: true });

@@ -34,7 +34,7 @@ export interface HttpServerOptions {
   streams: () => StreamInfo[];
   events: (stream?: string) => FacestreamEvent[];
   /** GET /api/stats: stored aggregates. */
-  stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[];
+  stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
   /** Prometheus text for GET /metrics. */
   metrics?: () => string;
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
@@ -160,7 +160,11 @@ export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpSer
           const from = time('from');
           const to = time('to');
           if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from');
-          return json(res, 200, { buckets: opts.stats({ stream: url.searchParams.get('stream') ?? undefined, from, to, bucketMs }) });
+          void Promise.resolve(opts.stats({ stream: url.searchParams.get('stream') ?? undefined, from, to, bucketMs })).then(
+            (buckets) => json(res, 200, { buckets }),
+            (err: Error) => json(res, 503, { error: `aggregates unavailable: ${err.message}` }),
+          );
+          return;
         } catch (err) {
           return json(res, err instanceof HttpError ? err.status : 400, { error: (err as Error).message });
         }

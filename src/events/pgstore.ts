@@ -1,0 +1,153 @@
+/**
+ * The aggregate store on PostgreSQL (`storage.kind: postgres`), shared by every node: the
+ * same schema and queries as the SQLite store (store.ts), created by migrations at start-up
+ * (table `facestream_migrations`). Writes are batched: ended tracks wait in memory and are
+ * written in one transaction every second (or at 100); a lost connection keeps them
+ * waiting (at most `maxPending`, the oldest dropped and counted) until it is back, so
+ * restarting PostgreSQL loses no aggregate. The pipeline never waits on it.
+ */
+import pg from 'pg';
+import { createLogger } from '../log.ts';
+import { BUCKET_MS, type StatsRow } from './store.ts';
+import type { TrackEnded } from './types.ts';
+
+const log = createLogger('pgstore');
+
+const MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS aggregates (
+    stream TEXT NOT NULL, bucket BIGINT NOT NULL, people INTEGER NOT NULL DEFAULT 0,
+    male INTEGER NOT NULL DEFAULT 0, female INTEGER NOT NULL DEFAULT 0,
+    age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0, age_youth INTEGER NOT NULL DEFAULT 0,
+    age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
+    smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (stream, bucket));
+  CREATE TABLE IF NOT EXISTS tracks (
+    stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at BIGINT NOT NULL, dwell_ms BIGINT NOT NULL,
+    gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes JSONB, node TEXT);
+  CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`,
+];
+
+const AGE_COLUMN: Record<string, string> = { baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' };
+
+export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
+
+export class PgStore {
+  private readonly pool: pg.Pool;
+  private pending: TrackEnded[] = [];
+  private failing = false;
+  private writing: Promise<boolean> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  readonly unsaved = { pending: 0, dropped: 0 };
+
+  private constructor(private readonly opts: PgStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: opts.url, max: 4, connectionTimeoutMillis: 3000 });
+    this.pool.on('error', () => { /* a dropped idle client; the next query reconnects */ });
+    this.timer = setInterval(() => void this.retry(), 1000);
+    this.timer.unref();
+  }
+
+  /** Connects and migrates; a database that cannot be reached at start-up is an error. */
+  static async open(opts: PgStoreOptions): Promise<PgStore> {
+    const s = new PgStore(opts);
+    try {
+      const c = await s.pool.connect();
+      try {
+        await c.query('CREATE TABLE IF NOT EXISTS facestream_migrations (version INTEGER PRIMARY KEY, at BIGINT NOT NULL)');
+        const done = new Set((await c.query<{ version: number }>('SELECT version FROM facestream_migrations')).rows.map((r) => r.version));
+        for (const [i, sql] of MIGRATIONS.entries()) {
+          if (done.has(i + 1)) continue;
+          await c.query('BEGIN');
+          await c.query(sql);
+          await c.query('INSERT INTO facestream_migrations VALUES ($1, $2) ON CONFLICT DO NOTHING', [i + 1, Date.now()]);
+          await c.query('COMMIT');
+        }
+      } finally {
+        c.release();
+      }
+    } catch (err) {
+      clearInterval(s.timer);
+      await s.pool.end().catch(() => {});
+      throw new Error(`PostgreSQL ${opts.url.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`);
+    }
+    return s;
+  }
+
+  addTrack(e: TrackEnded): void {
+    this.pending.push(e);
+    const max = this.opts.maxPending ?? 100_000;
+    if (this.pending.length > max) this.unsaved.dropped += this.pending.splice(0, this.pending.length - max).length;
+    this.unsaved.pending = this.pending.length;
+    if (this.pending.length >= 100) void this.retry();
+  }
+
+  /** Writes what waits, in one transaction. */
+  retry(): Promise<boolean> {
+    this.writing ??= this.write().finally(() => { this.writing = undefined; });
+    return this.writing;
+  }
+
+  private async write(): Promise<boolean> {
+    if (!this.pending.length) return true;
+    const batch = this.pending.slice();
+    let c: pg.PoolClient | undefined;
+    try {
+      c = await this.pool.connect();
+      await c.query('BEGIN');
+      for (const e of batch) {
+        const a = e.attributes;
+        const bucket = Math.floor(e.ts / BUCKET_MS) * BUCKET_MS;
+        const ageCol = AGE_COLUMN[a?.ageGroup?.value ?? ''];
+        await c.query(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
+          VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
+          ON CONFLICT (stream, bucket) DO UPDATE SET people = aggregates.people + 1, male = aggregates.male + excluded.male,
+            female = aggregates.female + excluded.female, smiling = aggregates.smiling + excluded.smiling,
+            smile_known = aggregates.smile_known + excluded.smile_known, dwell_sum = aggregates.dwell_sum + excluded.dwell_sum
+            ${ageCol ? `, ${ageCol} = aggregates.${ageCol} + 1` : ''}`,
+        [e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
+          a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs)]);
+        if (!this.opts.demographicsOnly) {
+          await c.query('INSERT INTO tracks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
+            e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
+            a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null, this.opts.node]);
+        }
+      }
+      await c.query('COMMIT');
+      this.pending.splice(0, batch.length);
+      this.unsaved.pending = this.pending.length;
+      if (this.failing) { this.failing = false; log.info(`PostgreSQL is back; ${batch.length} waiting track(s) written`); }
+      return true;
+    } catch (err) {
+      await c?.query('ROLLBACK').catch(() => {});
+      if (!this.failing) log.error(`cannot write to PostgreSQL: ${(err as Error).message}; ended tracks wait in memory until it is back`);
+      this.failing = true;
+      return false;
+    } finally {
+      c?.release();
+    }
+  }
+
+  async stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): Promise<StatsRow[]> {
+    const bucketMs = Math.max(BUCKET_MS, Math.round((q.bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
+    const { rows } = await this.pool.query<Record<string, string | null>>(`SELECT (bucket / $1::bigint) * $1::bigint AS b, SUM(people) people, SUM(male) male, SUM(female) female,
+        SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
+        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
+      FROM aggregates WHERE ($2::text IS NULL OR stream = $2) AND bucket >= $3 AND bucket < $4 GROUP BY b ORDER BY b`,
+    [bucketMs, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER]);
+    return rows.map((r) => {
+      const n = (k: string) => Number(r[k] ?? 0);
+      return {
+        from: n('b'), people: n('people'), male: n('male'), female: n('female'),
+        ageGroups: { baby: n('baby'), child: n('child'), youth: n('youth'), 'middle-aged': n('middle'), old: n('old') },
+        smiling: n('smiling'), smilingShare: n('known') ? n('smiling') / n('known') : null,
+        meanDwellMs: n('people') ? Math.round(n('dwell') / n('people')) : null,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.retry();
+    if (this.pending.length) log.error(`${this.pending.length} ended track(s) could not be written to PostgreSQL before closing`);
+    await this.pool.end().catch(() => {});
+  }
+}
