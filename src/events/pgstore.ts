@@ -4,7 +4,8 @@
  * (table `facestream_migrations`). Writes are batched: ended tracks wait in memory and are
  * written in one transaction every second (or at 100); a lost connection keeps them
  * waiting (at most `maxPending`, the oldest dropped and counted) until it is back, so
- * restarting PostgreSQL loses no aggregate. The pipeline never waits on it.
+ * restarting PostgreSQL loses no aggregate. Rows older than `retentionDays` are deleted
+ * (checked hourly). The pipeline never waits on it.
  */
 import pg from 'pg';
 import { createLogger } from '../log.ts';
@@ -42,7 +43,7 @@ export class PgStore {
   private constructor(private readonly opts: PgStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.url, max: 4, connectionTimeoutMillis: 3000 });
     this.pool.on('error', () => { /* a dropped idle client; the next query reconnects */ });
-    this.timer = setInterval(() => void this.retry(), 1000);
+    this.timer = setInterval(() => { void this.retry(); void this.prune(); }, 1000);
     this.timer.unref();
   }
 
@@ -123,6 +124,20 @@ export class PgStore {
       return false;
     } finally {
       c?.release();
+    }
+  }
+
+  private lastPrune = 0;
+  /** Deletes rows older than `retentionDays`, at most once an hour. */
+  private async prune(): Promise<void> {
+    if (!this.opts.retentionDays || Date.now() - this.lastPrune < 3_600_000) return;
+    this.lastPrune = Date.now();
+    const before = Date.now() - this.opts.retentionDays * 86_400_000;
+    try {
+      await this.pool.query('DELETE FROM aggregates WHERE bucket < $1', [before]);
+      await this.pool.query('DELETE FROM tracks WHERE ended_at < $1', [before]);
+    } catch (err) {
+      log.warn(`pruning PostgreSQL failed: ${(err as Error).message}`);
     }
   }
 
