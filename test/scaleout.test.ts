@@ -62,16 +62,21 @@ async function startNode(id: string): Promise<Node> {
   return { id, child, http, rtmpPort, log: () => err };
 }
 
-beforeAll(async () => {
-  redisPort = await freePort();
-  redisUrl = `redis://127.0.0.1:${redisPort}`;
-  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+let redis: ChildProcess;
+async function startRedis(): Promise<void> {
+  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(redis);
   let out = '';
   redis.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
   await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
   expect(out).toMatch(/Ready to accept connections/);
+}
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  redisUrl = `redis://127.0.0.1:${redisPort}`;
+  await startRedis();
   await startPostgres();
 }, 60_000);
 
@@ -81,7 +86,7 @@ afterAll(async () => {
 });
 
 describe('two nodes on Redis and PostgreSQL', () => {
-  it('A\'s events reach B\'s client and a Redis Stream (read once by a consumer group across a restart); B answers A\'s stats; a PostgreSQL restart loses no aggregate; A dying leaves B\'s list within 10 s', async () => {
+  it('A\'s events reach B\'s client and a Redis Stream (read once by a consumer group across a restart); B answers A\'s stats; PostgreSQL and Redis restarts lose no aggregate; A dying leaves B\'s list within 10 s', async () => {
     const [a, b] = [await startNode('node-a'), await startNode('node-b')];
     const client: Socket = io(b.http, { transports: ['websocket'], reconnection: false });
     const got: FacestreamEvent[] = [];
@@ -142,6 +147,20 @@ describe('two nodes on Redis and PostgreSQL', () => {
       expect(ended('live/lobby')).toBeGreaterThanOrEqual(1);
       pgCtl('start');
       await waitForAsync(async () => (await people('live/lobby').catch(() => -1)) === ended('live/lobby'), 15_000, 'the tracks that waited to be stored');
+
+      // Redis restarts (its data gone: no persistence here): the nodes reconnect, and events flow again
+      const redisDown = new Promise((r) => redis.once('exit', r));
+      redis.kill('SIGKILL');
+      await redisDown;
+      await startRedis();
+      await waitForAsync(async () => /^facestream_bus_connected 1$/m.test(await (await fetch(`${a.http}/metrics`)).text()), 15_000, 'A to reconnect to Redis');
+      const before = got.length;
+      pub = publish(video('talking-d3.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/stairs`, { reencode: true });
+      await waitFor(() => got.slice(before).find((e) => e.type === 'stream.ended' && e.stream === 'live/stairs'), 60_000, 'events of a stream after the Redis restart');
+      pub = undefined;
+      await waitForAsync(async () => (await people('live/stairs')) === ended('live/stairs'), 10_000, 'its tracks stored');
+      expect(await people('live/hall')).toBe(ended('live/hall')); // nothing stored before was lost
+      expect(await people('live/lobby')).toBe(ended('live/lobby'));
 
       // node A dies: its stream leaves B's list within 10 s
       pub = publish(video('talking-d6.mp4'), `rtmp://127.0.0.1:${a.rtmpPort}/live/door`, { reencode: true, loop: true });
