@@ -8,7 +8,7 @@ import type { FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, Tr
 // @ts-expect-error a browser module without types
 import { io } from './vendor/socket.io.esm.min.js';
 
-interface StreamInfo { name: string; state: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number }
+interface StreamInfo { name: string; state: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
 interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
 interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number }
 declare const uPlot: new (opts: object, data: unknown[], el: HTMLElement) => { setData(d: unknown[]): void; setSize(s: { width: number; height: number }): void };
@@ -59,7 +59,7 @@ async function pollStreams(): Promise<void> {
 
 function renderStreams(): void {
   const body = $('streams');
-  if (!streams.size) { body.innerHTML = '<tr class="empty"><td colspan="8">no stream yet</td></tr>'; return; }
+  if (!streams.size) { body.innerHTML = '<tr class="empty"><td colspan="9">no stream yet</td></tr>'; return; }
   body.replaceChildren(...[...streams.values()].map((s) => {
     const tr = document.createElement('tr');
     tr.dataset.stream = s.name;
@@ -67,7 +67,7 @@ function renderStreams(): void {
     const live = tracks.get(s.name);
     const view = inView.get(s.name) ?? (live ? [...live.values()].filter((t) => !t.ended).length : 0);
     const cells = [s.name, s.state, s.fps == null ? '–' : s.fps.toFixed(1), String(s.frames), String(s.dropped), String(s.restarts),
-      s.firstFrameLatencyMs == null ? '–' : `${s.firstFrameLatencyMs} ms`, String(view)];
+      s.firstFrameLatencyMs == null ? '–' : `${s.firstFrameLatencyMs} ms`, String(view), s.owner ?? '–'];
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       td.textContent = c;
