@@ -32,4 +32,11 @@ describe('pipeline schema', () => {
     expect(() => parseAppConfig({ sources: [{ name: 'a', url: 'rtsp://x', pipline: 'd' }] }, 'c.yaml')).toThrow('unknown key "sources[0].pipline"');
     expect(() => parseAppConfig({ sources: [{ name: 'a', url: 'x' }, { name: 'a', url: 'y' }] }, 'c.yaml')).toThrow(/used twice/);
   });
+
+  it('scale-out settings: memory bus and SQLite by default; postgres needs a url; bad kinds are named', () => {
+    expect(parseAppConfig({}, 'c')).toMatchObject({ bus: { kind: 'memory' }, storage: { kind: 'sqlite' }, node: {} });
+    expect(() => parseAppConfig({ storage: { kind: 'postgres' } }, 'c.yaml')).toThrow('c.yaml: storage.url is required with storage.kind postgres');
+    expect(() => parseAppConfig({ bus: { kind: 'kafka' } }, 'c.yaml')).toThrow(/bus\.kind/);
+    expect(() => parseAppConfig({ node: { id: 'a b' } }, 'c.yaml')).toThrow(/node\.id/);
+  });
 });
