@@ -177,16 +177,26 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
     async refine(image, faces) {
       checkImage(image);
       const out: DetectedFace[] = [];
+      const mean = (q: Point[]) => q.reduce((a, [x, y]) => [a[0] + x / q.length, a[1] + y / q.length], [0, 0]);
       for (const prev of faces) {
-        const [face] = await landmarksOnBoxes([prev], image);
-        if (!face) continue;
-        const p = face.landmarks5;
-        const eyes = Math.hypot(p[1]![0] - p[0]![0], p[1]![1] - p[0]![1]);
-        const inside = p.every(([x, y]) => x >= prev.box.x && x <= prev.box.x + prev.box.width && y >= prev.box.y && y <= prev.box.y + prev.box.height);
-        if (!inside || eyes < 0.15 * prev.box.width) continue;
-        const mean = (q: Point[]) => q.reduce((a, [x, y]) => [a[0] + x / q.length, a[1] + y / q.length], [0, 0]);
-        const [nx, ny] = mean(p), [ox, oy] = mean(prev.landmarks5);
-        out.push({ score: prev.score, box: { ...prev.box, x: prev.box.x + nx - ox, y: prev.box.y + ny - oy }, landmarks5: p });
+        // the net on the last box; when the face moved by more than a tenth of the box, once
+        // more on the box moved with it (points from an off-centre crop are less exact)
+        let box = prev.box, anchor = mean(prev.landmarks5), found: DetectedFace | undefined;
+        for (let pass = 0; pass < 2; pass++) {
+          const [face] = await landmarksOnBoxes([{ box, score: prev.score }], image);
+          if (!face) { found = undefined; break; }
+          const p = face.landmarks5;
+          const eyes = Math.hypot(p[1]![0] - p[0]![0], p[1]![1] - p[0]![1]);
+          const inside = p.every(([x, y]) => x >= box.x && x <= box.x + box.width && y >= box.y && y <= box.y + box.height);
+          if (!inside || eyes < 0.15 * box.width) { found = undefined; break; }
+          const [nx, ny] = mean(p);
+          const moved = Math.hypot(nx - anchor[0], ny - anchor[1]);
+          box = { ...box, x: box.x + nx - anchor[0], y: box.y + ny - anchor[1] };
+          anchor = [nx, ny];
+          found = { score: prev.score, box, landmarks5: p };
+          if (moved < 0.1 * box.width) break;
+        }
+        if (found) out.push(found);
       }
       return out;
     },
