@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { createLogger } from '../log.ts';
-import { BUCKET_MS, type StatsRow } from './store.ts';
+import { statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const log = createLogger('pgstore');
@@ -27,8 +27,6 @@ const MIGRATIONS = [
     gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes JSONB, node TEXT);
   CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`,
 ];
-
-const AGE_COLUMN: Record<string, string> = { baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' };
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
 
@@ -95,21 +93,16 @@ export class PgStore {
       c = await this.pool.connect();
       await c.query('BEGIN');
       for (const e of batch) {
-        const a = e.attributes;
-        const bucket = Math.floor(e.ts / BUCKET_MS) * BUCKET_MS;
-        const ageCol = AGE_COLUMN[a?.ageGroup?.value ?? ''];
+        const { bucket, ageCol, counts, track } = trackValues(e);
         await c.query(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
           VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
           ON CONFLICT (stream, bucket) DO UPDATE SET people = aggregates.people + 1, male = aggregates.male + excluded.male,
             female = aggregates.female + excluded.female, smiling = aggregates.smiling + excluded.smiling,
             smile_known = aggregates.smile_known + excluded.smile_known, dwell_sum = aggregates.dwell_sum + excluded.dwell_sum
             ${ageCol ? `, ${ageCol} = aggregates.${ageCol} + 1` : ''}`,
-        [e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
-          a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs)]);
+        [e.stream, bucket, ...counts]);
         if (!this.opts.demographicsOnly) {
-          await c.query('INSERT INTO tracks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [
-            e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
-            a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null, this.opts.node]);
+          await c.query('INSERT INTO tracks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [...track, this.opts.node]);
         }
       }
       await c.query('COMMIT');
@@ -142,21 +135,13 @@ export class PgStore {
   }
 
   async stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): Promise<StatsRow[]> {
-    const bucketMs = Math.max(BUCKET_MS, Math.round((q.bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
+    const bucketMs = statsBucketMs(q.bucketMs);
     const { rows } = await this.pool.query<Record<string, string | null>>(`SELECT (bucket / $1::bigint) * $1::bigint AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
         SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
       FROM aggregates WHERE ($2::text IS NULL OR stream = $2) AND bucket >= $3 AND bucket < $4 GROUP BY b ORDER BY b`,
     [bucketMs, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER]);
-    return rows.map((r) => {
-      const n = (k: string) => Number(r[k] ?? 0);
-      return {
-        from: n('b'), people: n('people'), male: n('male'), female: n('female'),
-        ageGroups: { baby: n('baby'), child: n('child'), youth: n('youth'), 'middle-aged': n('middle'), old: n('old') },
-        smiling: n('smiling'), smilingShare: n('known') ? n('smiling') / n('known') : null,
-        meanDwellMs: n('people') ? Math.round(n('dwell') / n('people')) : null,
-      };
-    });
+    return rows.map(statsRow);
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,42 @@ const log = createLogger('store');
 export const BUCKET_MS = 60_000;
 export const AGE_GROUPS = ['baby', 'child', 'youth', 'middle-aged', 'old'] as const;
 
+/** Age class -> its column in `aggregates`. */
+export const AGE_COLUMN: Record<string, string> = { baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' };
+
+/**
+ * What one ended track writes, in both stores (SQLite here, PostgreSQL in pgstore.ts): its
+ * minute bucket, the age column it counts in, the increments of the aggregates row (male,
+ * female, smiling, smile known, dwell) and the values of its `tracks` row.
+ */
+export function trackValues(e: TrackEnded) {
+  const a = e.attributes;
+  const dwell = Math.round(e.dwellMs);
+  return {
+    bucket: Math.floor(e.ts / BUCKET_MS) * BUCKET_MS,
+    ageCol: AGE_COLUMN[a?.ageGroup?.value ?? ''],
+    counts: [a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0, a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, dwell],
+    track: [e.stream, e.trackId, e.ts, dwell, a?.gender?.value ?? null, a?.gender?.confidence ?? null,
+      a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null],
+  };
+}
+
+/** The bucket width of a stats query: whole minutes, an hour by default. */
+export function statsBucketMs(bucketMs?: number): number {
+  return Math.max(BUCKET_MS, Math.round((bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
+}
+
+/** One row of the stats query (columns b, people, male, ..., dwell, as numbers or numeric strings) as a StatsRow. */
+export function statsRow(r: Record<string, unknown>): StatsRow {
+  const n = (k: string) => Number(r[k] ?? 0);
+  return {
+    from: n('b'), people: n('people'), male: n('male'), female: n('female'),
+    ageGroups: { baby: n('baby'), child: n('child'), youth: n('youth'), 'middle-aged': n('middle'), old: n('old') },
+    smiling: n('smiling'), smilingShare: n('known') ? n('smiling') / n('known') : null,
+    meanDwellMs: n('people') ? Math.round(n('dwell') / n('people')) : null,
+  };
+}
+
 export interface StoreOptions { file: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
 
 export interface StatsRow {
@@ -84,37 +120,25 @@ export class AggregateStore {
   }
 
   private write(e: TrackEnded): void {
-    const a = e.attributes;
-    const bucket = Math.floor(e.ts / BUCKET_MS) * BUCKET_MS;
-    const ageCol = ({ baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' } as Record<string, string>)[a?.ageGroup?.value ?? ''];
+    const { bucket, ageCol, counts, track } = trackValues(e);
     this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
       VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
       ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
         smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
         ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
-      .run(e.stream, bucket, a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0,
-        a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, Math.round(e.dwellMs));
-    if (!this.opts.demographicsOnly) {
-      this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-        e.stream, e.trackId, e.ts, Math.round(e.dwellMs), a?.gender?.value ?? null, a?.gender?.confidence ?? null,
-        a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null);
-    }
+      .run(e.stream, bucket, ...counts);
+    if (!this.opts.demographicsOnly) this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(...track);
   }
 
   /** Sums over [from, to) grouped by `bucketMs` (a multiple of a minute). */
   stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): StatsRow[] {
-    const bucketMs = Math.max(BUCKET_MS, Math.round((q.bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
+    const bucketMs = statsBucketMs(q.bucketMs);
     const rows = this.db.prepare(`SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
         SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
       FROM aggregates WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`)
-      .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, number>>;
-    return rows.map((r) => ({
-      from: r.b!, people: r.people!, male: r.male!, female: r.female!,
-      ageGroups: { baby: r.baby!, child: r.child!, youth: r.youth!, 'middle-aged': r.middle!, old: r.old! },
-      smiling: r.smiling!, smilingShare: r.known ? r.smiling! / r.known : null,
-      meanDwellMs: r.people ? Math.round(r.dwell! / r.people) : null,
-    }));
+      .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, unknown>>;
+    return rows.map(statsRow);
   }
 
   prune(now = Date.now()): void {

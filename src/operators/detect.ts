@@ -30,7 +30,7 @@ export const detectOptions = z.strictObject({
   follow: z.boolean().default(true),
   /**
    * Detector worker threads shared by all streams of the process (0: on the main thread;
-   * auto: one per core beyond the first). Several streams then detect on several cores.
+   * auto: one per core, none on one core). Several streams then detect on several cores.
    */
   workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0),
   /** A folder with face-api weights in its format; by default the package's own. */
