@@ -99,7 +99,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     }));
   config.sources.forEach((s, i) => pull(s, sourcePipelines[i]!));
 
-  const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo => ({
+  const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo & { owner: string } => ({
     name: s.name, uri: s.uri, kind, state: s.state, pipeline: s.pipeline, frames: s.stats.frames,
     dropped: s.stats.dropped, restarts: s.stats.restarts, startedAt: s.startedAt, firstFrameLatencyMs: s.stats.firstFrameLatencyMs,
     owner: nodeId,

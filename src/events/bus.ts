@@ -25,7 +25,8 @@ const log = createLogger('bus');
 export const STREAM_KEY_PREFIX = 'facestream:events:';
 export const NODE_KEY_PREFIX = 'facestream:node:';
 
-export interface NodeStream { name: string; owner: string; [k: string]: unknown }
+/** A stream as nodes list it (the API's StreamInfo fields), with the node that analyses it. */
+export interface NodeStream { name: string; owner: string }
 
 export interface BusStats { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
 
@@ -42,7 +43,8 @@ export interface RedisBus {
 
 export function startRedisBus(opts: {
   url: string; nodeId: string; maxLen: number; maxQueued?: number;
-  localStreams: () => ReadonlyArray<{ name: string }>;
+  /** This node's streams, each with this node as its owner. */
+  localStreams: () => ReadonlyArray<NodeStream>;
 }): RedisBus {
   const retryStrategy = (n: number) => Math.min(200 * n, 2000);
   // main: our own commands, sent only while connected (appends wait in our bounded queue);
@@ -95,10 +97,9 @@ export function startRedisBus(opts: {
   };
 
   const announce = async () => {
-    if (main.status !== 'ready') return;
+    if (main.status !== 'ready') { remote = []; return; } // cut off: nothing known of the other nodes
     try {
-      const streams = opts.localStreams().map((s) => ({ ...s, owner: opts.nodeId }));
-      await main.set(`${NODE_KEY_PREFIX}${opts.nodeId}`, JSON.stringify({ id: opts.nodeId, at: Date.now(), streams }), 'EX', 6);
+      await main.set(`${NODE_KEY_PREFIX}${opts.nodeId}`, JSON.stringify({ id: opts.nodeId, at: Date.now(), streams: opts.localStreams() }), 'EX', 6);
       const keys: string[] = [];
       let cursor = '0';
       do {
