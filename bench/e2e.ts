@@ -15,14 +15,10 @@ import { initRuntime, tf } from '../src/runtime/index.ts';
 import { autoWorkers } from '../src/models/faces/pool.ts';
 import { attributeBatchStats } from '../src/operators/attributes.ts';
 import { benchClip } from './clip.ts';
+import { percentile } from './stats.ts';
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 const mb = (b: number) => round(b / 2 ** 20);
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export interface E2eRun {
   streams: number; fpsTarget: number;

@@ -14,11 +14,7 @@ import { initRuntime, tf } from '../src/runtime/index.ts';
 import { checkGradients, randomArray } from '../src/runtime/gradcheck.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../src/models/reference.ts';
 import { foldBatchNorm } from '../src/models/fold.ts';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
+import { median } from './stats.ts';
 
 function timeIt(f: () => void, warmup: number, runs: number): number {
   for (let i = 0; i < warmup; i++) f();

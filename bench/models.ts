@@ -13,11 +13,7 @@ import { buildAttributeNet, INPUT_SIZE } from '../src/models/attributes/network.
 import { loadModel } from '../src/models/io.ts';
 import { loadEsrgan } from '../src/train/evaluate-superres.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
+import { median } from './stats.ts';
 
 function timeIt(f: () => void, runs = 7, warmup = 2): number {
   for (let i = 0; i < warmup; i++) f();

@@ -20,6 +20,7 @@ import { PROJECT_ROOT, dataDir } from '../src/data.ts';
 import { demoClip } from '../src/demo/clip.ts';
 import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
 import { childPids } from '../src/ingest/proc.ts';
+import { median } from './stats.ts';
 
 interface Sample { t: number; rssMb: number; heapMb: number; tensors: number; fds: number; ffmpeg: number; analysed: number; events: number }
 
@@ -97,7 +98,6 @@ export async function soak(opts: { minutes?: number; out?: string } = {}) {
     // robust to GC's saw-tooth: the medians of the first and the last third of the samples
     // after warm-up; a series fails when the last exceeds the first by more than its allowance
     const allowances = { rssMb: 0.05, heapMb: 0.05, tensors: 0, fds: 2, ffmpeg: 0 } as const;
-    const median = (v: number[]) => { const x = [...v].sort((a, b) => a - b); return x[Math.floor(x.length / 2)] ?? NaN; };
     const third = Math.max(1, Math.floor(after.length / 3));
     const verdicts = Object.fromEntries(Object.entries(allowances).map(([k, allowance]) => {
       const y = after.map((s) => s[k as keyof Sample]);
