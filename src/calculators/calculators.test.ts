@@ -41,6 +41,18 @@ describe('similarity transform (Umeyama)', () => {
     }
   });
 
+  it('a zoom below 1 frames the face wider: points move to the centre, the scale shrinks by the zoom', () => {
+    const tight = template(64), wide = template(64, 0.8);
+    tight.forEach(([x, y], i) => {
+      expect(wide[i]![0] - 32).toBeCloseTo((x - 32) * 0.8, 9);
+      expect(wide[i]![1] - 32).toBeCloseTo((y - 32) * 0.8, 9);
+    });
+    const lm: Point[] = [[70, 80], [130, 84], [99, 115], [76, 146], [124, 149]];
+    const s1 = similarityParams(alignmentMatrix(lm, 64)).scale;
+    expect(similarityParams(alignmentMatrix(lm, 64, 0.8)).scale).toBeCloseTo(s1 * 0.8, 6);
+    expect(template(64, 1)).toEqual(template(64));
+  });
+
   it('warps an image so that the landmarks land on the template', () => {
     // a synthetic 200x200 image with a bright dot at each landmark
     const lm: Point[] = [[70, 80], [130, 84], [99, 115], [76, 146], [124, 149]];

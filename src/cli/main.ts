@@ -187,9 +187,11 @@ train.command('attributes')
   .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
   .option('--resume', 'continue from the last checkpoint')
   .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat'), 1)
+  .option('--zoom <x>', 'crop framing: 1 = the tight 112 template, below 1 wider (hair, chin); kept by --resume', parseFloat)
+  .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number }) => {
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string }) => {
     try {
       const path = await import('node:path');
       const { dataDir } = await import('../data.ts');
@@ -200,12 +202,12 @@ train.command('attributes')
       const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
-        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
       }
       const fs = await import('node:fs');
-      const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[] };
+      const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };
       const { report } = await finishAttributes({
-        checkpoint: path.join(out, 'checkpoint'), data: dirs, out: o.export, seed: o.seed,
+        checkpoint: path.join(out, 'checkpoint'), data: dirs, out: o.export, seed: o.seed, zoom: state.zoom ?? 1,
         command: (state.commands ?? [`facestream train attributes --epochs ${o.epochs} --batch ${o.batch} --lr ${o.lr} --seed ${o.seed}`]).join(' && '),
         trainInfo: { epochs: o.epochs, history: state.history },
       });

@@ -9,11 +9,17 @@
 import { z } from 'zod';
 import { alignmentMatrix } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
+import { readInferenceSettings } from '../models/attributes/model.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 export const alignOptions = z.strictObject({
   size: z.number().int().min(16).max(512).default(64),
+  /**
+   * Framing of the crop (the template's zoom; below 1 wider). By default the one the
+   * attribute model was trained on (models/attributes/manifest.json, inference.zoom).
+   */
+  zoom: z.number().min(0.3).max(2).optional(),
   /** Align skipped faces too (for inspection); by default only faces that passed quality. */
   all: z.boolean().default(false),
 });
@@ -22,13 +28,16 @@ registerElement({
   name: 'align',
   description: 'aligned fixed-size face crops',
   options: alignOptions,
-  create: (o) => ({
-    process(item: AnalysedFrame): AnalysedFrame {
-      for (const face of item.faces) {
-        if (face.predicted || (face.skipped && !o.all)) continue;
-        face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, o.size), o.size, o.size);
-      }
-      return item;
-    },
-  }),
+  create: (o) => {
+    const zoom = o.zoom ?? readInferenceSettings().zoom;
+    return {
+      process(item: AnalysedFrame): AnalysedFrame {
+        for (const face of item.faces) {
+          if (face.predicted || (face.skipped && !o.all)) continue;
+          face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, o.size, zoom), o.size, o.size);
+        }
+        return item;
+      },
+    };
+  },
 });

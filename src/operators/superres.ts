@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { alignmentMatrix } from '../calculators/similarity.ts';
 import { warpAffine, type RgbImage } from '../calculators/warp.ts';
 import { PROJECT_ROOT } from '../data.ts';
+import { readInferenceSettings } from '../models/attributes/model.ts';
 import { loadModel } from '../models/io.ts';
 import { HR_SIZE } from '../models/superres/network.ts';
 import { registerElement } from '../pipeline/registry.ts';
@@ -29,6 +30,8 @@ export const superresOptions = z.strictObject({
   below: z.number().min(4).max(256).default(32),
   maxBatch: z.number().int().min(1).max(256).default(32),
   rescue: z.boolean().default(true),
+  /** Framing of the crop; by default the attribute model's (as `align`). */
+  zoom: z.number().min(0.3).max(2).optional(),
 });
 export type SuperresOptions = z.infer<typeof superresOptions>;
 
@@ -63,6 +66,7 @@ registerElement({
     }
     const model = await models.get(dir)!;
     const low = HR_SIZE / o.scale;
+    const zoom = o.zoom ?? readInferenceSettings().zoom;
     return {
       process(item: AnalysedFrame): AnalysedFrame {
         const todo: FaceObservation[] = [];
@@ -76,7 +80,7 @@ registerElement({
           if (todo.length < o.maxBatch) todo.push(face);
         }
         if (!todo.length) return item;
-        const crops = todo.map((f) => warpAffine(item.frame, alignmentMatrix(f.landmarks5, low), low, low));
+        const crops = todo.map((f) => warpAffine(item.frame, alignmentMatrix(f.landmarks5, low, zoom), low, low));
         upscaleCrops(model, crops).forEach((crop, i) => {
           todo[i]!.crop = crop;
           todo[i]!.flags.push('superres');

@@ -17,13 +17,15 @@ import { predictMaybeFlipped } from '../models/batch.ts';
 import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
-import { ageClass, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
+import { ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
 
 export interface LabelledSet {
   crops: Uint8Array;
   size: number;
+  /** The crops' framing (src/calculators/similarity.ts template zoom). */
+  zoom: number;
   n: number;
   source: Uint8Array; // 0 celeba, 1 utk, 2 smile
   celeba: Uint8Array; // n * 40
@@ -31,6 +33,7 @@ export interface LabelledSet {
   age: Float32Array; // NaN unknown
   smile: Int8Array; // -1 unknown
   valid: Uint8Array; // 1 = validation split
+  calib: Uint8Array; // 1 = the validation split's calibration half (SA heads are fitted there)
   /** How each crop was found: index into METHODS (detector, landmarks, center). */
   method: Uint8Array;
   files: string[];
@@ -40,7 +43,7 @@ export interface LabelledSet {
 export interface DataDirs { celeba?: string; utkface?: string; smile?: string }
 
 /** Reads the datasets, builds (or loads cached) aligned crops, and labels every sample. */
-export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?: string; onProgress?: (what: string, done: number, total: number) => void } = {}): Promise<LabelledSet> {
+export async function loadLabelled(dirs: DataDirs, opts: { size?: number; zoom?: number; name?: string; onProgress?: (what: string, done: number, total: number) => void } = {}): Promise<LabelledSet> {
   const size = opts.size ?? INPUT_SIZE;
   const parts: Array<{ set: CropSet; source: number; label: (i: number, s: LabelledSet, at: number) => void }> = [];
   const progress = (what: string) => (d: number, t: number) => opts.onProgress?.(what, d, t);
@@ -48,7 +51,7 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
     const items = readCeleba(dirs.celeba);
     const male = CELEBA_ATTRIBUTES.indexOf('Male');
     const smiling = CELEBA_ATTRIBUTES.indexOf('Smiling');
-    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-celeba`, onProgress: progress('celeba') });
+    const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-celeba`, onProgress: progress('celeba') });
     parts.push({ set, source: 0, label: (i, s, at) => {
       s.celeba.set(items[i]!.attributes, at * 40);
       s.gender[at] = items[i]!.attributes[male] ? 0 : 1;
@@ -58,20 +61,20 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
   if (dirs.utkface) {
     const { samples: items, skipped, duplicates } = readUtkface(dirs.utkface);
     if (skipped.length || duplicates) log.info(`UTKFace: ${skipped.length} malformed names skipped, ${duplicates} duplicate images dropped`);
-    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-utkface`, onProgress: progress('utkface') });
+    const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-utkface`, onProgress: progress('utkface') });
     parts.push({ set, source: 1, label: (i, s, at) => { s.gender[at] = items[i]!.gender; s.age[at] = items[i]!.age; } });
   }
   if (dirs.smile) {
     const items = readSmile(dirs.smile);
-    const set = await buildCrops(items.map((s) => s.file), { size, name: `${opts.name ?? 'data'}-smile`, onProgress: progress('smile') });
+    const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-smile`, onProgress: progress('smile') });
     parts.push({ set, source: 2, label: (i, s, at) => { s.smile[at] = items[i]!.smiling; } });
   }
   const n = parts.reduce((a, p) => a + p.set.files.length, 0);
   const per = size * size * 3;
   const s: LabelledSet = {
-    crops: new Uint8Array(n * per), size, n, source: new Uint8Array(n), celeba: new Uint8Array(n * 40),
+    crops: new Uint8Array(n * per), size, zoom: opts.zoom ?? 1, n, source: new Uint8Array(n), celeba: new Uint8Array(n * 40),
     gender: new Int8Array(n).fill(-1), age: new Float32Array(n).fill(NaN), smile: new Int8Array(n).fill(-1),
-    valid: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
+    valid: new Uint8Array(n), calib: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
   };
   let at = 0;
   for (const p of parts) {
@@ -80,6 +83,7 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; name?:
     p.set.files.forEach((file, i) => {
       s.source[at] = p.source;
       s.valid[at] = isValidation(file) ? 1 : 0;
+      s.calib[at] = isCalibration(file) ? 1 : 0;
       s.method[at] = p.set.method[i]!;
       s.files.push(file);
       p.label(i, s, at);
@@ -246,9 +250,13 @@ export interface TrainOptions {
   utkRepeat?: number;
   /** The command line, kept in the checkpoint's state so the export can say how to reproduce it. */
   command?: string;
+  /** Crop framing (template zoom, 1 = the tight 112 template); a resumed run keeps its own. */
+  zoom?: number;
+  /** Start from this model folder's weights (unfolded) with a fresh schedule: fine-tuning. */
+  init?: string;
 }
 
-interface State { epoch: number; seed: number; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+export interface State { epoch: number; seed: number; zoom?: number; init?: string; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 function fmt(sec: number): string {
   const m = Math.floor(sec / 60), s = Math.round(sec % 60);
@@ -258,22 +266,31 @@ function fmt(sec: number): string {
 export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.LayersModel; state: State; data: LabelledSet }> {
   await initRuntime();
   log.info('settings', { ...o });
-  const data = await loadLabelled(o.data, { onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
-  process.stderr.write('\n');
-  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}`);
   const ckpt = path.join(o.out, 'checkpoint');
   const stateFile = path.join(ckpt, 'state.json');
   let model: tf.LayersModel;
-  let state: State = { epoch: 0, seed: o.seed, history: [] };
+  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, history: [] };
   if (o.resume && fs.existsSync(stateFile)) {
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
     log.info(`resumed from ${ckpt} after epoch ${state.epoch}`);
     // The first run's command, for checkpoints written before commands were kept.
     state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1'];
+    if (o.zoom !== undefined && o.zoom !== (state.zoom ?? 1)) throw new FacestreamError('FS_ERR_USAGE', `--zoom ${o.zoom} differs from the checkpoint's ${state.zoom ?? 1}; a resumed run keeps its crops`);
+  } else if (o.init) {
+    model = await loadModel(o.init);
+    if (model.layers.some((l) => l.name.endsWith('_bn')) === false) throw new FacestreamError('FS_ERR_USAGE', `--init ${o.init}: a folded model (no BatchNorm layers) cannot be trained; give a training checkpoint`);
+    state.init = o.init;
+    // The reproducing command chain starts with the runs that made the starting point.
+    const initState = path.join(o.init, 'state.json');
+    if (fs.existsSync(initState)) state.commands = (JSON.parse(fs.readFileSync(initState, 'utf8')) as State).commands;
+    log.info(`fine-tuning from ${o.init}`);
   } else {
     model = buildAttributeNet({ seed: o.seed });
   }
+  const data = await loadLabelled(o.data, { zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
+  process.stderr.write('\n');
+  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, zoom ${data.zoom}`);
   if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);
   // Resuming restores the weights (BN statistics included) and the epoch; Adam's moments

@@ -51,26 +51,26 @@ function plausible(m: ReturnType<typeof alignmentMatrix>, img: RgbImage, size: n
   return rel > 0.6 && rel < 4 && Math.abs(rotationDeg) < 45;
 }
 
-export async function cropOne(detector: Detector, file: string, size: number): Promise<{ crop: RgbImage; method: CropMethod }> {
+export async function cropOne(detector: Detector, file: string, size: number, zoom = 1): Promise<{ crop: RgbImage; method: CropMethod }> {
   const img = await decodeImage(file);
   const faces = await detector.detect(img);
   if (faces.length) {
     const best = faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
-    const m = alignmentMatrix(best.landmarks5, size);
+    const m = alignmentMatrix(best.landmarks5, size, zoom);
     return { crop: warpAffine(img, m, size, size), method: 'detector' };
   }
   const lm = await detector.landmarksOnly(img);
-  const m = alignmentMatrix(lm, size);
-  if (plausible(m, img, size)) return { crop: warpAffine(img, m, size, size), method: 'landmarks' };
+  if (plausible(alignmentMatrix(lm, size), img, size)) return { crop: warpAffine(img, alignmentMatrix(lm, size, zoom), size, size), method: 'landmarks' };
   return { crop: centerCrop(img, size), method: 'center' };
 }
 
 export async function buildCrops(
-  files: string[], opts: { size?: number; name: string; onProgress?: (done: number, total: number) => void },
+  files: string[], opts: { size?: number; zoom?: number; name: string; onProgress?: (done: number, total: number) => void },
 ): Promise<CropSet> {
   const size = opts.size ?? 64;
+  const zoom = opts.zoom ?? 1;
   // Keyed by absolute paths: the same folder given relatively or absolutely is one cache.
-  const key = crypto.createHash('sha1').update(JSON.stringify({ v: 1, size, files: files.map((f) => path.resolve(f)) })).digest('hex').slice(0, 12);
+  const key = crypto.createHash('sha1').update(JSON.stringify({ v: 1, size, ...(zoom !== 1 ? { zoom } : {}), files: files.map((f) => path.resolve(f)) })).digest('hex').slice(0, 12);
   const dir = path.join(cacheDir(), 'crops-v1');
   fs.mkdirSync(dir, { recursive: true });
   const bin = path.join(dir, `${opts.name}-${size}-${key}.bin`);
@@ -85,7 +85,7 @@ export async function buildCrops(
   const data = new Uint8Array(per * files.length);
   const method = new Uint8Array(files.length);
   for (let i = 0; i < files.length; i++) {
-    const r = await cropOne(detector, files[i]!, size);
+    const r = await cropOne(detector, files[i]!, size, zoom);
     data.set(r.crop.data, i * per);
     method[i] = METHODS.indexOf(r.method);
     if (i % 200 === 0 || i === files.length - 1) opts.onProgress?.(i + 1, files.length);

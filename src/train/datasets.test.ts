@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ageClass, AGE_BINS, CELEBA_ATTRIBUTES, isValidation, readCeleba, readSmile, readUtkface } from './datasets.ts';
+import { ageClass, AGE_BINS, CELEBA_ATTRIBUTES, isCalibration, isValidation, readCeleba, readSmile, readUtkface } from './datasets.ts';
 import { grade, nextTag, saSoftmax } from '../calculators/sa.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-data-'));
@@ -69,6 +69,15 @@ describe('UTKFace and SMILE readers', () => {
     expect(share).toBeGreaterThan(0.17);
     expect(share).toBeLessThan(0.23);
     expect(isValidation('/a/5.jpg')).toBe(isValidation('/b/5.jpg'));
+  });
+
+  it('the calibration faces (where SA heads are fitted) are half of the validation split, never training faces', () => {
+    const files = Array.from({ length: 4000 }, (_, i) => `${i}.jpg`);
+    const calib = files.filter((f) => isCalibration(f));
+    expect(calib.every((f) => isValidation(f))).toBe(true);
+    const valid = files.filter((f) => isValidation(f)).length;
+    expect(calib.length / valid).toBeGreaterThan(0.4);
+    expect(calib.length / valid).toBeLessThan(0.6);
   });
 });
 

@@ -107,6 +107,19 @@ export function ageClass(age: number): number {
 
 /** Deterministic split by a hash of the file name: the same file is always on the same side. */
 export function isValidation(file: string, fraction = 0.2): boolean {
-  const h = crypto.createHash('md5').update(path.basename(file)).digest();
-  return h.readUInt32BE(0) / 0x100000000 < fraction;
+  return splitHash(file) < fraction;
+}
+
+/**
+ * The calibration half of the validation split (hash in [0.1, 0.2)): faces no trunk
+ * training saw, on which the SA heads learn which answers go wrong (src/train/sa.ts).
+ * The SA figures are measured on the other half.
+ */
+export function isCalibration(file: string): boolean {
+  const h = splitHash(file);
+  return h >= 0.1 && h < 0.2;
+}
+
+function splitHash(file: string): number {
+  return crypto.createHash('md5').update(path.basename(file)).digest().readUInt32BE(0) / 0x100000000;
 }

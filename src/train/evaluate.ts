@@ -19,6 +19,8 @@ const require = createRequire(import.meta.url);
 export interface EvalReport extends EvalMetrics {
   split: 'all' | 'validation';
   saSoftmax: Record<SaTask, SaEval>;
+  /** Which faces the SA figures count: all given, or the validation split less its calibration half. */
+  saFaces: 'all' | 'validation without calibration';
   peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number } };
   noFaceRate: number;
   cropMethods: Record<string, number>;
@@ -62,15 +64,23 @@ export async function evalAttributes(opts: {
   model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; loaded?: LabelledSet;
   /** Average with the mirror image; by default what the model's manifest says (inference.flip). */
   flip?: boolean;
+  /** Crop framing; by default what the model's manifest says (inference.zoom). */
+  zoom?: number;
 }): Promise<EvalReport> {
   await initRuntime();
   const model = typeof opts.model === 'string' ? await loadModel(opts.model, [64, 64, 3]) : opts.model;
-  const flip = opts.flip ?? (typeof opts.model === 'string' ? readInferenceSettings(opts.model).flip : false);
-  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval' }));
+  const settings = typeof opts.model === 'string' ? readInferenceSettings(opts.model) : undefined;
+  const flip = opts.flip ?? settings?.flip ?? false;
+  const zoom = opts.zoom ?? opts.loaded?.zoom ?? settings?.zoom ?? 1;
+  if (opts.loaded && opts.loaded.zoom !== zoom) throw new Error(`evalAttributes: crops framed at zoom ${opts.loaded.zoom}, model wants ${zoom}`);
+  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom }));
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const metrics = evaluate(model, s, idx, flip);
-  const sa = saReport(model, s, idx, flip);
+  // The SA heads were fitted on the validation split's calibration half: on the
+  // validation split their figures come from the other half.
+  const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
+  const sa = saReport(model, s, saIdx, flip);
   // speed: one batch of 32 crops, after a warm-up
   const batch = idx.slice(0, 32);
   predictAll(model, s, batch, 32, flip);
@@ -78,7 +88,7 @@ export async function evalAttributes(opts: {
   for (let i = 0; i < 3; i++) predictAll(model, s, batch, 32, flip);
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
-    split, flip, ...metrics, saSoftmax: sa,
+    split, flip, ...metrics, saSoftmax: sa, saFaces: split === 'validation' ? 'validation without calibration' : 'all',
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };
   for (const k of idx) {

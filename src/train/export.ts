@@ -17,13 +17,17 @@ import { trainSaHead, type SaTrainReport } from './sa.ts';
 
 const log = createLogger('export');
 
-export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; command: string; trainInfo?: object }) {
+export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; zoom?: number; command: string; trainInfo?: object }) {
   await initRuntime(); // --finish alone must not fall back to tfjs' default (pure-JS cpu) backend
   const model = await loadModel(o.checkpoint);
-  const data = await loadLabelled(o.data);
-  const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);
+  const zoom = o.zoom ?? 1;
+  const data = await loadLabelled(o.data, { zoom });
+  // The dynamic-tag rounds run on faces the trunk never trained on (the calibration half
+  // of the validation split): on its own training faces the trunk is right almost always,
+  // so almost nothing would be tagged unrecognizable and nearly every answer graded S.
+  const calib = [...Array(data.n).keys()].filter((k) => data.calib[k]);
   const sa: SaTrainReport[] = [];
-  for (const task of Object.keys(SA_TASKS) as SaTask[]) sa.push(await trainSaHead(model, task, data, train, { seed: o.seed }));
+  for (const task of Object.keys(SA_TASKS) as SaTask[]) sa.push(await trainSaHead(model, task, data, calib, { seed: o.seed }));
   const { model: folded, report: foldReport } = await foldBatchNorm(model);
   const val = [...Array(data.n).keys()].filter((k) => data.valid[k]).slice(0, 256);
   const maxAbsDiff = tf.tidy(() => {
@@ -42,7 +46,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
     files,
     folded: { units: Object.keys(foldReport.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
-    inference: { flip: true },
+    inference: { flip: true, zoom },
     training: {
       command: o.command,
       data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name',

@@ -7,7 +7,7 @@ import { foldBatchNorm } from '../fold.ts';
 import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet } from './network.ts';
-import { loadAttributeModel } from './model.ts';
+import { loadAttributeModel, readInferenceSettings } from './model.ts';
 import { multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 
@@ -18,10 +18,10 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function tinySet(): LabelledSet {
   const n = 6, size = 64;
   const s: LabelledSet = {
-    crops: Uint8Array.from({ length: n * size * size * 3 }, (_, i) => (i * 7) % 256), size, n,
+    crops: Uint8Array.from({ length: n * size * size * 3 }, (_, i) => (i * 7) % 256), size, zoom: 1, n,
     source: Uint8Array.from([0, 0, 1, 1, 2, 2]), celeba: new Uint8Array(n * 40).fill(1),
     gender: Int8Array.from([0, 1, 1, 0, -1, -1]), age: Float32Array.from([NaN, NaN, 30, 70, NaN, NaN]),
-    smile: Int8Array.from([1, 0, -1, -1, 1, 0]), valid: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
+    smile: Int8Array.from([1, 0, -1, -1, 1, 0]), valid: new Uint8Array(n), calib: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
   };
   return s;
 }
@@ -84,5 +84,15 @@ describe('attribute network and model', () => {
     await saveModel(other, dir);
     await expect(loadAttributeModel(dir)).rejects.toThrow(FacestreamError);
     await expect(loadAttributeModel(dir)).rejects.toThrow(/not a facestream attribute model/);
+  });
+
+  it('reads the crop framing and the mirror pass from the manifest, and names a bad zoom', () => {
+    const dir = path.join(tmp, 'settings');
+    fs.mkdirSync(dir, { recursive: true });
+    expect(readInferenceSettings(dir)).toEqual({ flip: false, zoom: 1 }); // no manifest: the defaults
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ inference: { flip: true, zoom: 0.8 } }));
+    expect(readInferenceSettings(dir)).toEqual({ flip: true, zoom: 0.8 });
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ inference: { zoom: 7 } }));
+    expect(() => readInferenceSettings(dir)).toThrow(/manifest\.json: inference\.zoom 7/);
   });
 });

@@ -53,14 +53,19 @@ function classAnswer<V extends string>(labels: readonly V[], logits: Float32Arra
 /**
  * Inference settings from the model folder's manifest.json: `inference.flip` averages each
  * face's outputs with its mirror image's (measured on the validation split: +0.4 points
- * UTKFace gender, -0.14 years age MAE, +0.1 CelebA mean, at twice the compute).
+ * UTKFace gender, -0.14 years age MAE, +0.1 CelebA mean, at twice the compute);
+ * `inference.zoom` is the framing of the crops it was trained on (the alignment
+ * template's zoom, src/calculators/similarity.ts), which `align` and `superres` use.
  */
-export function readInferenceSettings(dir: string): { flip: boolean } {
+export function readInferenceSettings(dir = DEFAULT_MODEL_DIR): { flip: boolean; zoom: number } {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inference?: { flip?: boolean } };
-    return { flip: m.inference?.flip === true };
-  } catch {
-    return { flip: false };
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inference?: { flip?: boolean; zoom?: number } };
+    const zoom = m.inference?.zoom ?? 1;
+    if (!(zoom > 0.3 && zoom <= 2)) throw new FacestreamError('FS_ERR_MODEL', `${path.join(dir, 'manifest.json')}: inference.zoom ${zoom} is not a crop framing (0.3-2)`);
+    return { flip: m.inference?.flip === true, zoom };
+  } catch (err) {
+    if (err instanceof FacestreamError) throw err;
+    return { flip: false, zoom: 1 };
   }
 }
 
