@@ -49,7 +49,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     inference: { flip: true, zoom },
     training: {
       command: o.command,
-      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name',
+      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; the SA heads are fitted on half of it (calibration) and their figures measured on the other half',
       terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
       ...o.trainInfo,
       saHeads: sa,
