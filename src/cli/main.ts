@@ -188,10 +188,11 @@ train.command('attributes')
   .option('--resume', 'continue from the last checkpoint')
   .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat'), 1)
   .option('--zoom <x>', 'crop framing: 1 = the tight 112 template, below 1 wider (hair, chin); kept by --resume', parseFloat)
+  .option('--jitter', 'geometric augmentation too: small random shift, scale and rotation of each crop')
   .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string }) => {
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string; jitter?: boolean }) => {
     try {
       const path = await import('node:path');
       const { dataDir } = await import('../data.ts');
@@ -202,7 +203,7 @@ train.command('attributes')
       const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
-        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, jitter: o.jitter, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
       }
       const fs = await import('node:fs');
       const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };

@@ -101,8 +101,41 @@ export interface Batch {
   labels: Record<string, tf.Tensor>;
 }
 
-/** Builds a batch; `augment` flips half the faces and jitters brightness and contrast. */
-export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number): Batch {
+/**
+ * A random small similarity warp of a crop (shift up to `shift` px, scale 1 +- `scale`,
+ * rotation up to `rotDeg`), bilinear, edges clamped; `flip` mirrors it as well.
+ */
+export function jitterCrop(src: Uint8Array, size: number, r: () => number, flip: boolean, o = { shift: 3, scale: 0.07, rotDeg: 8 }): Uint8Array {
+  const out = new Uint8Array(size * size * 3);
+  const c = (size - 1) / 2;
+  const sc = 1 + (r() * 2 - 1) * o.scale;
+  const th = ((r() * 2 - 1) * o.rotDeg * Math.PI) / 180;
+  const tx = (r() * 2 - 1) * o.shift, ty = (r() * 2 - 1) * o.shift;
+  const cos = Math.cos(th) / sc, sin = Math.sin(th) / sc;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      // output pixel -> source pixel (inverse warp)
+      const dx = (flip ? size - 1 - x : x) - c - tx, dy = y - c - ty;
+      const sx = Math.min(size - 1, Math.max(0, cos * dx - sin * dy + c));
+      const sy = Math.min(size - 1, Math.max(0, sin * dx + cos * dy + c));
+      const x0 = Math.floor(sx), y0 = Math.floor(sy);
+      const x1 = Math.min(size - 1, x0 + 1), y1 = Math.min(size - 1, y0 + 1);
+      const fx = sx - x0, fy = sy - y0;
+      for (let ch = 0; ch < 3; ch++) {
+        const v = (src[(y0 * size + x0) * 3 + ch]! * (1 - fx) + src[(y0 * size + x1) * 3 + ch]! * fx) * (1 - fy)
+          + (src[(y1 * size + x0) * 3 + ch]! * (1 - fx) + src[(y1 * size + x1) * 3 + ch]! * fx) * fy;
+        out[(y * size + x) * 3 + ch] = Math.round(v);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Builds a batch; `augment` flips half the faces and jitters brightness and contrast;
+ * with `geometric` also a small random shift, scale and rotation (`jitterCrop`).
+ */
+export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number, geometric = false): Batch {
   const size = s.size;
   const per = size * size * 3;
   const b = idx.length;
@@ -113,10 +146,11 @@ export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number)
   const age5 = new Float32Array(b * 5), age5Mask = new Float32Array(b);
   const smile = new Float32Array(b * 2), smileMask = new Float32Array(b);
   idx.forEach((k, i) => {
-    const src = s.crops.subarray(k * per, (k + 1) * per);
-    const flip = augment ? augment() < 0.5 : false;
+    let src = s.crops.subarray(k * per, (k + 1) * per);
+    let flip = augment ? augment() < 0.5 : false;
     const gain = augment ? 0.8 + 0.4 * augment() : 1;
     const bias = augment ? (augment() - 0.5) * 0.2 : 0;
+    if (augment && geometric) { src = jitterCrop(src, size, augment, flip); flip = false; }
     const o = i * per;
     for (let y = 0; y < size; y++) {
       for (let xx = 0; xx < size; xx++) {
@@ -254,9 +288,11 @@ export interface TrainOptions {
   zoom?: number;
   /** Start from this model folder's weights (unfolded) with a fresh schedule: fine-tuning. */
   init?: string;
+  /** Geometric augmentation as well (small random shift, scale, rotation); kept by --resume. */
+  jitter?: boolean;
 }
 
-export interface State { epoch: number; seed: number; zoom?: number; init?: string; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+export interface State { epoch: number; seed: number; zoom?: number; init?: string; jitter?: boolean; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 function fmt(sec: number): string {
   const m = Math.floor(sec / 60), s = Math.round(sec % 60);
@@ -269,7 +305,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const ckpt = path.join(o.out, 'checkpoint');
   const stateFile = path.join(ckpt, 'state.json');
   let model: tf.LayersModel;
-  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, history: [] };
+  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, jitter: o.jitter ?? false, history: [] };
   if (o.resume && fs.existsSync(stateFile)) {
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
@@ -311,7 +347,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     let lossSum = 0;
     for (let step = 0; step < steps; step++) {
       const idx = order.slice(step * o.batch, (step + 1) * o.batch);
-      const batch = makeBatch(data, idx, r);
+      const batch = makeBatch(data, idx, r, state.jitter ?? false);
       const loss = optimizer.minimize(() => {
         const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
         return multiTaskLoss(outs, batch.labels).total;

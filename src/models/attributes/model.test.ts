@@ -8,7 +8,7 @@ import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet } from './network.ts';
 import { loadAttributeModel, readInferenceSettings } from './model.ts';
-import { multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
+import { jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-attr-'));
@@ -94,5 +94,18 @@ describe('attribute network and model', () => {
     expect(readInferenceSettings(dir)).toEqual({ flip: true, zoom: 0.8 });
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ inference: { zoom: 7 } }));
     expect(() => readInferenceSettings(dir)).toThrow(/manifest\.json: inference\.zoom 7/);
+  });
+
+  it('geometric jitter: no warp leaves the crop as it is, a flip mirrors it, a warp moves pixels', () => {
+    const size = 8;
+    const src = Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 37) % 256);
+    const mid = () => 0.5; // the middle of every range: no shift, scale 1, no rotation
+    expect(jitterCrop(src, size, mid, false)).toEqual(src);
+    const flipped = jitterCrop(src, size, mid, true);
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+      expect(flipped[(y * size + x) * 3]).toBe(src[(y * size + size - 1 - x) * 3]);
+    }
+    const shifted = jitterCrop(src, size, () => 1, false); // the largest shift, scale and rotation
+    expect(shifted).not.toEqual(src);
   });
 });
