@@ -17,6 +17,8 @@ import { predictMaybeFlipped } from '../models/batch.ts';
 import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
+import { invertAffine, type Affine } from '../calculators/similarity.ts';
+import { warpAffine } from '../calculators/warp.ts';
 import { ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
@@ -103,32 +105,19 @@ export interface Batch {
 
 /**
  * A random small similarity warp of a crop (shift up to `shift` px, scale 1 +- `scale`,
- * rotation up to `rotDeg`), bilinear, edges clamped; `flip` mirrors it as well.
+ * rotation up to `rotDeg`) by the crops' own warp (bilinear, border replicated); `flip`
+ * mirrors it as well.
  */
 export function jitterCrop(src: Uint8Array, size: number, r: () => number, flip: boolean, o = { shift: 3, scale: 0.07, rotDeg: 8 }): Uint8Array {
-  const out = new Uint8Array(size * size * 3);
   const c = (size - 1) / 2;
   const sc = 1 + (r() * 2 - 1) * o.scale;
   const th = ((r() * 2 - 1) * o.rotDeg * Math.PI) / 180;
   const tx = (r() * 2 - 1) * o.shift, ty = (r() * 2 - 1) * o.shift;
   const cos = Math.cos(th) / sc, sin = Math.sin(th) / sc;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      // output pixel -> source pixel (inverse warp)
-      const dx = (flip ? size - 1 - x : x) - c - tx, dy = y - c - ty;
-      const sx = Math.min(size - 1, Math.max(0, cos * dx - sin * dy + c));
-      const sy = Math.min(size - 1, Math.max(0, sin * dx + cos * dy + c));
-      const x0 = Math.floor(sx), y0 = Math.floor(sy);
-      const x1 = Math.min(size - 1, x0 + 1), y1 = Math.min(size - 1, y0 + 1);
-      const fx = sx - x0, fy = sy - y0;
-      for (let ch = 0; ch < 3; ch++) {
-        const v = (src[(y0 * size + x0) * 3 + ch]! * (1 - fx) + src[(y0 * size + x1) * 3 + ch]! * fx) * (1 - fy)
-          + (src[(y1 * size + x0) * 3 + ch]! * (1 - fx) + src[(y1 * size + x1) * 3 + ch]! * fx) * fy;
-        out[(y * size + x) * 3 + ch] = Math.round(v);
-      }
-    }
-  }
-  return out;
+  // crop pixel -> source pixel: (x mirrored if flip) - centre - shift, rotated and scaled, + centre
+  const fx = flip ? -1 : 1, gx = flip ? c - tx : -c - tx, gy = -c - ty;
+  const inverse: Affine = [cos * fx, -sin, cos * gx - sin * gy + c, sin * fx, cos, sin * gx + cos * gy + c];
+  return warpAffine({ width: size, height: size, data: src }, invertAffine(inverse), size, size).data;
 }
 
 /**
