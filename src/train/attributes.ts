@@ -19,7 +19,7 @@ import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
-import { ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
+import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
 
@@ -191,9 +191,27 @@ export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>
   return { total, parts };
 }
 
+/** Gender accuracy and age error per true age class (the age-5 head's bins, AGE_BINS). */
+export type AgeClassBreakdown = Record<string, { n: number; genderAccuracy: number | null; ageMAE: number | null }>;
+
+/** Per-age-class figures from per-face rows: true age, whether the gender was right, the age error. */
+export function byAgeClass(rows: Array<{ age: number; genderOk: boolean; ageError: number }>): AgeClassBreakdown {
+  const out: AgeClassBreakdown = {};
+  for (const [c, bin] of AGE_BINS.entries()) {
+    const mine = rows.filter((r) => ageClass(r.age) === c);
+    const n = mine.length;
+    out[bin.name] = {
+      n,
+      genderAccuracy: n ? mine.filter((r) => r.genderOk).length / n : null,
+      ageMAE: n ? mine.reduce((a, r) => a + r.ageError, 0) / n : null,
+    };
+  }
+  return out;
+}
+
 export interface EvalMetrics {
   celeba?: { n: number; meanAccuracy: number; majorityBaseline: number; attributes: Record<string, number> };
-  utkface?: { n: number; ageMAE: number; genderAccuracy: number; age5Accuracy: number };
+  utkface?: { n: number; ageMAE: number; genderAccuracy: number; age5Accuracy: number; byAgeClass: AgeClassBreakdown };
   smile?: { n: number; accuracy: number };
   celebaGenderAccuracy?: number;
   celebaSmileAccuracy?: number;
@@ -245,12 +263,19 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
   const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);
   if (uIdx.length) {
     let err = 0, g = 0, a5 = 0;
+    const rows: Array<{ age: number; genderOk: boolean; ageError: number }> = [];
     for (const [k, j] of uIdx) {
-      err += Math.abs(head('age')[j]![0]! * 100 - s.age[k]!);
-      if (argmax(head('gender')[j]!) === s.gender[k]) g++;
+      const ageError = Math.abs(head('age')[j]![0]! * 100 - s.age[k]!);
+      const genderOk = argmax(head('gender')[j]!) === s.gender[k];
+      err += ageError;
+      if (genderOk) g++;
       if (argmax(head('age5')[j]!) === ageClass(s.age[k]!)) a5++;
+      rows.push({ age: s.age[k]!, genderOk, ageError });
     }
-    m.utkface = { n: uIdx.length, ageMAE: err / uIdx.length, genderAccuracy: g / uIdx.length, age5Accuracy: a5 / uIdx.length };
+    m.utkface = {
+      n: uIdx.length, ageMAE: err / uIdx.length, genderAccuracy: g / uIdx.length, age5Accuracy: a5 / uIdx.length,
+      byAgeClass: byAgeClass(rows),
+    };
   }
   const sIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 2);
   if (sIdx.length) {

@@ -11,7 +11,7 @@ import { loadModel } from '../models/io.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { decodeImage, METHODS } from './crops.ts';
-import { evaluate, loadLabelled, predictAll, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { byAgeClass, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
 
 const require = createRequire(import.meta.url);
@@ -21,7 +21,7 @@ export interface EvalReport extends EvalMetrics {
   saSoftmax: Record<SaTask, SaEval>;
   /** Which faces the SA figures count: all given, or the validation split less its calibration half. */
   saFaces: 'all' | 'validation without calibration';
-  peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number } };
+  peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number; byAgeClass: AgeClassBreakdown } };
   noFaceRate: number;
   cropMethods: Record<string, number>;
   msPerFace: { batch32: number };
@@ -47,6 +47,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   await api.nets.ageGenderNet.loadFromDisk(faceApiModelDir());
   const utk = idx.filter((k) => s.source[k] === 1);
   let err = 0, ok = 0, ms = 0;
+  const rows: Array<{ age: number; genderOk: boolean; ageError: number }> = [];
   for (const k of utk) {
     const img = await decodeImage(s.files[k]!);
     const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
@@ -54,10 +55,13 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
     t.dispose();
-    err += Math.abs(r.age - s.age[k]!);
-    if ((r.gender === 'female' ? 1 : 0) === s.gender[k]) ok++;
+    const ageError = Math.abs(r.age - s.age[k]!);
+    const genderOk = (r.gender === 'female' ? 1 : 0) === s.gender[k];
+    err += ageError;
+    if (genderOk) ok++;
+    rows.push({ age: s.age[k]!, genderOk, ageError });
   }
-  return { n: utk.length, ageMAE: err / utk.length, genderAccuracy: ok / utk.length, msPerFace: ms / utk.length };
+  return { n: utk.length, ageMAE: err / utk.length, genderAccuracy: ok / utk.length, msPerFace: ms / utk.length, byAgeClass: byAgeClass(rows) };
 }
 
 export async function evalAttributes(opts: {

@@ -8,7 +8,7 @@ import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet } from './network.ts';
 import { loadAttributeModel, readInferenceSettings } from './model.ts';
-import { jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
+import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-attr-'));
@@ -75,6 +75,25 @@ describe('attribute network and model', () => {
     expect(['S', 'A', 'B', 'C', 'D']).toContain(a!.smiling.grade);
     expect(Object.keys(a!.celeba)).toHaveLength(40);
     loaded.dispose();
+  });
+
+  it('breaks UTKFace figures down by true age class, consistent with the totals', () => {
+    expect(byAgeClass([
+      { age: 1, genderOk: true, ageError: 2 }, { age: 2, genderOk: false, ageError: 4 },
+      { age: 40, genderOk: true, ageError: 6 },
+    ])).toEqual({
+      baby: { n: 2, genderAccuracy: 0.5, ageMAE: 3 }, child: { n: 0, genderAccuracy: null, ageMAE: null },
+      youth: { n: 0, genderAccuracy: null, ageMAE: null }, 'middle-aged': { n: 1, genderAccuracy: 1, ageMAE: 6 },
+      old: { n: 0, genderAccuracy: null, ageMAE: null },
+    });
+    const model = buildAttributeNet({ seed: 5 });
+    const m = evaluate(model, tinySet(), [0, 1, 2, 3, 4, 5]);
+    const parts = Object.values(m.utkface!.byAgeClass).filter((p) => p.n > 0);
+    expect(parts.map((p) => p.n)).toEqual([1, 1]); // ages 30 (youth) and 70 (old)
+    const weighted = parts.reduce((a, p) => a + p.n * p.genderAccuracy!, 0) / m.utkface!.n;
+    expect(weighted).toBeCloseTo(m.utkface!.genderAccuracy, 9);
+    expect(parts.reduce((a, p) => a + p.n * p.ageMAE!, 0) / m.utkface!.n).toBeCloseTo(m.utkface!.ageMAE, 6);
+    model.dispose();
   });
 
   it('refuses a model of another shape', async () => {
