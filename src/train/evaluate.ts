@@ -11,6 +11,7 @@ import { loadModel } from '../models/io.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { decodeImage, METHODS } from './crops.ts';
+import { AGE_BINS, ageClass } from './datasets.ts';
 import { byAgeClass, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
 
@@ -21,6 +22,8 @@ export interface EvalReport extends EvalMetrics {
   saSoftmax: Record<SaTask, SaEval>;
   /** Which faces the SA figures count: all given, or the validation split less its calibration half. */
   saFaces: 'all' | 'validation without calibration';
+  /** UTKFace gender on the same faces as saSoftmax, per true age class: the plain head, and grade S's share and accuracy. */
+  saGenderByAgeClass?: Record<string, { n: number; plainAccuracy: number | null; S: { share: number | null; accuracy: number | null } }>;
   peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number; byAgeClass: AgeClassBreakdown } };
   noFaceRate: number;
   cropMethods: Record<string, number>;
@@ -30,13 +33,24 @@ export interface EvalReport extends EvalMetrics {
 }
 
 export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false): Record<SaTask, SaEval> {
+  return saFigures(model, s, idx, flip).sa;
+}
+
+function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], flip: boolean) {
   const out = predictAll(model, s, idx, 128, flip);
   const head = (n: string) => out[model.outputNames.indexOf(n)]!;
-  const r = {} as Record<SaTask, SaEval>;
+  const sa = {} as Record<SaTask, SaEval>;
   for (const task of Object.keys(SA_TASKS) as SaTask[]) {
-    r[task] = evaluateSa(head(task), head(`${task}_sa`), idx.map((k) => trueLabel(task, s, k)));
+    sa[task] = evaluateSa(head(task), head(`${task}_sa`), idx.map((k) => trueLabel(task, s, k)));
   }
-  return r;
+  const byAge: NonNullable<EvalReport['saGenderByAgeClass']> = {};
+  AGE_BINS.forEach((bin, c) => {
+    const rows = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1 && ageClass(s.age[k]!) === c);
+    if (!rows.length) return;
+    const e = evaluateSa(rows.map(([, j]) => head('gender')[j]!), rows.map(([, j]) => head('gender_sa')[j]!), rows.map(([k]) => s.gender[k]!));
+    byAge[bin.name] = { n: e.n, plainAccuracy: e.n ? e.plainAccuracy : null, S: { share: e.n ? e.grades.S.n / e.n : null, accuracy: e.grades.S.accuracy } };
+  });
+  return { sa, byAge };
 }
 
 /** face-api's shipped age/gender net on the whole UTKFace crops (as its authors feed it). */
@@ -84,7 +98,7 @@ export async function evalAttributes(opts: {
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
-  const sa = saReport(model, s, saIdx, flip);
+  const { sa, byAge } = saFigures(model, s, saIdx, flip);
   // speed: one batch of 32 crops, after a warm-up
   const batch = idx.slice(0, 32);
   predictAll(model, s, batch, 32, flip);
@@ -93,6 +107,7 @@ export async function evalAttributes(opts: {
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
     split, flip, ...metrics, saSoftmax: sa, saFaces: split === 'validation' ? 'validation without calibration' : 'all',
+    ...(Object.keys(byAge).length ? { saGenderByAgeClass: byAge } : {}),
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };
   for (const k of idx) {
