@@ -8,6 +8,9 @@
  * - maxAbsDiff: the largest output difference between folded and unfolded.
  * - maxGradRelErr: the largest relative difference between the backend's gradients
  *   and the cpu backend's (see src/runtime/gradcheck.ts).
+ * - dataParallel: training steps of the attribute network on a batch of 64 with one
+ *   thread and with two (`train attributes --threads 2`, src/train/parallel.ts);
+ *   `speedup` is one thread's step time over two threads'.
  */
 import os from 'node:os';
 import { initRuntime, tf } from '../src/runtime/index.ts';
@@ -15,6 +18,9 @@ import { checkGradients, randomArray } from '../src/runtime/gradcheck.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../src/models/reference.ts';
 import { foldBatchNorm } from '../src/models/fold.ts';
 import { median } from './stats.ts';
+import { buildAttributeNet } from '../src/models/attributes/network.ts';
+import { multiTaskLoss, type Batch } from '../src/train/attributes.ts';
+import { GradientThreads } from '../src/train/parallel.ts';
 
 function timeIt(f: () => void, warmup: number, runs: number): number {
   for (let i = 0; i < warmup; i++) f();
@@ -39,6 +45,55 @@ export interface FoldBench {
   maxAbsDiff: number;
   maxGradRelErr: number;
   topTrainingKernelsMs: Record<string, number>;
+  dataParallel: { batch: number; oneThreadStepMs: number; twoThreadStepMs: number; speedup: number };
+}
+
+/** A labelled batch of random pixels with every head's labels present. */
+function syntheticBatch(n: number, seed: number): Batch {
+  const onehot = (k: number, width: number) => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % k), 'int32'), width).cast('float32');
+  return {
+    x: tf.tensor4d(randomArray(n * 64 * 64 * 3, seed), [n, 64, 64, 3]).add(1).div(2) as tf.Tensor4D,
+    labels: {
+      celeba: tf.tensor2d(randomArray(n * 40, seed + 1), [n, 40]).greater(0).cast('float32'), celebaMask: tf.ones([n]),
+      gender: onehot(2, 2), genderMask: tf.ones([n]), age: tf.fill([n, 1], 0.3), ageMask: tf.ones([n]),
+      age5: onehot(5, 5), age5Mask: tf.ones([n]), smile: onehot(2, 2), smileMask: tf.ones([n]),
+    },
+  };
+}
+
+async function benchDataParallel(runs: number): Promise<FoldBench['dataParallel']> {
+  const batch = 64;
+  const model = buildAttributeNet({ seed: 2 });
+  const whole = syntheticBatch(batch, 3);
+  const halves = [syntheticBatch(batch / 2, 3), syntheticBatch(batch / 2, 4)];
+  // One optimizer each: tfjs' Adam keeps its moments by the position of a variable in the
+  // update, and the two paths hand it different variable lists.
+  const optimizer = tf.train.adam(1e-4);
+  const optimizer2 = tf.train.adam(1e-4);
+  const one = () => {
+    const loss = optimizer.minimize(() => multiTaskLoss(model.apply(whole.x, { training: true }) as tf.Tensor[], whole.labels).total, true)!;
+    loss.dataSync();
+    loss.dispose();
+  };
+  const threads = await GradientThreads.start(model, 2);
+  const two = async () => { await threads.step(model, optimizer2, halves); };
+  const timeAsync = async (f: () => Promise<void>) => {
+    for (let i = 0; i < 2; i++) await f();
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) { const t0 = performance.now(); await f(); t.push(performance.now() - t0); }
+    return median(t);
+  };
+  try {
+    const oneMs = await timeAsync(async () => one());
+    const twoMs = await timeAsync(two);
+    return { batch, oneThreadStepMs: Math.round(oneMs), twoThreadStepMs: Math.round(twoMs), speedup: Math.round((oneMs / twoMs) * 100) / 100 };
+  } finally {
+    await threads.close();
+    tf.dispose([whole, ...halves].flatMap((b) => [b.x, ...Object.values(b.labels)]));
+    model.dispose();
+    optimizer.dispose();
+    optimizer2.dispose();
+  }
 }
 
 export async function benchFold(opts: { batch?: number; runs?: number } = {}): Promise<FoldBench> {
@@ -83,6 +138,7 @@ export async function benchFold(opts: { batch?: number; runs?: number } = {}): P
     tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, folded.predict(x) as tf.Tensor))).dataSync()[0]!,
   );
   const grads = await checkGradients();
+  const dataParallel = await benchDataParallel(Math.min(runs, 5));
   tf.dispose([x, y]);
   model.dispose();
   folded.dispose();
@@ -101,5 +157,6 @@ export async function benchFold(opts: { batch?: number; runs?: number } = {}): P
     maxAbsDiff,
     maxGradRelErr: grads.max,
     topTrainingKernelsMs: top,
+    dataParallel,
   };
 }

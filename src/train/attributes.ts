@@ -19,6 +19,7 @@ import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
+import { GradientThreads, splitShares } from './parallel.ts';
 import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
@@ -304,6 +305,8 @@ export interface TrainOptions {
   init?: string;
   /** Geometric augmentation as well (small random shift, scale, rotation); kept by --resume. */
   jitter?: boolean;
+  /** Threads computing each batch's gradients (data-parallel, src/train/parallel.ts); 1 by default. */
+  threads?: number;
 }
 
 export interface State { epoch: number; seed: number; zoom?: number; init?: string; jitter?: boolean; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
@@ -349,43 +352,58 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const train = [...Array(data.n).keys()].filter((k) => !data.valid[k]);
   const val = [...Array(data.n).keys()].filter((k) => data.valid[k]);
   const t0 = Date.now();
-  for (let epoch = state.epoch; epoch < o.epochs; epoch++) {
-    const lr = o.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / o.epochs));
-    (optimizer as unknown as { learningRate: number }).learningRate = lr;
-    const r = rng(o.seed * 1000 + epoch);
-    const order = train.slice();
-    for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (data.source[k] === 1) order.push(k);
-    for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
-    const steps = Math.floor(order.length / o.batch);
-    const e0 = Date.now();
-    let lossSum = 0;
-    for (let step = 0; step < steps; step++) {
-      const idx = order.slice(step * o.batch, (step + 1) * o.batch);
-      const batch = makeBatch(data, idx, r, state.jitter ?? false);
-      const loss = optimizer.minimize(() => {
-        const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
-        return multiTaskLoss(outs, batch.labels).total;
-      }, true)!;
-      lossSum += loss.dataSync()[0]!;
-      tf.dispose([loss, batch.x, ...Object.values(batch.labels)]);
-      if (step % 10 === 0 || step === steps - 1) {
-        const el = (Date.now() - e0) / 1000;
-        const eta = (el / (step + 1)) * (steps - step - 1);
-        process.stderr.write(`\repoch ${epoch + 1}/${o.epochs} [${'#'.repeat(Math.round((20 * (step + 1)) / steps)).padEnd(20)}] ${step + 1}/${steps} loss ${(lossSum / (step + 1)).toFixed(4)} lr ${lr.toExponential(2)} ${fmt(el)} eta ${fmt(eta)}   `);
+  const threads = (o.threads ?? 1) > 1 ? await GradientThreads.start(model, o.threads!) : undefined;
+  try {
+    for (let epoch = state.epoch; epoch < o.epochs; epoch++) {
+      const lr = o.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / o.epochs));
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      const r = rng(o.seed * 1000 + epoch);
+      const order = train.slice();
+      for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (data.source[k] === 1) order.push(k);
+      for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
+      const steps = Math.floor(order.length / o.batch);
+      const e0 = Date.now();
+      let lossSum = 0;
+      for (let step = 0; step < steps; step++) {
+        const idx = order.slice(step * o.batch, (step + 1) * o.batch);
+        if (threads) {
+          // the shares are cut in batch order, so augmentation draws the same numbers as one thread
+          const shares = splitShares(idx, threads.size).map((part) => makeBatch(data, part, r, state.jitter ?? false));
+          try {
+            lossSum += await threads.step(model, optimizer, shares);
+          } finally {
+            for (const b of shares) tf.dispose([b.x, ...Object.values(b.labels)]);
+          }
+        } else {
+          const batch = makeBatch(data, idx, r, state.jitter ?? false);
+          const loss = optimizer.minimize(() => {
+            const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
+            return multiTaskLoss(outs, batch.labels).total;
+          }, true)!;
+          lossSum += loss.dataSync()[0]!;
+          tf.dispose([loss, batch.x, ...Object.values(batch.labels)]);
+        }
+        if (step % 10 === 0 || step === steps - 1) {
+          const el = (Date.now() - e0) / 1000;
+          const eta = (el / (step + 1)) * (steps - step - 1);
+          process.stderr.write(`\repoch ${epoch + 1}/${o.epochs} [${'#'.repeat(Math.round((20 * (step + 1)) / steps)).padEnd(20)}] ${step + 1}/${steps} loss ${(lossSum / (step + 1)).toFixed(4)} lr ${lr.toExponential(2)} ${fmt(el)} eta ${fmt(eta)}   `);
+        }
+      }
+      process.stderr.write('\n');
+      const metrics = evaluate(model, data, val);
+      const seconds = (Date.now() - e0) / 1000;
+      state.epoch = epoch + 1;
+      state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, lr, utkRepeat: o.utkRepeat ?? 1, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
+      log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
+      await saveModel(model, ckpt);
+      fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
+      if (o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes && epoch + 1 < o.epochs) {
+        log.info(`stopping after ${o.maxMinutes} minutes; resume with --resume`);
+        break;
       }
     }
-    process.stderr.write('\n');
-    const metrics = evaluate(model, data, val);
-    const seconds = (Date.now() - e0) / 1000;
-    state.epoch = epoch + 1;
-    state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, lr, utkRepeat: o.utkRepeat ?? 1, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
-    log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
-    await saveModel(model, ckpt);
-    fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
-    if (o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes && epoch + 1 < o.epochs) {
-      log.info(`stopping after ${o.maxMinutes} minutes; resume with --resume`);
-      break;
-    }
+  } finally {
+    await threads?.close();
   }
   if (state.epoch < o.epochs) throw new FacestreamError('FS_ERR_USAGE', `training paused at epoch ${state.epoch}/${o.epochs}; run again with --resume`);
   return { model, state, data };

@@ -10,6 +10,7 @@ import { buildAttributeNet } from './network.ts';
 import { loadAttributeModel, readInferenceSettings } from './model.ts';
 import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
+import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../train/parallel.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-attr-'));
 beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });
@@ -94,6 +95,43 @@ describe('attribute network and model', () => {
     expect(weighted).toBeCloseTo(m.utkface!.genderAccuracy, 9);
     expect(parts.reduce((a, p) => a + p.n * p.ageMAE!, 0) / m.utkface!.n).toBeCloseTo(m.utkface!.ageMAE, 6);
     model.dispose();
+  });
+
+  it('data-parallel training: a step on two threads applies the mean of the two shares\' gradients', async () => {
+    const model = buildAttributeNet({ seed: 6 });
+    const replica = buildAttributeNet({ seed: 1 }); // the worker's replica: same dropout seeds
+    const s = tinySet();
+    const shares = splitShares([0, 1, 2, 3, 4, 5], 2).map((part) => makeBatch(s, part));
+    expect(shares.map((b) => b.x.shape[0])).toEqual([3, 3]);
+    const vars = trainableVariables(model);
+    const before = vars.map((v) => v.dataSync().slice());
+    trainableVariables(replica).forEach((v, i) => v.assign(vars[i]!));
+    const a = shareGradients(model, vars, shares[0]!);
+    const b = shareGradients(replica, trainableVariables(replica), shares[1]!);
+    const threads = await GradientThreads.start(model, 2);
+    try {
+      const opt = tf.train.sgd(0.1);
+      const loss = await threads.step(model, opt, shares);
+      expect(loss).toBeCloseTo((a.loss + b.loss) / 2, 4);
+      let worst = 0;
+      vars.forEach((v, i) => {
+        const now = v.dataSync();
+        for (let j = 0; j < now.length; j++) worst = Math.max(worst, Math.abs(now[j]! - (before[i]![j]! - 0.05 * ((a.grads[i]![j] ?? 0) + (b.grads[i]![j] ?? 0)))));
+      });
+      expect(worst).toBeLessThan(1e-5);
+      expect(vars.some((v, i) => v.dataSync().some((x, j) => Math.abs(x - before[i]![j]!) > 1e-6))).toBe(true);
+      const n0 = tf.memory().numTensors;
+      await threads.step(model, opt, shares);
+      expect(tf.memory().numTensors).toBe(n0);
+    } finally {
+      await threads.close();
+    }
+    await expect(threads.step(model, tf.train.sgd(0.1), shares)).rejects.toThrow(/closed/);
+    // a network the replicas do not match is refused at start, by name
+    const other = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2 })] });
+    await expect(GradientThreads.start(other, 2)).rejects.toThrow(/other weight shapes/);
+    tf.dispose(shares.flatMap((x) => [x.x, ...Object.values(x.labels)]));
+    [model, replica, other].forEach((m) => m.dispose());
   });
 
   it('refuses a model of another shape', async () => {
