@@ -191,9 +191,10 @@ train.command('attributes')
   .option('--jitter', 'geometric augmentation too: small random shift, scale and rotation of each crop')
   .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
   .option('--threads <n>', 'threads computing each batch\'s gradients (data-parallel; 2 uses both cores of a 2-core machine)', int('--threads'), 1)
+  .option('--legacy-dropout', 'one fixed dropout mask per batch row at every step, as the shipped model was trained (to reproduce it)')
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string; jitter?: boolean; threads: number }) => {
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
     try {
       const path = await import('node:path');
       const { dataDir } = await import('../data.ts');
@@ -204,7 +205,7 @@ train.command('attributes')
       const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
-        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, jitter: o.jitter, threads: o.threads, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
       }
       const fs = await import('node:fs');
       const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };

@@ -14,7 +14,7 @@ import { createLogger } from '../log.ts';
 import { rng } from '../calculators/random.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import { predictMaybeFlipped } from '../models/batch.ts';
-import { buildAttributeNet, INPUT_SIZE } from '../models/attributes/network.ts';
+import { buildAttributeNet, INPUT_SIZE, setDropoutSeeds } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
@@ -307,9 +307,14 @@ export interface TrainOptions {
   jitter?: boolean;
   /** Threads computing each batch's gradients (data-parallel, src/train/parallel.ts); 1 by default. */
   threads?: number;
+  /**
+   * The dropout of checkpoints trained before 2026-11-30: one fixed mask per batch row at
+   * every step (tfjs' seeded Dropout). Only to reproduce the shipped model's runs.
+   */
+  legacyDropout?: boolean;
 }
 
-export interface State { epoch: number; seed: number; zoom?: number; init?: string; jitter?: boolean; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+export interface State { epoch: number; seed: number; zoom?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 function fmt(sec: number): string {
   const m = Math.floor(sec / 60), s = Math.round(sec % 60);
@@ -322,13 +327,15 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const ckpt = path.join(o.out, 'checkpoint');
   const stateFile = path.join(ckpt, 'state.json');
   let model: tf.LayersModel;
-  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, jitter: o.jitter ?? false, history: [] };
+  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, jitter: o.jitter ?? false, dropout: o.legacyDropout ? 'fixed' : 'per-step', history: [] };
   if (o.resume && fs.existsSync(stateFile)) {
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
     log.info(`resumed from ${ckpt} after epoch ${state.epoch}`);
+    // checkpoints written before the per-step dropout seeds trained with fixed masks
+    state.dropout ??= 'fixed';
     // The first run's command, for checkpoints written before commands were kept.
-    state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1'];
+    state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1 --legacy-dropout'];
     if (o.zoom !== undefined && o.zoom !== (state.zoom ?? 1)) throw new FacestreamError('FS_ERR_USAGE', `--zoom ${o.zoom} differs from the checkpoint's ${state.zoom ?? 1}; a resumed run keeps its crops`);
   } else if (o.init) {
     model = await loadModel(o.init);
@@ -343,7 +350,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   }
   const data = await loadLabelled(o.data, { zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
   process.stderr.write('\n');
-  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, zoom ${data.zoom}`);
+  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, zoom ${data.zoom}, dropout masks ${state.dropout}`);
   if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);
   // Resuming restores the weights (BN statistics included) and the epoch; Adam's moments
@@ -358,6 +365,8 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
       const lr = o.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / o.epochs));
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
       const r = rng(o.seed * 1000 + epoch);
+      // dropout seeds from their own stream, so shuffling and augmentation are as before
+      const dr = rng(o.seed * 7919 + epoch + 1);
       const order = train.slice();
       for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (data.source[k] === 1) order.push(k);
       for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
@@ -366,11 +375,13 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
       let lossSum = 0;
       for (let step = 0; step < steps; step++) {
         const idx = order.slice(step * o.batch, (step + 1) * o.batch);
+        let dropSeed: number | undefined;
+        if (state.dropout === 'per-step') { dropSeed = Math.floor(dr() * 2 ** 30); setDropoutSeeds(model, dropSeed); }
         if (threads) {
           // the shares are cut in batch order, so augmentation draws the same numbers as one thread
           const shares = splitShares(idx, threads.size).map((part) => makeBatch(data, part, r, state.jitter ?? false));
           try {
-            lossSum += await threads.step(model, optimizer, shares);
+            lossSum += await threads.step(model, optimizer, shares, dropSeed);
           } finally {
             for (const b of shares) tf.dispose([b.x, ...Object.values(b.labels)]);
           }

@@ -1,7 +1,7 @@
 /** A training thread of src/train/parallel.ts: a replica of the attribute network that returns gradients. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initRuntime, tf } from '../runtime/index.ts';
-import { buildAttributeNet } from '../models/attributes/network.ts';
+import { buildAttributeNet, setDropoutSeeds } from '../models/attributes/network.ts';
 import { fromWire, shareGradients, trainableVariables, type WireBatch } from './parallel.ts';
 
 const port = parentPort!;
@@ -12,8 +12,9 @@ try {
   const shapes = (workerData as { shapes: number[][] }).shapes;
   const mine = vars.map((v) => v.shape.join('x')).join(',');
   if (mine !== shapes.map((s) => s.join('x')).join(',')) throw new Error(`the network to train has other weight shapes than this thread's replica (${shapes.length} vs ${vars.length} tensors)`);
-  port.on('message', (m: { id: number; weights: Float32Array[]; batch: WireBatch }) => {
+  port.on('message', (m: { id: number; weights: Float32Array[]; batch: WireBatch; dropSeed?: number }) => {
     try {
+      if (m.dropSeed !== undefined) setDropoutSeeds(model, m.dropSeed);
       tf.tidy(() => m.weights.forEach((w, i) => vars[i]!.assign(tf.tensor(w, vars[i]!.shape))));
       const b = fromWire(m.batch);
       const r = shareGradients(model, vars, b);

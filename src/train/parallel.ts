@@ -107,8 +107,9 @@ export class GradientThreads {
   /**
    * One optimizer step on `shares` (shares[0] computed here, shares[i] in worker i-1): the
    * mean of the shares' gradients applied by `optimizer`; returns the mean loss.
+   * `dropSeed`: this step's dropout seed (each worker derives its own from it).
    */
-  async step(model: tf.LayersModel, optimizer: tf.Optimizer, shares: Batch[]): Promise<number> {
+  async step(model: tf.LayersModel, optimizer: tf.Optimizer, shares: Batch[], dropSeed?: number): Promise<number> {
     if (this.failure) throw this.failure;
     if (shares.length !== this.size) throw new Error(`GradientThreads.step: ${shares.length} shares for ${this.size} threads`);
     const vars = trainableVariables(model);
@@ -118,7 +119,7 @@ export class GradientThreads {
       const batch = toWire(shares[i + 1]!);
       const transfer = [...weights.map((a) => a.buffer), batch.x.buffer, ...Object.values(batch.labels).map((l) => l.data.buffer)];
       const p = new Promise<{ loss: number; grads: Float32Array[] }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-      w.postMessage({ id, weights, batch }, transfer as ArrayBuffer[]);
+      w.postMessage({ id, weights, batch, dropSeed: dropSeed === undefined ? undefined : dropSeed + 1000 * (i + 1) }, transfer as ArrayBuffer[]);
       return p;
     });
     const mine = shareGradients(model, vars, shares[0]!);

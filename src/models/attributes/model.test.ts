@@ -6,7 +6,7 @@ import { initRuntime, tf } from '../../runtime/index.ts';
 import { foldBatchNorm } from '../fold.ts';
 import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
-import { buildAttributeNet } from './network.ts';
+import { buildAttributeNet, setDropoutSeeds } from './network.ts';
 import { loadAttributeModel, readInferenceSettings } from './model.ts';
 import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
@@ -132,6 +132,22 @@ describe('attribute network and model', () => {
     await expect(GradientThreads.start(other, 2)).rejects.toThrow(/other weight shapes/);
     tf.dispose(shares.flatMap((x) => [x.x, ...Object.values(x.labels)]));
     [model, replica, other].forEach((m) => m.dispose());
+  });
+
+  it('dropout: tfjs\' seeded layers repeat their mask; a new seed per step draws a new one', () => {
+    const model = buildAttributeNet({ seed: 8 });
+    const x = tf.randomUniform([4, 64, 64, 3], 0, 1, 'float32', 5); // distinct faces: BN in training mode zeroes identical ones
+    const run = () => tf.tidy(() => Array.from((model.apply(x, { training: true }) as tf.Tensor[])[0]!.dataSync()));
+    expect(run()).toEqual(run()); // the defect: the same mask at every call
+    expect(setDropoutSeeds(model, 11)).toBe(4); // one per subnet
+    const a = run();
+    setDropoutSeeds(model, 12);
+    const c = run();
+    expect(c).not.toEqual(a);
+    setDropoutSeeds(model, 11);
+    expect(run()).toEqual(a); // reproducible from the seed
+    x.dispose();
+    model.dispose();
   });
 
   it('refuses a model of another shape', async () => {

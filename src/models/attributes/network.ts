@@ -67,3 +67,15 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
   ];
   return tf.model({ inputs: input, outputs, name: 'facestream_attributes' });
 }
+
+/**
+ * tfjs' Dropout with a `seed` draws the same mask at every call, so a network built with
+ * seeded dropout trains with one fixed mask per batch row. Training sets a new seed on
+ * every Dropout layer before each step (drawn from the run's seed, so runs stay
+ * reproducible); the layers read it at call time. Returns how many layers it set.
+ */
+export function setDropoutSeeds(model: tf.LayersModel, seed: number): number {
+  const layers = model.layers.filter((l) => l.getClassName() === 'Dropout');
+  layers.forEach((l, i) => { (l as unknown as { seed?: number }).seed = seed + i; });
+  return layers.length;
+}
