@@ -19,7 +19,7 @@ import { buildReferenceNet, randomizeBatchNorm } from '../src/models/reference.t
 import { foldBatchNorm } from '../src/models/fold.ts';
 import { median } from './stats.ts';
 import { buildAttributeNet } from '../src/models/attributes/network.ts';
-import { multiTaskLoss, type Batch } from '../src/train/attributes.ts';
+import { disposeBatch, multiTaskLoss, type Batch } from '../src/train/attributes.ts';
 import { GradientThreads } from '../src/train/parallel.ts';
 
 function timeIt(f: () => void, warmup: number, runs: number): number {
@@ -89,7 +89,7 @@ async function benchDataParallel(runs: number): Promise<FoldBench['dataParallel'
     return { batch, oneThreadStepMs: Math.round(oneMs), twoThreadStepMs: Math.round(twoMs), speedup: Math.round((oneMs / twoMs) * 100) / 100 };
   } finally {
     await threads.close();
-    tf.dispose([whole, ...halves].flatMap((b) => [b.x, ...Object.values(b.labels)]));
+    [whole, ...halves].forEach(disposeBatch);
     model.dispose();
     optimizer.dispose();
     optimizer2.dispose();

@@ -195,8 +195,11 @@ export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>
 /** Gender accuracy and age error per true age class (the age-5 head's bins, AGE_BINS). */
 export type AgeClassBreakdown = Record<string, { n: number; genderAccuracy: number | null; ageMAE: number | null }>;
 
+/** One face's age/gender answer against the truth. */
+export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number }
+
 /** Per-age-class figures from per-face rows: true age, whether the gender was right, the age error. */
-export function byAgeClass(rows: Array<{ age: number; genderOk: boolean; ageError: number }>): AgeClassBreakdown {
+export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
   const out: AgeClassBreakdown = {};
   for (const [c, bin] of AGE_BINS.entries()) {
     const mine = rows.filter((r) => ageClass(r.age) === c);
@@ -208,6 +211,22 @@ export function byAgeClass(rows: Array<{ age: number; genderOk: boolean; ageErro
     };
   }
   return out;
+}
+
+/** Age MAE, gender accuracy and their breakdown by age class, from per-face rows. */
+export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; byAgeClass: AgeClassBreakdown } {
+  const n = rows.length;
+  return {
+    n,
+    ageMAE: rows.reduce((a, r) => a + r.ageError, 0) / n,
+    genderAccuracy: rows.filter((r) => r.genderOk).length / n,
+    byAgeClass: byAgeClass(rows),
+  };
+}
+
+/** Disposes a batch's input and label tensors. */
+export function disposeBatch(b: Batch): void {
+  tf.dispose([b.x, ...Object.values(b.labels)]);
 }
 
 export interface EvalMetrics {
@@ -263,20 +282,12 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
   }
   const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);
   if (uIdx.length) {
-    let err = 0, g = 0, a5 = 0;
-    const rows: Array<{ age: number; genderOk: boolean; ageError: number }> = [];
-    for (const [k, j] of uIdx) {
-      const ageError = Math.abs(head('age')[j]![0]! * 100 - s.age[k]!);
-      const genderOk = argmax(head('gender')[j]!) === s.gender[k];
-      err += ageError;
-      if (genderOk) g++;
-      if (argmax(head('age5')[j]!) === ageClass(s.age[k]!)) a5++;
-      rows.push({ age: s.age[k]!, genderOk, ageError });
-    }
-    m.utkface = {
-      n: uIdx.length, ageMAE: err / uIdx.length, genderAccuracy: g / uIdx.length, age5Accuracy: a5 / uIdx.length,
-      byAgeClass: byAgeClass(rows),
-    };
+    const rows = uIdx.map(([k, j]): AgeGenderRow => ({
+      age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!),
+    }));
+    const a5 = uIdx.filter(([k, j]) => argmax(head('age5')[j]!) === ageClass(s.age[k]!)).length;
+    const f = ageGenderFigures(rows);
+    m.utkface = { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass };
   }
   const sIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 2);
   if (sIdx.length) {
@@ -383,7 +394,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
           try {
             lossSum += await threads.step(model, optimizer, shares, dropSeed);
           } finally {
-            for (const b of shares) tf.dispose([b.x, ...Object.values(b.labels)]);
+            shares.forEach(disposeBatch);
           }
         } else {
           const batch = makeBatch(data, idx, r, state.jitter ?? false);
@@ -392,7 +403,8 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
             return multiTaskLoss(outs, batch.labels).total;
           }, true)!;
           lossSum += loss.dataSync()[0]!;
-          tf.dispose([loss, batch.x, ...Object.values(batch.labels)]);
+          loss.dispose();
+          disposeBatch(batch);
         }
         if (step % 10 === 0 || step === steps - 1) {
           const el = (Date.now() - e0) / 1000;

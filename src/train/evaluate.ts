@@ -12,7 +12,7 @@ import { readInferenceSettings } from '../models/attributes/model.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
-import { byAgeClass, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
 
 const require = createRequire(import.meta.url);
@@ -60,8 +60,8 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   };
   await api.nets.ageGenderNet.loadFromDisk(faceApiModelDir());
   const utk = idx.filter((k) => s.source[k] === 1);
-  let err = 0, ok = 0, ms = 0;
-  const rows: Array<{ age: number; genderOk: boolean; ageError: number }> = [];
+  let ms = 0;
+  const rows: AgeGenderRow[] = [];
   for (const k of utk) {
     const img = await decodeImage(s.files[k]!);
     const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
@@ -69,13 +69,10 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
     t.dispose();
-    const ageError = Math.abs(r.age - s.age[k]!);
-    const genderOk = (r.gender === 'female' ? 1 : 0) === s.gender[k];
-    err += ageError;
-    if (genderOk) ok++;
-    rows.push({ age: s.age[k]!, genderOk, ageError });
+    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
   }
-  return { n: utk.length, ageMAE: err / utk.length, genderAccuracy: ok / utk.length, msPerFace: ms / utk.length, byAgeClass: byAgeClass(rows) };
+  const f = ageGenderFigures(rows);
+  return { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass };
 }
 
 export async function evalAttributes(opts: {

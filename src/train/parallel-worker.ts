@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildAttributeNet, setDropoutSeeds } from '../models/attributes/network.ts';
 import { fromWire, shareGradients, trainableVariables, type WireBatch } from './parallel.ts';
+import { disposeBatch } from './attributes.ts';
 
 const port = parentPort!;
 try {
@@ -18,7 +19,7 @@ try {
       tf.tidy(() => m.weights.forEach((w, i) => vars[i]!.assign(tf.tensor(w, vars[i]!.shape))));
       const b = fromWire(m.batch);
       const r = shareGradients(model, vars, b);
-      tf.dispose([b.x, ...Object.values(b.labels)]);
+      disposeBatch(b);
       port.postMessage({ id: m.id, loss: r.loss, grads: r.grads }, r.grads.map((g) => g.buffer as ArrayBuffer));
     } catch (e) {
       port.postMessage({ id: m.id, error: (e as Error).message });

@@ -113,9 +113,10 @@ export class GradientThreads {
     if (this.failure) throw this.failure;
     if (shares.length !== this.size) throw new Error(`GradientThreads.step: ${shares.length} shares for ${this.size} threads`);
     const vars = trainableVariables(model);
+    const current = vars.map((v) => v.dataSync() as Float32Array); // read once; each worker gets its own copy to transfer
     const jobs = this.workers.map((w, i) => {
       const id = this.nextId++;
-      const weights = vars.map((v) => v.dataSync().slice() as Float32Array);
+      const weights = current.map((a) => a.slice());
       const batch = toWire(shares[i + 1]!);
       const transfer = [...weights.map((a) => a.buffer), batch.x.buffer, ...Object.values(batch.labels).map((l) => l.data.buffer)];
       const p = new Promise<{ loss: number; grads: Float32Array[] }>((resolve, reject) => this.pending.set(id, { resolve, reject }));

@@ -18,7 +18,7 @@ import { hrBatch } from './superres.ts';
 import { PROJECT_ROOT } from '../data.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { rng } from '../calculators/random.ts';
-import { loadLabelled, makeBatch, multiTaskLoss, predictAll, type LabelledSet } from './attributes.ts';
+import { disposeBatch, loadLabelled, makeBatch, multiTaskLoss, predictAll, type LabelledSet } from './attributes.ts';
 
 const log = createLogger('transfer');
 
@@ -72,7 +72,8 @@ async function trainSmile(set: LabelledSet, epochs: number, seed: number, label:
       const b = makeBatch(set, order.slice(step * 64, (step + 1) * 64), r);
       const loss = opt.minimize(() => multiTaskLoss(model.apply(b.x, { training: true }) as tf.Tensor[], b.labels).parts.smile, true)!;
       sum += loss.dataSync()[0]!;
-      tf.dispose([loss, b.x, ...Object.values(b.labels)]);
+      loss.dispose();
+      disposeBatch(b);
       if (step % 20 === 0) process.stderr.write(`\r${label} epoch ${epoch + 1}/${epochs} step ${step + 1}/${steps} loss ${(sum / (step + 1)).toFixed(4)}   `);
     }
   }
