@@ -151,6 +151,9 @@ async function pollStats(): Promise<void> {
   $('gender').innerHTML = known
     ? `<span class="m" style="width:${(100 * male) / known}%">${Math.round((100 * male) / known)}% m</span><span class="f" style="width:${(100 * female) / known}%">${Math.round((100 * female) / known)}% f</span>`
     : '<span style="width:100%;color:#666">no answers yet</span>';
+  // people whose gender the network graded below storage.minGrade: counted, not split
+  $('gender').title = people > known ? `${people - known} of ${people} unsure (below the configured grade)` : '';
+  $('gender-unsure').textContent = people > known ? `${people - known} unsure` : '';
   const ages: Record<string, number> = {};
   for (const b of rows) for (const [k, v] of Object.entries(b.ageGroups)) ages[k] = (ages[k] ?? 0) + v;
   const max = Math.max(1, ...Object.values(ages));

@@ -61,10 +61,10 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   let socket: SocketLayer | undefined;
   const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
   const store: AggregateStore | PgStore = config.storage.kind === 'postgres'
-    ? await PgStore.open({ url: config.storage.url!, node: nodeId, retentionDays: config.storage.retentionDays, demographicsOnly: config.storage.demographicsOnly })
+    ? await PgStore.open({ url: config.storage.url!, node: nodeId, retentionDays: config.storage.retentionDays, demographicsOnly: config.storage.demographicsOnly, minGrade: config.storage.minGrade })
     : new AggregateStore({
       file: config.storage.file ?? defaultDbFile(), retentionDays: config.storage.retentionDays,
-      demographicsOnly: config.storage.demographicsOnly,
+      demographicsOnly: config.storage.demographicsOnly, minGrade: config.storage.minGrade,
     });
   const open = new Map<string, number>(); // stream -> tracks in view
   const onEvent = (e: FacestreamEvent) => {

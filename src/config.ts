@@ -45,6 +45,11 @@ export const appConfigSchema = z.strictObject({
     retentionDays: z.number().int().min(1).max(3650).default(90),
     /** Emit and store only aggregates: no per-track events or rows. */
     demographicsOnly: z.boolean().default(false),
+    /**
+     * A track's gender, age class or smile counts in the aggregates only when its SA grade
+     * is this or better (S best, D worst); the person always counts in `people`.
+     */
+    minGrade: z.enum(['S', 'A', 'B', 'C', 'D']).default('B'),
     /** Period of the per-stream `stats` event. */
     statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000),
   }).prefault({}),

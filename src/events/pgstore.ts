@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import { createLogger } from '../log.ts';
+import type { Grade } from '../calculators/sa.ts';
 import { statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
@@ -28,7 +29,7 @@ const MIGRATIONS = [
   CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`,
 ];
 
-export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
+export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }
 
 export class PgStore {
   private readonly pool: pg.Pool;
@@ -93,7 +94,7 @@ export class PgStore {
       c = await this.pool.connect();
       await c.query('BEGIN');
       for (const e of batch) {
-        const { bucket, ageCol, counts, track } = trackValues(e);
+        const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
         await c.query(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
           VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
           ON CONFLICT (stream, bucket) DO UPDATE SET people = aggregates.people + 1, male = aggregates.male + excluded.male,

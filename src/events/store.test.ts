@@ -33,6 +33,35 @@ describe('aggregate store', () => {
     s.close();
   });
 
+  it('answers graded below minGrade count the person but not the split; the track row keeps them', () => {
+    const s = new AggregateStore({ file: ':memory:', minGrade: 'B' });
+    const t = Date.now();
+    const unsure = ended(t, 2, 'female', 'yes', 'baby');
+    unsure.attributes!.gender = { ...unsure.attributes!.gender!, confidence: 0.3, grade: 'C' };
+    unsure.attributes!.ageGroup = { ...unsure.attributes!.ageGroup!, confidence: 0.1, grade: 'D' };
+    const onlyB = ended(t, 3, 'male', 'no', 'old');
+    onlyB.attributes!.smiling = { ...onlyB.attributes!.smiling!, confidence: 0.5, grade: 'B' };
+    s.addTrack(ended(t, 1, 'male', 'no', 'youth'));
+    s.addTrack(unsure);
+    s.addTrack(onlyB);
+    const [r] = s.stats({});
+    expect(r).toMatchObject({ people: 3, male: 2, female: 0, smiling: 1 });
+    expect(r!.ageGroups).toMatchObject({ youth: 1, baby: 0, old: 1 });
+    expect(r!.smilingShare).toBeCloseTo(1 / 3); // the unsure track's smile (grade S) still counts
+    const db = (s as unknown as { db: { prepare: (sql: string) => { all: () => unknown[] } } }).db;
+    expect(db.prepare('SELECT gender, gender_confidence, age_group FROM tracks ORDER BY track_id').all()[1]).toEqual({ gender: 'female', gender_confidence: 0.3, age_group: 'baby' });
+    s.close();
+    // minGrade S: the B smile is left out too; D (the default) counts every answer
+    const strict = new AggregateStore({ file: ':memory:', minGrade: 'S' });
+    strict.addTrack(onlyB);
+    expect(strict.stats({})[0]).toMatchObject({ people: 1, male: 1, smilingShare: null });
+    strict.close();
+    const all = new AggregateStore({ file: ':memory:' });
+    all.addTrack(unsure);
+    expect(all.stats({})[0]).toMatchObject({ people: 1, female: 1, ageGroups: { baby: 1 } });
+    all.close();
+  });
+
   it('retention deletes old rows; demographics-only stores no per-track row', () => {
     const file = path.join(tmp, 'b.db');
     const s = new AggregateStore({ file, retentionDays: 1, demographicsOnly: true });

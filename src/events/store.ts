@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createLogger } from '../log.ts';
-import type { TrackEnded } from './types.ts';
+import { GRADES, type Grade } from '../calculators/sa.ts';
+import type { SmoothedClassJson, TrackEnded } from './types.ts';
 
 const log = createLogger('store');
 export const BUCKET_MS = 60_000;
@@ -21,18 +22,28 @@ export const AGE_GROUPS = ['baby', 'child', 'youth', 'middle-aged', 'old'] as co
 /** Age class -> its column in `aggregates`. */
 export const AGE_COLUMN: Record<string, string> = { baby: 'age_baby', child: 'age_child', youth: 'age_youth', 'middle-aged': 'age_middle', old: 'age_old' };
 
+/** The answer of one SA head if its grade is `minGrade` or better, else undefined (counted as unsure). */
+export function sureAnswer(c: SmoothedClassJson | undefined, minGrade: Grade = 'D'): string | undefined {
+  return c && GRADES.indexOf(c.grade) <= GRADES.indexOf(minGrade) ? c.value : undefined;
+}
+
 /**
  * What one ended track writes, in both stores (SQLite here, PostgreSQL in pgstore.ts): its
  * minute bucket, the age column it counts in, the increments of the aggregates row (male,
- * female, smiling, smile known, dwell) and the values of its `tracks` row.
+ * female, smiling, smile known, dwell) and the values of its `tracks` row. A gender, age
+ * class or smile graded below `minGrade` is not counted in the aggregates (the person is:
+ * `people` minus male and female is the unsure share); the `tracks` row keeps every answer
+ * with its confidence.
  */
-export function trackValues(e: TrackEnded) {
+export function trackValues(e: TrackEnded, minGrade: Grade = 'D') {
   const a = e.attributes;
   const dwell = Math.round(e.dwellMs);
+  const gender = sureAnswer(a?.gender, minGrade);
+  const smiling = sureAnswer(a?.smiling, minGrade);
   return {
     bucket: Math.floor(e.ts / BUCKET_MS) * BUCKET_MS,
-    ageCol: AGE_COLUMN[a?.ageGroup?.value ?? ''],
-    counts: [a?.gender?.value === 'male' ? 1 : 0, a?.gender?.value === 'female' ? 1 : 0, a?.smiling?.value === 'yes' ? 1 : 0, a?.smiling ? 1 : 0, dwell],
+    ageCol: AGE_COLUMN[sureAnswer(a?.ageGroup, minGrade) ?? ''],
+    counts: [gender === 'male' ? 1 : 0, gender === 'female' ? 1 : 0, smiling === 'yes' ? 1 : 0, smiling ? 1 : 0, dwell],
     track: [e.stream, e.trackId, e.ts, dwell, a?.gender?.value ?? null, a?.gender?.confidence ?? null,
       a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null],
   };
@@ -54,7 +65,14 @@ export function statsRow(r: Record<string, unknown>): StatsRow {
   };
 }
 
-export interface StoreOptions { file: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number }
+export interface StoreOptions {
+  file: string;
+  retentionDays?: number;
+  demographicsOnly?: boolean;
+  maxPending?: number;
+  /** Answers graded below this are not counted in the aggregates (default 'D': all). */
+  minGrade?: Grade;
+}
 
 export interface StatsRow {
   from: number;
@@ -120,7 +138,7 @@ export class AggregateStore {
   }
 
   private write(e: TrackEnded): void {
-    const { bucket, ageCol, counts, track } = trackValues(e);
+    const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
     this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
       VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
       ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
