@@ -20,6 +20,7 @@ import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
 import { GradientThreads, splitShares } from './parallel.ts';
+import { meanInterval95, wilson95 } from './stats.ts';
 import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
@@ -230,9 +231,10 @@ export function disposeBatch(b: Batch): void {
 }
 
 export interface EvalMetrics {
-  celeba?: { n: number; meanAccuracy: number; majorityBaseline: number; attributes: Record<string, number> };
-  utkface?: { n: number; ageMAE: number; genderAccuracy: number; age5Accuracy: number; byAgeClass: AgeClassBreakdown };
-  smile?: { n: number; accuracy: number };
+  /** Each `...CI95`: the 95% interval of the figure beside it, from these faces alone (src/train/stats.ts). */
+  celeba?: { n: number; meanAccuracy: number; meanAccuracyCI95?: [number, number]; majorityBaseline: number; attributes: Record<string, number> };
+  utkface?: { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95?: [number, number]; age5Accuracy: number; byAgeClass: AgeClassBreakdown };
+  smile?: { n: number; accuracy: number; accuracyCI95?: [number, number] };
   celebaGenderAccuracy?: number;
   celebaSmileAccuracy?: number;
 }
@@ -257,26 +259,28 @@ export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[],
 
 const argmax = (a: ArrayLike<number>) => { let m = 0; for (let i = 1; i < a.length; i++) if (a[i]! > a[m]!) m = i; return m; };
 
-export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false): EvalMetrics {
+/** `keep.utkRows`, when given, receives the per-face UTKFace rows (in `idx` order) for paired comparisons. */
+export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false, keep: { utkRows?: AgeGenderRow[] } = {}): EvalMetrics {
   const out = predictAll(model, s, idx, 128, flip);
   const head = (name: string) => out[model.outputNames.indexOf(name)]!;
   const m: EvalMetrics = {};
   const cIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 0);
   if (cIdx.length) {
     const attributes: Record<string, number> = {};
+    const perFace = new Float64Array(cIdx.length); // share of the 40 attributes right, per face
     let baseline = 0;
     CELEBA_ATTRIBUTES.forEach((name, a) => {
       let correct = 0, pos = 0;
-      for (const [k, j] of cIdx) {
+      cIdx.forEach(([k, j], f) => {
         const truth = s.celeba[k * 40 + a]!;
         pos += truth;
-        if ((head('celeba')[j]![a]! > 0 ? 1 : 0) === truth) correct++;
-      }
+        if ((head('celeba')[j]![a]! > 0 ? 1 : 0) === truth) { correct++; perFace[f] += 1 / 40; }
+      });
       attributes[name] = correct / cIdx.length;
       baseline += Math.max(pos, cIdx.length - pos) / cIdx.length;
     });
     const accs = Object.values(attributes);
-    m.celeba = { n: cIdx.length, meanAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length, majorityBaseline: baseline / 40, attributes };
+    m.celeba = { n: cIdx.length, meanAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length, meanAccuracyCI95: meanInterval95(perFace), majorityBaseline: baseline / 40, attributes };
     m.celebaGenderAccuracy = cIdx.filter(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]).length / cIdx.length;
     m.celebaSmileAccuracy = cIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / cIdx.length;
   }
@@ -287,11 +291,16 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     }));
     const a5 = uIdx.filter(([k, j]) => argmax(head('age5')[j]!) === ageClass(s.age[k]!)).length;
     const f = ageGenderFigures(rows);
-    m.utkface = { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass };
+    keep.utkRows?.push(...rows);
+    m.utkface = {
+      n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: wilson95(rows.filter((r) => r.genderOk).length, f.n),
+      age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass,
+    };
   }
   const sIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 2);
   if (sIdx.length) {
-    m.smile = { n: sIdx.length, accuracy: sIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / sIdx.length };
+    const right = sIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length;
+    m.smile = { n: sIdx.length, accuracy: right / sIdx.length, accuracyCI95: wilson95(right, sIdx.length) };
   }
   return m;
 }

@@ -14,6 +14,7 @@ import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
+import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -24,7 +25,13 @@ export interface EvalReport extends EvalMetrics {
   saFaces: 'all' | 'validation without calibration';
   /** UTKFace gender on the same faces as saSoftmax, per true age class: the plain head, and grade S's share and accuracy. */
   saGenderByAgeClass?: Record<string, { n: number; plainAccuracy: number | null; S: { share: number | null; accuracy: number | null } }>;
-  peer?: { faceapi: { n: number; ageMAE: number; genderAccuracy: number; msPerFace: number; byAgeClass: AgeClassBreakdown } };
+  peer?: {
+    faceapi: {
+      n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; msPerFace: number; byAgeClass: AgeClassBreakdown;
+      /** Gender, face by face: facestream (first) against face-api (second) on the same faces. */
+      genderPaired?: PairedComparison;
+    };
+  };
   noFaceRate: number;
   cropMethods: Record<string, number>;
   msPerFace: { batch32: number };
@@ -72,7 +79,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
   }
   const f = ageGenderFigures(rows);
-  return { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass };
+  return { rows, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: wilson95(rows.filter((r) => r.genderOk).length, f.n), msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
 }
 
 export async function evalAttributes(opts: {
@@ -91,7 +98,8 @@ export async function evalAttributes(opts: {
   const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom }));
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
-  const metrics = evaluate(model, s, idx, flip);
+  const utkRows: AgeGenderRow[] = [];
+  const metrics = evaluate(model, s, idx, flip, { utkRows });
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
@@ -112,6 +120,9 @@ export async function evalAttributes(opts: {
     report.cropMethods[m] = (report.cropMethods[m] ?? 0) + 1;
   }
   report.noFaceRate = idx.length ? 1 - (report.cropMethods.detector ?? 0) / idx.length : 0;
-  if (opts.peer !== false && idx.some((k) => s.source[k] === 1)) report.peer = { faceapi: await faceApiPeer(s, idx) };
+  if (opts.peer !== false && idx.some((k) => s.source[k] === 1)) {
+    const peer = await faceApiPeer(s, idx); // the same UTKFace faces in the same order as utkRows
+    report.peer = { faceapi: { ...peer.figures, genderPaired: pairedComparison(utkRows.map((r) => r.genderOk), peer.rows.map((r) => r.genderOk)) } };
+  }
   return report;
 }

@@ -8,7 +8,7 @@ import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet, setDropoutSeeds } from './network.ts';
 import { loadAttributeModel, readInferenceSettings } from './model.ts';
-import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type LabelledSet } from '../../train/attributes.ts';
+import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type AgeGenderRow, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../train/parallel.ts';
 
@@ -88,7 +88,13 @@ describe('attribute network and model', () => {
       old: { n: 0, genderAccuracy: null, ageMAE: null },
     });
     const model = buildAttributeNet({ seed: 5 });
-    const m = evaluate(model, tinySet(), [0, 1, 2, 3, 4, 5]);
+    const utkRows: AgeGenderRow[] = [];
+    const m = evaluate(model, tinySet(), [0, 1, 2, 3, 4, 5], false, { utkRows });
+    expect(utkRows.map((r) => r.age)).toEqual([30, 70]); // the per-face rows behind the totals, for paired comparisons
+    expect(utkRows.filter((r) => r.genderOk).length / 2).toBe(m.utkface!.genderAccuracy);
+    const [lo, hi] = m.celeba!.meanAccuracyCI95!;
+    expect(lo).toBeLessThanOrEqual(m.celeba!.meanAccuracy + 1e-4);
+    expect(hi).toBeGreaterThanOrEqual(m.celeba!.meanAccuracy - 1e-4);
     const parts = Object.values(m.utkface!.byAgeClass).filter((p) => p.n > 0);
     expect(parts.map((p) => p.n)).toEqual([1, 1]); // ages 30 (youth) and 70 (old)
     const weighted = parts.reduce((a, p) => a + p.n * p.genderAccuracy!, 0) / m.utkface!.n;
