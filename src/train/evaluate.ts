@@ -14,15 +14,24 @@ import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
+import { withDegradedCopies } from './degrade.ts';
 import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
 
 const require = createRequire(import.meta.url);
+/** Resolution divisors of the low-resolution SA figures (64-px crops: 16 and 8 px). */
+const LOW_RES_FACTORS = [4, 8];
 
 export interface EvalReport extends EvalMetrics {
   split: 'all' | 'validation';
   saSoftmax: Record<SaTask, SaEval>;
   /** Which faces the SA figures count: all given, or the validation split less its calibration half. */
   saFaces: 'all' | 'validation without calibration';
+  /**
+   * The SA figures on the same faces and, with them, a copy of each at 1/4 and 1/8 of the
+   * crop's resolution (16 and 8 px, as the pipeline's smallest faces): faces hard enough
+   * to fill the lower grades, where the fall of accuracy from S to D shows.
+   */
+  saSoftmaxLowRes?: { factors: number[]; saSoftmax: Record<SaTask, SaEval> };
   /** UTKFace gender on the same faces as saSoftmax, per true age class: the plain head, and grade S's share and accuracy. */
   saGenderByAgeClass?: Record<string, { n: number; plainAccuracy: number | null; S: { share: number | null; accuracy: number | null } }>;
   peer?: {
@@ -104,6 +113,8 @@ export async function evalAttributes(opts: {
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
   const { sa, byAge } = saFigures(model, s, saIdx, flip);
+  const lowRes = withDegradedCopies(s, saIdx, LOW_RES_FACTORS);
+  const saLow = saFigures(model, lowRes.set, lowRes.idx, flip).sa;
   // speed: one batch of 32 crops, after a warm-up
   const batch = idx.slice(0, 32);
   predictAll(model, s, batch, 32, flip);
@@ -112,6 +123,7 @@ export async function evalAttributes(opts: {
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
     split, flip, ...metrics, saSoftmax: sa, saFaces: split === 'validation' ? 'validation without calibration' : 'all',
+    saSoftmaxLowRes: { factors: LOW_RES_FACTORS, saSoftmax: saLow },
     ...(Object.keys(byAge).length ? { saGenderByAgeClass: byAge } : {}),
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };

@@ -13,7 +13,8 @@ import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
 import { evalAttributes } from './evaluate.ts';
-import { trainSaHead, type SaTrainReport } from './sa.ts';
+import { SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
+import { withDegradedCopies } from './degrade.ts';
 
 const log = createLogger('export');
 
@@ -27,7 +28,11 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   // so almost nothing would be tagged unrecognizable and nearly every answer graded S.
   const calib = [...Array(data.n).keys()].filter((k) => data.calib[k]);
   const sa: SaTrainReport[] = [];
-  for (const task of Object.keys(SA_TASKS) as SaTask[]) sa.push(await trainSaHead(model, task, data, calib, { seed: o.seed }));
+  for (const task of Object.keys(SA_TASKS) as SaTask[]) {
+    const factors = SA_SETTINGS[task].lowRes;
+    const fit = factors.length ? withDegradedCopies(data, calib, factors) : { set: data, idx: calib };
+    sa.push(await trainSaHead(model, task, fit.set, fit.idx, { seed: o.seed }));
+  }
   const { model: folded, report: foldReport } = await foldBatchNorm(model);
   const val = [...Array(data.n).keys()].filter((k) => data.valid[k]).slice(0, 256);
   const maxAbsDiff = tf.tidy(() => {
@@ -49,7 +54,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     inference: { flip: true, zoom },
     training: {
       command: o.command,
-      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; the SA heads are fitted on half of it (calibration) and their figures measured on the other half',
+      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; the SA heads are fitted on half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face) and their figures measured on the other half',
       terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
       ...o.trainInfo,
       saHeads: sa,
