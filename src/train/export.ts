@@ -28,9 +28,12 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   // so almost nothing would be tagged unrecognizable and nearly every answer graded S.
   const calib = [...Array(data.n).keys()].filter((k) => data.calib[k]);
   const sa: SaTrainReport[] = [];
+  const fits = new Map<string, ReturnType<typeof withDegradedCopies>>(); // one copy set per list of factors
   for (const task of Object.keys(SA_TASKS) as SaTask[]) {
     const factors = SA_SETTINGS[task].lowRes;
-    const fit = factors.length ? withDegradedCopies(data, calib, factors) : { set: data, idx: calib };
+    const key = factors.join(',');
+    if (!fits.has(key)) fits.set(key, factors.length ? withDegradedCopies(data, calib, factors) : { set: data, idx: calib });
+    const fit = fits.get(key)!;
     sa.push(await trainSaHead(model, task, fit.set, fit.idx, { seed: o.seed }));
   }
   const { model: folded, report: foldReport } = await foldBatchNorm(model);
