@@ -31,7 +31,12 @@ export interface EvalReport extends EvalMetrics {
    * crop's resolution (16 and 8 px, as the pipeline's smallest faces): faces hard enough
    * to fill the lower grades, where the fall of accuracy from S to D shows.
    */
-  saSoftmaxLowRes?: { factors: number[]; saSoftmax: Record<SaTask, SaEval> };
+  saSoftmaxLowRes?: {
+    factors: number[];
+    saSoftmax: Record<SaTask, SaEval>;
+    /** The copies of one resolution alone ("16px", "8px"): how the grades behave at each face size. */
+    byResolution: Record<string, Record<SaTask, SaEval>>;
+  };
   /** UTKFace gender on the same faces as saSoftmax, per true age class: the plain head, and grade S's share and accuracy. */
   saGenderByAgeClass?: Record<string, { n: number; plainAccuracy: number | null; S: { share: number | null; accuracy: number | null } }>;
   peer?: {
@@ -52,13 +57,20 @@ export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[], f
   return saFigures(model, s, idx, flip).sa;
 }
 
-function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], flip: boolean) {
-  const out = predictAll(model, s, idx, 128, flip);
+/** Plain vs SA per task on the faces at positions `at` of `idx` (all by default), from outputs already computed. */
+function saOn(model: tf.LayersModel, out: Float32Array[][], s: LabelledSet, idx: number[], at: number[] = [...idx.keys()]): Record<SaTask, SaEval> {
   const head = (n: string) => out[model.outputNames.indexOf(n)]!;
   const sa = {} as Record<SaTask, SaEval>;
   for (const task of Object.keys(SA_TASKS) as SaTask[]) {
-    sa[task] = evaluateSa(head(task), head(`${task}_sa`), idx.map((k) => trueLabel(task, s, k)));
+    sa[task] = evaluateSa(at.map((j) => head(task)[j]!), at.map((j) => head(`${task}_sa`)[j]!), at.map((j) => trueLabel(task, s, idx[j]!)));
   }
+  return sa;
+}
+
+function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], flip: boolean) {
+  const out = predictAll(model, s, idx, 128, flip);
+  const head = (n: string) => out[model.outputNames.indexOf(n)]!;
+  const sa = saOn(model, out, s, idx);
   const byAge: NonNullable<EvalReport['saGenderByAgeClass']> = {};
   AGE_BINS.forEach((bin, c) => {
     const rows = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1 && ageClass(s.age[k]!) === c);
@@ -114,7 +126,10 @@ export async function evalAttributes(opts: {
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
   const { sa, byAge } = saFigures(model, s, saIdx, flip);
   const lowRes = withDegradedCopies(s, saIdx, LOW_RES_FACTORS);
-  const saLow = saFigures(model, lowRes.set, lowRes.idx, flip).sa;
+  const lowOut = predictAll(model, lowRes.set, lowRes.idx, 128, flip);
+  const byResolution = Object.fromEntries(LOW_RES_FACTORS.map((f, c) => [
+    `${s.size / f}px`, saOn(model, lowOut, lowRes.set, lowRes.idx, saIdx.map((_, j) => (c + 1) * saIdx.length + j)),
+  ]));
   // speed: one batch of 32 crops, after a warm-up
   const batch = idx.slice(0, 32);
   predictAll(model, s, batch, 32, flip);
@@ -123,7 +138,7 @@ export async function evalAttributes(opts: {
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
     split, flip, ...metrics, saSoftmax: sa, saFaces: split === 'validation' ? 'validation without calibration' : 'all',
-    saSoftmaxLowRes: { factors: LOW_RES_FACTORS, saSoftmax: saLow },
+    saSoftmaxLowRes: { factors: LOW_RES_FACTORS, saSoftmax: saOn(model, lowOut, lowRes.set, lowRes.idx), byResolution },
     ...(Object.keys(byAge).length ? { saGenderByAgeClass: byAge } : {}),
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };
