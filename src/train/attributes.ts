@@ -214,13 +214,15 @@ export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
   return out;
 }
 
-/** Age MAE, gender accuracy and their breakdown by age class, from per-face rows. */
-export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; byAgeClass: AgeClassBreakdown } {
+/** Age MAE, gender accuracy (with its 95% interval) and their breakdown by age class, from per-face rows. */
+export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; byAgeClass: AgeClassBreakdown } {
   const n = rows.length;
+  const right = rows.filter((r) => r.genderOk).length;
   return {
     n,
     ageMAE: rows.reduce((a, r) => a + r.ageError, 0) / n,
-    genderAccuracy: rows.filter((r) => r.genderOk).length / n,
+    genderAccuracy: right / n,
+    genderAccuracyCI95: wilson95(right, n),
     byAgeClass: byAgeClass(rows),
   };
 }
@@ -293,7 +295,7 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     const f = ageGenderFigures(rows);
     keep.utkRows?.push(...rows);
     m.utkface = {
-      n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: wilson95(rows.filter((r) => r.genderOk).length, f.n),
+      n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95,
       age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass,
     };
   }

@@ -15,7 +15,7 @@ import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
-import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
+import { pairedComparison, type PairedComparison } from './stats.ts';
 
 const require = createRequire(import.meta.url);
 /** Resolution divisors of the low-resolution SA figures (64-px crops: 16 and 8 px). */
@@ -54,7 +54,7 @@ export interface EvalReport extends EvalMetrics {
 }
 
 export function saReport(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false): Record<SaTask, SaEval> {
-  return saFigures(model, s, idx, flip).sa;
+  return saFigures(model, s, idx, predictAll(model, s, idx, 128, flip)).sa;
 }
 
 /** Plain vs SA per task on the faces at positions `at` of `idx` (all by default), from outputs already computed. */
@@ -67,8 +67,8 @@ function saOn(model: tf.LayersModel, out: Float32Array[][], s: LabelledSet, idx:
   return sa;
 }
 
-function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], flip: boolean) {
-  const out = predictAll(model, s, idx, 128, flip);
+/** SA figures and gender by age class on the faces `idx`, from their outputs (`predictAll` order). */
+function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], out: Float32Array[][]) {
   const head = (n: string) => out[model.outputNames.indexOf(n)]!;
   const sa = saOn(model, out, s, idx);
   const byAge: NonNullable<EvalReport['saGenderByAgeClass']> = {};
@@ -100,7 +100,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
   }
   const f = ageGenderFigures(rows);
-  return { rows, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: wilson95(rows.filter((r) => r.genderOk).length, f.n), msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
+  return { rows, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
 }
 
 export async function evalAttributes(opts: {
@@ -124,9 +124,10 @@ export async function evalAttributes(opts: {
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
-  const { sa, byAge } = saFigures(model, s, saIdx, flip);
+  // One pass over the SA faces and their low-resolution copies; the first block is the faces as they are.
   const lowRes = withDegradedCopies(s, saIdx, LOW_RES_FACTORS);
   const lowOut = predictAll(model, lowRes.set, lowRes.idx, 128, flip);
+  const { sa, byAge } = saFigures(model, s, saIdx, lowOut.map((h) => h.slice(0, saIdx.length)));
   const byResolution = Object.fromEntries(LOW_RES_FACTORS.map((f, c) => [
     `${s.size / f}px`, saOn(model, lowOut, lowRes.set, lowRes.idx, saIdx.map((_, j) => (c + 1) * saIdx.length + j)),
   ]));
