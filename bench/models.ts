@@ -6,6 +6,7 @@
  *     (a 1024^3 matmul), so efficiency = achieved / peak.
  *   superres: TRGAN x4 / x8 and the esrgan-slim peer, ms per face at batch 32.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/data.ts';
@@ -54,23 +55,27 @@ export async function benchModels() {
   tf.dispose([a, b]);
 
   const folded = await loadModel(path.join(PROJECT_ROOT, 'models', 'attributes'));
-  const unfolded = buildAttributeNet();
+  // An ensemble (train ensemble) runs several networks per face: the unfolded side of
+  // the fused/unfused ratio runs as many unfolded networks.
+  const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json'), 'utf8')) as { ensemble?: { members: unknown[] } };
+  const members = manifest.ensemble?.members.length ?? 1;
+  const unfoldedNets = Array.from({ length: members }, (_, i) => buildAttributeNet({ seed: i + 1 }));
   const x1 = tf.randomUniform([1, INPUT_SIZE, INPUT_SIZE, 3]);
   const x32 = tf.randomUniform([32, INPUT_SIZE, INPUT_SIZE, 3]);
   const b1 = timeIt(run(folded, x1), 15);
   const b32 = timeIt(run(folded, x32));
-  const u32 = timeIt(run(unfolded, x32));
+  const u32 = timeIt(() => unfoldedNets.forEach((u) => run(u, x32)()));
   const flops = flopsPerSample(folded);
   const batch32 = 32000 / b32;
   const attributes = {
     batch1: +(1000 / b1).toFixed(1), batch32: +batch32.toFixed(1), batchSpeedup: +((1000 / b1) ? batch32 / (1000 / b1) : 0).toFixed(2),
     fused: +batch32.toFixed(1), unfused: +(32000 / u32).toFixed(1), fusedSpeedup: +(u32 / b32).toFixed(2),
     mflopsPerFace: +(flops / 1e6).toFixed(1), peakGflops: +peakGflops.toFixed(2),
-    efficiency: +((flops * batch32) / 1e9 / peakGflops).toFixed(3),
+    efficiency: +((flops * batch32) / 1e9 / peakGflops).toFixed(3), members,
   };
   tf.dispose([x1, x32]);
   folded.dispose();
-  unfolded.dispose();
+  unfoldedNets.forEach((u) => u.dispose());
 
   const superres: Record<string, number> = {};
   for (const scale of [4, 8]) {

@@ -221,6 +221,34 @@ train.command('attributes')
     }
   });
 
+train.command('ensemble')
+  .description('merge finished attribute models (train attributes --finish --export DIR) into one that averages their heads; evaluate and export it')
+  .requiredOption('--members <dirs>', 'comma-separated folders of finished attribute models (2 or more)')
+  .option('--heads <spec>', 'heads answered by fewer members, e.g. gender=1,gender_sa=1 (member indices; default: every head averages all)')
+  .option('--data <dir>', 'folder with celeba/, utkface/, smile/ (default: FACESTREAM_DATA or ../shared/data)')
+  .option('--export <dir>', 'where the merged model goes', 'models/attributes')
+  .action(async (o: { members: string; heads?: string; data?: string; export: string }) => {
+    try {
+      const path = await import('node:path');
+      const { dataDir } = await import('../data.ts');
+      const { exportEnsemble } = await import('../train/export.ts');
+      const { parseCombination } = await import('../models/attributes/ensemble.ts');
+      const os = await import('node:os');
+      // the shell expands only the first ~ of "~/a,~/b"
+      const members = o.members.split(',').map((m) => m.trim().replace(/^~(?=\/|$)/, os.homedir())).filter(Boolean);
+      const data = o.data ?? dataDir();
+      const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
+      const { report } = await exportEnsemble({
+        members, data: dirs, out: o.export, combine: parseCombination(o.heads, members.length),
+        command: `facestream train ensemble ${process.argv.slice(4).join(' ')}`.trim(),
+      });
+      process.stdout.write(JSON.stringify(report) + '\n');
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 train.command('superres')
   .description('train the TRGAN face super-resolution generator on CelebA (resumable), then evaluate and export it')
   .option('--data <dir>', 'folder with celeba/ (default: FACESTREAM_DATA or ../shared/data)')

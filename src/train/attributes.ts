@@ -261,8 +261,11 @@ export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[],
 
 const argmax = (a: ArrayLike<number>) => { let m = 0; for (let i = 1; i < a.length; i++) if (a[i]! > a[m]!) m = i; return m; };
 
-/** `keep.utkRows`, when given, receives the per-face UTKFace rows (in `idx` order) for paired comparisons. */
-export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false, keep: { utkRows?: AgeGenderRow[] } = {}): EvalMetrics {
+/**
+ * `keep.utkRows` / `keep.celebaGenderOk`, when given, receive the per-face UTKFace rows and
+ * CelebA gender right/wrong (in `idx` order) for paired comparisons.
+ */
+export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false, keep: { utkRows?: AgeGenderRow[]; celebaGenderOk?: boolean[] } = {}): EvalMetrics {
   const out = predictAll(model, s, idx, 128, flip);
   const head = (name: string) => out[model.outputNames.indexOf(name)]!;
   const m: EvalMetrics = {};
@@ -283,7 +286,9 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     });
     const accs = Object.values(attributes);
     m.celeba = { n: cIdx.length, meanAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length, meanAccuracyCI95: meanInterval95(perFace), majorityBaseline: baseline / 40, attributes };
-    m.celebaGenderAccuracy = cIdx.filter(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]).length / cIdx.length;
+    const genderOk = cIdx.map(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]);
+    keep.celebaGenderOk?.push(...genderOk);
+    m.celebaGenderAccuracy = genderOk.filter(Boolean).length / cIdx.length;
     m.celebaSmileAccuracy = cIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / cIdx.length;
   }
   const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);

@@ -15,7 +15,7 @@ import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
-import { pairedComparison, type PairedComparison } from './stats.ts';
+import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
 
 const require = createRequire(import.meta.url);
 /** Resolution divisors of the low-resolution SA figures (64-px crops: 16 and 8 px). */
@@ -44,6 +44,11 @@ export interface EvalReport extends EvalMetrics {
       n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; msPerFace: number; byAgeClass: AgeClassBreakdown;
       /** Gender, face by face: facestream (first) against face-api (second) on the same faces. */
       genderPaired?: PairedComparison;
+      /**
+       * Gender on the CelebA validation faces, through face-api's own detector: faces
+       * face-api was not trained on, unlike UTKFace (../shared/NOTES.md).
+       */
+      celeba?: { n: number; /** faces its detector found (the rest fed whole) */ detected: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; genderPaired: PairedComparison };
     };
   };
   noFaceRate: number;
@@ -81,10 +86,19 @@ function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], out: Fl
   return { sa, byAge };
 }
 
-/** face-api's shipped age/gender net on the whole UTKFace crops (as its authors feed it). */
+/**
+ * face-api's shipped age/gender net on the whole UTKFace crops (as its authors feed it),
+ * and its gender on the CelebA faces of `idx` as its own pipeline sees them: the face box
+ * of its SSD detector (`detectSingleFace(...).withAgeAndGender()`), the whole image where
+ * that finds no face. CelebA's aligned images show the face with much background around
+ * it; fed whole, face-api's gender was right on 0.68 of them, which would flatter us.
+ */
 async function faceApiPeer(s: LabelledSet, idx: number[]) {
+  type AgeGender = { age: number; gender: string };
   const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as {
-    nets: { ageGenderNet: { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<{ age: number; gender: string }> } };
+    nets: { ageGenderNet: { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<AgeGender> }; ssdMobilenetv1: { loadFromDisk(d: string): Promise<void> } };
+    SsdMobilenetv1Options: new (o: { minConfidence: number }) => unknown;
+    detectSingleFace(t: unknown, o: unknown): { withAgeAndGender(): Promise<AgeGender | undefined> };
   };
   await api.nets.ageGenderNet.loadFromDisk(faceApiModelDir());
   const utk = idx.filter((k) => s.source[k] === 1);
@@ -99,8 +113,21 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     t.dispose();
     rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
   }
+  const celebaOk: boolean[] = [];
+  let detected = 0;
+  const cel = idx.filter((i) => s.source[i] === 0);
+  if (cel.length) await api.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
+  for (const k of cel) {
+    const img = await decodeImage(s.files[k]!);
+    const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    let r = await api.detectSingleFace(t, new api.SsdMobilenetv1Options({ minConfidence: 0.3 })).withAgeAndGender();
+    if (r) detected++;
+    else r = await api.nets.ageGenderNet.predictAgeAndGender(t);
+    t.dispose();
+    celebaOk.push((r.gender === 'female' ? 1 : 0) === s.gender[k]);
+  }
   const f = ageGenderFigures(rows);
-  return { rows, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
+  return { rows, celebaOk, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
 }
 
 export async function evalAttributes(opts: {
@@ -120,7 +147,8 @@ export async function evalAttributes(opts: {
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const utkRows: AgeGenderRow[] = [];
-  const metrics = evaluate(model, s, idx, flip, { utkRows });
+  const celebaGenderOk: boolean[] = [];
+  const metrics = evaluate(model, s, idx, flip, { utkRows, celebaGenderOk });
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
@@ -150,7 +178,14 @@ export async function evalAttributes(opts: {
   report.noFaceRate = idx.length ? 1 - (report.cropMethods.detector ?? 0) / idx.length : 0;
   if (opts.peer !== false && idx.some((k) => s.source[k] === 1)) {
     const peer = await faceApiPeer(s, idx); // the same UTKFace faces in the same order as utkRows
-    report.peer = { faceapi: { ...peer.figures, genderPaired: pairedComparison(utkRows.map((r) => r.genderOk), peer.rows.map((r) => r.genderOk)) } };
+    const right = peer.celebaOk.filter(Boolean).length;
+    report.peer = { faceapi: {
+      ...peer.figures, genderPaired: pairedComparison(utkRows.map((r) => r.genderOk), peer.rows.map((r) => r.genderOk)),
+      ...(peer.celebaOk.length ? { celeba: {
+        n: peer.celebaOk.length, detected: peer.celebaDetected, genderAccuracy: right / peer.celebaOk.length, genderAccuracyCI95: wilson95(right, peer.celebaOk.length),
+        genderPaired: pairedComparison(celebaGenderOk, peer.celebaOk),
+      } } : {}),
+    } };
   }
   return report;
 }

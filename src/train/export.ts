@@ -5,14 +5,17 @@
  * manifest (sha256 of each file, data and terms, figures, the reproducing command).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../log.ts';
 import { foldBatchNorm } from '../models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../models/io.ts';
-import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { FacestreamError } from '../errors.ts';
+import { mergeMembers, type Combination } from '../models/attributes/ensemble.ts';
+import { HEADS, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
-import { evalAttributes } from './evaluate.ts';
+import { evalAttributes, type EvalReport } from './evaluate.ts';
 import { SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 
@@ -66,5 +69,62 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   };
   fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
   model.dispose();
+  return { report, manifest };
+}
+
+const home = (t: string) => t.split(os.homedir()).join('~');
+
+/** A member's training command, its last step exporting where the ensemble reads it. */
+function memberCommand(command: string | undefined, dir: string): string {
+  return `${(command ?? 'facestream train attributes ?').replace(/\s--export\s+\S+/g, '')} --export ${dir}`;
+}
+
+/**
+ * `facestream train ensemble`: finished attribute models (each from `train attributes
+ * --finish --export DIR`) merged into one (src/models/attributes/ensemble.ts), evaluated
+ * like a single model, and written with a manifest that names every member's recipe.
+ */
+export async function exportEnsemble(o: { members: string[]; data: DataDirs; out: string; combine: Combination; command: string }) {
+  await initRuntime();
+  const manifests = o.members.map((dir) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inference?: { zoom?: number; flip?: boolean }; training?: { command?: string; epochs?: number }; files: unknown; folded?: { units: number; maxAbsDiffVsUnfolded: number }; eval?: EvalReport };
+    } catch (err) {
+      throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${dir}: no readable manifest.json (${(err as Error).message}); export it with train attributes --finish --export ${dir}`);
+    }
+  });
+  const zooms = [...new Set(manifests.map((m) => m.inference?.zoom ?? 1))];
+  if (zooms.length > 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble members were trained on crops of different framing (zoom ${zooms.join(' vs ')}); they cannot share one crop`);
+  const models = await Promise.all(o.members.map((dir) => loadModel(dir, [64, 64, 3])));
+  const merged = await mergeMembers(models, o.combine);
+  const data = await loadLabelled(o.data, { zoom: zooms[0] });
+  const report = await evalAttributes({ model: merged, data: o.data, split: 'validation', loaded: data, flip: true });
+  fs.mkdirSync(o.out, { recursive: true });
+  await saveModel(merged, o.out);
+  const manifest = {
+    name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
+    files: fileManifest(o.out),
+    folded: {
+      units: manifests.reduce((a, m) => a + (m.folded?.units ?? 0), 0),
+      maxAbsDiffVsUnfolded: Math.max(...manifests.map((m) => m.folded?.maxAbsDiffVsUnfolded ?? 0)),
+    },
+    inference: { flip: true, zoom: zooms[0] },
+    ensemble: {
+      heads: Object.fromEntries(HEADS.map((h) => [h, o.combine[h] ?? o.members.map((_, i) => i)])),
+      members: manifests.map((m, i) => ({
+        index: i, files: m.files, command: home(memberCommand(m.training?.command, o.members[i]!)), epochs: m.training?.epochs,
+        eval: m.eval && { celeba: m.eval.celeba?.meanAccuracy, utkGender: m.eval.utkface?.genderAccuracy, utkAgeMAE: m.eval.utkface?.ageMAE, smile: m.eval.smile?.accuracy },
+      })),
+    },
+    training: {
+      command: [...manifests.map((m, i) => `(${memberCommand(m.training?.command, o.members[i]!)})`), o.command].map(home).join(' && '),
+      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; each member\'s SA heads are fitted on half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face) and the figures measured on the other half',
+      terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
+    },
+    eval: report,
+  };
+  fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  models.forEach((m) => m.dispose());
+  merged.dispose();
   return { report, manifest };
 }

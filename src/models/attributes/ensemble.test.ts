@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initRuntime, tf } from '../../runtime/index.ts';
+import { FacestreamError } from '../../errors.ts';
+import { foldBatchNorm } from '../fold.ts';
+import { loadModel, saveModel } from '../io.ts';
+import { randomizeBatchNorm } from '../reference.ts';
+import { mergeMembers, parseCombination } from './ensemble.ts';
+import { buildAttributeNet, HEADS } from './network.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-ens-'));
+beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function member(seed: number): Promise<tf.LayersModel> {
+  const net = buildAttributeNet({ seed });
+  randomizeBatchNorm(net, seed);
+  const { model } = await foldBatchNorm(net);
+  net.dispose();
+  return model;
+}
+
+describe('attribute ensemble', () => {
+  it('averages the members\' logits head by head, takes one member where told, saves, loads and leaks nothing', async () => {
+    const a = await member(3), b = await member(7);
+    const merged = await mergeMembers([a, b], { gender: [1], gender_sa: [1] });
+    expect(merged.outputNames).toEqual([...HEADS]);
+    const x = tf.randomUniform([3, 64, 64, 3], 0, 1, 'float32', 5);
+    const pa = a.predict(x) as tf.Tensor[], pb = b.predict(x) as tf.Tensor[], pm = merged.predict(x) as tf.Tensor[];
+    const at = (list: tf.Tensor[], model: tf.LayersModel, head: string) => list[model.outputNames.indexOf(head)]!.arraySync() as number[][];
+    for (const head of HEADS) {
+      const got = at(pm, merged, head);
+      const ya = at(pa, a, head), yb = at(pb, b, head);
+      const want = head.startsWith('gender') ? yb : ya.map((row, i) => row.map((v, j) => (v + yb[i]![j]!) / 2));
+      got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i]![j]!, 4)));
+      // the two members really differ, so the average is not one of them
+      if (!head.startsWith('gender')) expect(Math.abs(ya[0]![0]! - yb[0]![0]!)).toBeGreaterThan(1e-4);
+    }
+    // member 0's gender subnet is not needed by any output, so it is not in the model
+    expect(merged.layers.some((l) => l.name.startsWith('m0_gender'))).toBe(false);
+    expect(merged.layers.some((l) => l.name.startsWith('m1_gender'))).toBe(true);
+    await saveModel(merged, path.join(tmp, 'ens'));
+    const loaded = await loadModel(path.join(tmp, 'ens'), [64, 64, 3]);
+    const pl = loaded.predict(x) as tf.Tensor[];
+    expect(Array.from(pl[2]!.dataSync())).toEqual(Array.from(pm[2]!.dataSync()));
+    tf.dispose([pa, pb, pm, pl]);
+    const n0 = tf.memory().numTensors;
+    tf.dispose(loaded.predict(x) as tf.Tensor[]);
+    expect(tf.memory().numTensors).toBe(n0);
+    x.dispose();
+    [a, b, merged, loaded].forEach((m) => m.dispose());
+  });
+
+  it('names a bad head spec and refuses a lone member', async () => {
+    expect(parseCombination('gender=1,age=0+1', 2)).toEqual({ gender: [1], age: [0, 1] });
+    expect(() => parseCombination('gendr=1', 2)).toThrow(/gendr=1.*HEAD/);
+    expect(() => parseCombination('gender=2', 2)).toThrow(/outside 0-1/);
+    const a = await member(3);
+    await expect(mergeMembers([a])).rejects.toBeInstanceOf(FacestreamError);
+    a.dispose();
+  });
+});
