@@ -8,6 +8,7 @@ import { foldBatchNorm } from '../fold.ts';
 import { loadModel, saveModel } from '../io.ts';
 import { randomizeBatchNorm } from '../reference.ts';
 import { mergeMembers, parseCombination } from './ensemble.ts';
+import { exportEnsemble } from '../../train/export.ts';
 import { buildAttributeNet, HEADS } from './network.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-ens-'));
@@ -60,5 +61,19 @@ describe('attribute ensemble', () => {
     const a = await member(3);
     await expect(mergeMembers([a])).rejects.toBeInstanceOf(FacestreamError);
     a.dispose();
+  });
+
+  it('train ensemble names a member without a manifest, and members framed differently', async () => {
+    const m0 = path.join(tmp, 'm0'), m1 = path.join(tmp, 'm1');
+    const a = await member(3);
+    await saveModel(a, m0);
+    await saveModel(a, m1);
+    a.dispose();
+    const run = () => exportEnsemble({ members: [m0, m1], data: {}, out: path.join(tmp, 'never'), combine: {}, command: 'test' });
+    await expect(run()).rejects.toThrow(/ensemble member .*m0: no readable manifest\.json/);
+    fs.writeFileSync(path.join(m0, 'manifest.json'), JSON.stringify({ files: [], inference: { zoom: 1 } }));
+    fs.writeFileSync(path.join(m1, 'manifest.json'), JSON.stringify({ files: [], inference: { zoom: 0.8 } }));
+    await expect(run()).rejects.toThrow(/different framing \(zoom 1 vs 0\.8\)/);
+    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
   });
 });
