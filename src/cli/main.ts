@@ -19,6 +19,12 @@ function int(name: string) {
   };
 }
 
+/** The labelled folders under `--data` (default FACESTREAM_DATA or ../shared/data), laid out like ../shared/data. */
+async function labelledDirs(data?: string): Promise<{ celeba: string; utkface: string; smile: string }> {
+  const root = data ?? (await import('../data.ts')).dataDir();
+  return { celeba: path.join(root, 'celeba'), utkface: path.join(root, 'utkface'), smile: path.join(root, 'smile') };
+}
+
 function fail(err: unknown): never {
   process.stderr.write(`facestream: ${errorMessage(err)}\n`);
   process.exit(1);
@@ -196,13 +202,10 @@ train.command('attributes')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
   .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
     try {
-      const path = await import('node:path');
-      const { dataDir } = await import('../data.ts');
       const { cacheDir } = await import('../demo/clip.ts');
       const { trainAttributes } = await import('../train/attributes.ts');
       const { finishAttributes } = await import('../train/export.ts');
-      const data = o.data ?? dataDir();
-      const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
+      const dirs = await labelledDirs(o.data);
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
         await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
@@ -229,17 +232,13 @@ train.command('ensemble')
   .option('--export <dir>', 'where the merged model goes', 'models/attributes')
   .action(async (o: { members: string; heads?: string; data?: string; export: string }) => {
     try {
-      const path = await import('node:path');
-      const { dataDir } = await import('../data.ts');
       const { exportEnsemble } = await import('../train/export.ts');
       const { parseCombination } = await import('../models/attributes/ensemble.ts');
       const os = await import('node:os');
       // the shell expands only the first ~ of "~/a,~/b"
       const members = o.members.split(',').map((m) => m.trim().replace(/^~(?=\/|$)/, os.homedir())).filter(Boolean);
-      const data = o.data ?? dataDir();
-      const dirs = { celeba: path.join(data, 'celeba'), utkface: path.join(data, 'utkface'), smile: path.join(data, 'smile') };
       const { report } = await exportEnsemble({
-        members, data: dirs, out: o.export, combine: parseCombination(o.heads, members.length),
+        members, data: await labelledDirs(o.data), out: o.export, combine: parseCombination(o.heads, members.length),
         command: `facestream train ensemble ${process.argv.slice(4).join(' ')}`.trim(),
       });
       process.stdout.write(JSON.stringify(report) + '\n');
@@ -268,7 +267,7 @@ train.command('superres')
     try {
       const path = await import('node:path');
       const fs = await import('node:fs');
-      const { dataDir, PROJECT_ROOT } = await import('../data.ts');
+      const { PROJECT_ROOT } = await import('../data.ts');
       const { cacheDir } = await import('../demo/clip.ts');
       const { trainSuperres, exportSuperres, checkpointDir } = await import('../train/superres.ts');
       const { evalSuperres } = await import('../train/evaluate-superres.ts');
@@ -276,7 +275,7 @@ train.command('superres')
       const { loadLabelled } = await import('../train/attributes.ts');
       if (o.scale !== 4 && o.scale !== 8) throw new FacestreamError('FS_ERR_USAGE', `--scale ${o.scale}: use 4 or 8`);
       const scale = o.scale as 4 | 8;
-      const celeba = path.join(o.data ?? dataDir(), 'celeba');
+      const { celeba } = await labelledDirs(o.data);
       const out = o.out ?? path.join(cacheDir(), 'train', 'superres');
       const command = `facestream train superres --scale ${scale} --steps ${o.steps} --batch ${o.batch} --lr ${o.lr} --adversarial ${o.adversarial} --pixel-only ${o.pixelOnly} --seed ${o.seed}`;
       let generator; let data; let state;
@@ -312,11 +311,9 @@ train.command('transfer')
   .option('--seed <n>', 'seed', int('--seed'), 1)
   .action(async (o: { data?: string; epochs: number; seed: number }) => {
     try {
-      const path = await import('node:path');
-      const { dataDir } = await import('../data.ts');
       const { transferExperiment } = await import('../train/transfer.ts');
-      const data = o.data ?? dataDir();
-      const report = await transferExperiment({ celeba: path.join(data, 'celeba'), smile: path.join(data, 'smile'), epochs: o.epochs, seed: o.seed });
+      const { celeba, smile } = await labelledDirs(o.data);
+      const report = await transferExperiment({ celeba, smile, epochs: o.epochs, seed: o.seed });
       process.stdout.write(JSON.stringify(report) + '\n');
       process.exit(0);
     } catch (err) {

@@ -104,9 +104,12 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   const utk = idx.filter((k) => s.source[k] === 1);
   let ms = 0;
   const rows: AgeGenderRow[] = [];
-  for (const k of utk) {
+  const imageTensor = async (k: number) => {
     const img = await decodeImage(s.files[k]!);
-    const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    return tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+  };
+  for (const k of utk) {
+    const t = await imageTensor(k);
     const t0 = performance.now();
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
@@ -118,8 +121,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   const cel = idx.filter((i) => s.source[i] === 0);
   if (cel.length) await api.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
   for (const k of cel) {
-    const img = await decodeImage(s.files[k]!);
-    const t = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    const t = await imageTensor(k);
     let r = await api.detectSingleFace(t, new api.SsdMobilenetv1Options({ minConfidence: 0.3 })).withAgeAndGender();
     if (r) detected++;
     else r = await api.nets.ageGenderNet.predictAgeAndGender(t);

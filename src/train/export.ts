@@ -12,7 +12,7 @@ import { foldBatchNorm } from '../models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../models/io.ts';
 import { FacestreamError } from '../errors.ts';
 import { mergeMembers, type Combination } from '../models/attributes/ensemble.ts';
-import { HEADS, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { HEADS, INPUT_SIZE, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
 import { evalAttributes, type EvalReport } from './evaluate.ts';
@@ -20,6 +20,13 @@ import { SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 
 const log = createLogger('export');
+
+/** What every attribute manifest says of the model's input, data and terms. */
+const INPUT = [INPUT_SIZE, INPUT_SIZE, 3];
+const DATA = 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name';
+const SA_FIT = 'half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face)';
+const TERMS = 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.';
+const manifestHead = () => ({ name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: INPUT });
 
 export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; zoom?: number; command: string; trainInfo?: object }) {
   await initRuntime(); // --finish alone must not fall back to tfjs' default (pure-JS cpu) backend
@@ -54,14 +61,14 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   await saveModel(folded, o.out);
   const files = fileManifest(o.out);
   const manifest = {
-    name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
+    ...manifestHead(),
     files,
     folded: { units: Object.keys(foldReport.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
     inference: { flip: true, zoom },
     training: {
       command: o.command,
-      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; the SA heads are fitted on half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face) and their figures measured on the other half',
-      terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
+      data: `${DATA}; the SA heads are fitted on ${SA_FIT} and their figures measured on the other half`,
+      terms: TERMS,
       ...o.trainInfo,
       saHeads: sa,
     },
@@ -95,14 +102,15 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
   });
   const zooms = [...new Set(manifests.map((m) => m.inference?.zoom ?? 1))];
   if (zooms.length > 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble members were trained on crops of different framing (zoom ${zooms.join(' vs ')}); they cannot share one crop`);
-  const models = await Promise.all(o.members.map((dir) => loadModel(dir, [64, 64, 3])));
+  const models = await Promise.all(o.members.map((dir) => loadModel(dir, INPUT)));
   const merged = await mergeMembers(models, o.combine);
+  const recipes = manifests.map((m, i) => home(memberCommand(m.training?.command, o.members[i]!)));
   const data = await loadLabelled(o.data, { zoom: zooms[0] });
   const report = await evalAttributes({ model: merged, data: o.data, split: 'validation', loaded: data, flip: true });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(merged, o.out);
   const manifest = {
-    name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [64, 64, 3],
+    ...manifestHead(),
     files: fileManifest(o.out),
     folded: {
       units: manifests.reduce((a, m) => a + (m.folded?.units ?? 0), 0),
@@ -112,14 +120,14 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
     ensemble: {
       heads: Object.fromEntries(HEADS.map((h) => [h, o.combine[h] ?? o.members.map((_, i) => i)])),
       members: manifests.map((m, i) => ({
-        index: i, files: m.files, command: home(memberCommand(m.training?.command, o.members[i]!)), epochs: m.training?.epochs,
+        index: i, files: m.files, command: recipes[i], epochs: m.training?.epochs,
         eval: m.eval && { celeba: m.eval.celeba?.meanAccuracy, utkGender: m.eval.utkface?.genderAccuracy, utkAgeMAE: m.eval.utkface?.ageMAE, smile: m.eval.smile?.accuracy },
       })),
     },
     training: {
-      command: [...manifests.map((m, i) => `(${memberCommand(m.training?.command, o.members[i]!)})`), o.command].map(home).join(' && '),
-      data: 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name; each member\'s SA heads are fitted on half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face) and the figures measured on the other half',
-      terms: 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.',
+      command: [...recipes.map((r) => `(${r})`), home(o.command)].join(' && '),
+      data: `${DATA}; each member's SA heads are fitted on ${SA_FIT} and the figures measured on the other half`,
+      terms: TERMS,
     },
     eval: report,
   };
