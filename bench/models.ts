@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/data.ts';
-import { buildAttributeNet, INPUT_SIZE } from '../src/models/attributes/network.ts';
+import { buildAttributeNet, INPUT_SIZE, inputSide } from '../src/models/attributes/network.ts';
 import { loadModel } from '../src/models/io.ts';
 import { loadEsrgan } from '../src/train/evaluate-superres.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
@@ -57,14 +57,18 @@ export async function benchModels() {
   const folded = await loadModel(path.join(PROJECT_ROOT, 'models', 'attributes'));
   // An ensemble (train ensemble) runs several networks per face: the unfolded side of
   // the fused/unfused ratio runs as many unfolded networks.
-  const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json'), 'utf8')) as { ensemble?: { members: unknown[] } };
-  const members = manifest.ensemble?.members.length ?? 1;
-  const unfoldedNets = Array.from({ length: members }, (_, i) => buildAttributeNet({ seed: i + 1 }));
-  const x1 = tf.randomUniform([1, INPUT_SIZE, INPUT_SIZE, 3]);
-  const x32 = tf.randomUniform([32, INPUT_SIZE, INPUT_SIZE, 3]);
+  // Members may take crops of other sizes (the merged model resizes for them in its graph).
+  const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json'), 'utf8')) as { ensemble?: { members: Array<{ input?: number[] }> } };
+  const sides = manifest.ensemble?.members.map((m) => m.input?.[0] ?? INPUT_SIZE) ?? [inputSide(folded)];
+  const members = sides.length;
+  const unfoldedNets = sides.map((side, i) => buildAttributeNet({ seed: i + 1, inputSize: side }));
+  const side = inputSide(folded);
+  const x1 = tf.randomUniform([1, side, side, 3]);
+  const x32 = tf.randomUniform([32, side, side, 3]);
+  const xs = sides.map((s) => tf.randomUniform([32, s, s, 3]));
   const b1 = timeIt(run(folded, x1), 15);
   const b32 = timeIt(run(folded, x32));
-  const u32 = timeIt(() => unfoldedNets.forEach((u) => run(u, x32)()));
+  const u32 = timeIt(() => unfoldedNets.forEach((u, i) => run(u, xs[i]!)()));
   const flops = flopsPerSample(folded);
   const batch32 = 32000 / b32;
   const attributes = {
@@ -73,7 +77,7 @@ export async function benchModels() {
     mflopsPerFace: +(flops / 1e6).toFixed(1), peakGflops: +peakGflops.toFixed(2),
     efficiency: +((flops * batch32) / 1e9 / peakGflops).toFixed(3), members,
   };
-  tf.dispose([x1, x32]);
+  tf.dispose([x1, x32, ...xs]);
   folded.dispose();
   unfoldedNets.forEach((u) => u.dispose());
 

@@ -193,6 +193,7 @@ train.command('attributes')
   .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
   .option('--resume', 'continue from the last checkpoint')
   .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat'), 1)
+  .option('--size <px>', 'side of the training crops, a multiple of 16 (64 by default); kept by --resume', (v: string) => parseInt(v, 10))
   .option('--zoom <x>', 'crop framing: 1 = the tight 112 template, below 1 wider (hair, chin); kept by --resume', parseFloat)
   .option('--jitter', 'geometric augmentation too: small random shift, scale and rotation of each crop')
   .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
@@ -200,7 +201,7 @@ train.command('attributes')
   .option('--legacy-dropout', 'one fixed dropout mask per batch row at every step, as the shipped model was trained (to reproduce it)')
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
+  .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; size?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
     try {
       const { cacheDir } = await import('../demo/clip.ts');
       const { trainAttributes } = await import('../train/attributes.ts');
@@ -208,7 +209,7 @@ train.command('attributes')
       const dirs = await labelledDirs(o.data);
       const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
       if (!o.finish) {
-        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+        await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, size: o.size, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
       }
       const fs = await import('node:fs');
       const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };

@@ -14,7 +14,8 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 export const alignOptions = z.strictObject({
-  size: z.number().int().min(16).max(512).default(64),
+  /** Crop side in pixels; by default the attribute model's input (manifest.json `input`, 64 px without one). */
+  size: z.number().int().min(16).max(512).optional(),
   /**
    * Framing of the crop (the template's zoom; below 1 wider). By default the one the
    * attribute model was trained on (models/attributes/manifest.json, inference.zoom).
@@ -29,12 +30,14 @@ registerElement({
   description: 'aligned fixed-size face crops',
   options: alignOptions,
   create: (o) => {
-    const zoom = o.zoom ?? readInferenceSettings().zoom;
+    const model = readInferenceSettings();
+    const zoom = o.zoom ?? model.zoom;
+    const size = o.size ?? model.size;
     return {
       process(item: AnalysedFrame): AnalysedFrame {
         for (const face of item.faces) {
           if (face.predicted || (face.skipped && !o.all)) continue;
-          face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, o.size, zoom), o.size, o.size);
+          face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, size, zoom), size, size);
         }
         return item;
       },

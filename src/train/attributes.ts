@@ -141,7 +141,7 @@ export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number,
     let flip = augment ? augment() < 0.5 : false;
     const gain = augment ? 0.8 + 0.4 * augment() : 1;
     const bias = augment ? (augment() - 0.5) * 0.2 : 0;
-    if (augment && geometric) { src = jitterCrop(src, size, augment, flip); flip = false; }
+    if (augment && geometric) { src = jitterCrop(src, size, augment, flip, { shift: (3 * size) / 64, scale: 0.07, rotDeg: 8 }); flip = false; }
     const o = i * per;
     for (let y = 0; y < size; y++) {
       for (let xx = 0; xx < size; xx++) {
@@ -330,6 +330,8 @@ export interface TrainOptions {
   zoom?: number;
   /** Start from this model folder's weights (unfolded) with a fresh schedule: fine-tuning. */
   init?: string;
+  /** Side of the training crops in pixels (a multiple of 16); 64 by default; a resumed run keeps its own. */
+  size?: number;
   /** Geometric augmentation as well (small random shift, scale, rotation); kept by --resume. */
   jitter?: boolean;
   /** Threads computing each batch's gradients (data-parallel, src/train/parallel.ts); 1 by default. */
@@ -341,7 +343,7 @@ export interface TrainOptions {
   legacyDropout?: boolean;
 }
 
-export interface State { epoch: number; seed: number; zoom?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+export interface State { epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 function fmt(sec: number): string {
   const m = Math.floor(sec / 60), s = Math.round(sec % 60);
@@ -354,7 +356,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const ckpt = path.join(o.out, 'checkpoint');
   const stateFile = path.join(ckpt, 'state.json');
   let model: tf.LayersModel;
-  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, jitter: o.jitter ?? false, dropout: o.legacyDropout ? 'fixed' : 'per-step', history: [] };
+  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, size: o.size ?? INPUT_SIZE, jitter: o.jitter ?? false, dropout: o.legacyDropout ? 'fixed' : 'per-step', history: [] };
   if (o.resume && fs.existsSync(stateFile)) {
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
@@ -363,21 +365,26 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     state.dropout ??= 'fixed';
     // The first run's command, for checkpoints written before commands were kept.
     state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1 --legacy-dropout'];
+    if (o.size !== undefined && o.size !== (state.size ?? INPUT_SIZE)) throw new FacestreamError('FS_ERR_USAGE', `--size ${o.size} differs from the checkpoint's ${state.size ?? INPUT_SIZE}; a resumed run keeps its crops`);
     if (o.zoom !== undefined && o.zoom !== (state.zoom ?? 1)) throw new FacestreamError('FS_ERR_USAGE', `--zoom ${o.zoom} differs from the checkpoint's ${state.zoom ?? 1}; a resumed run keeps its crops`);
   } else if (o.init) {
     model = await loadModel(o.init);
     if (model.layers.some((l) => l.name.endsWith('_bn')) === false) throw new FacestreamError('FS_ERR_USAGE', `--init ${o.init}: a folded model (no BatchNorm layers) cannot be trained; give a training checkpoint`);
     state.init = o.init;
+    if (o.size === undefined) state.size = model.inputs[0]!.shape[1] as number;
     // The reproducing command chain starts with the runs that made the starting point.
     const initState = path.join(o.init, 'state.json');
     if (fs.existsSync(initState)) state.commands = (JSON.parse(fs.readFileSync(initState, 'utf8')) as State).commands;
     log.info(`fine-tuning from ${o.init}`);
   } else {
-    model = buildAttributeNet({ seed: o.seed });
+    model = buildAttributeNet({ seed: o.seed, inputSize: state.size });
   }
-  const data = await loadLabelled(o.data, { zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
+  const side = state.size ?? INPUT_SIZE;
+  const modelSide = model.inputs[0]!.shape[1];
+  if (modelSide !== side) throw new FacestreamError('FS_ERR_USAGE', `the model takes ${modelSide}-px crops, the run ${side}-px (--size)`);
+  const data = await loadLabelled(o.data, { size: side, zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
   process.stderr.write('\n');
-  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, zoom ${data.zoom}, dropout masks ${state.dropout}`);
+  log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, size ${data.size}, zoom ${data.zoom}, dropout masks ${state.dropout}`);
   if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);
   // Resuming restores the weights (BN statistics included) and the epoch; Adam's moments

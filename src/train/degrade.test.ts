@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { degradeCrop, withDegradedCopies } from './degrade.ts';
+import { lowResFactors } from './sa.ts';
 import type { LabelledSet } from './attributes.ts';
 
 describe('low-resolution copies of crops', () => {
@@ -40,5 +41,11 @@ describe('low-resolution copies of crops', () => {
     expect([...set.celeba.subarray(4 * 40, 4 * 40 + 4)]).toEqual([0, 1, 0, 1]);
     expect(set.crops[3 * px]).toBe(50); // face 1's flat crop stays flat at any resolution
     expect(s.n).toBe(3); // the source set is untouched
+  });
+
+  it('the low-resolution copies are the same face widths at any crop size', () => {
+    expect(lowResFactors(64, [16, 8])).toEqual([4, 8]);
+    expect(lowResFactors(80, [16, 8])).toEqual([5, 10]);
+    expect(() => lowResFactors(96, [16, 10])).toThrow(/96-px crop has no whole divisor giving 10 px/);
   });
 });

@@ -5,7 +5,7 @@
  * peer on the same UTKFace faces.
  */
 import { createRequire } from 'node:module';
-import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { inputSide, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { faceApiModelDir } from '../models/faces/detector.ts';
 import { loadModel } from '../models/io.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
@@ -13,13 +13,13 @@ import { initRuntime, tf } from '../runtime/index.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
-import { evaluateSa, trueLabel, type SaEval } from './sa.ts';
+import { evaluateSa, lowResFactors, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
 
 const require = createRequire(import.meta.url);
-/** Resolution divisors of the low-resolution SA figures (64-px crops: 16 and 8 px). */
-const LOW_RES_FACTORS = [4, 8];
+/** Face widths of the low-resolution SA figures (a 64-px crop divided by 4 and 8). */
+const LOW_RES_PX = [16, 8];
 
 export interface EvalReport extends EvalMetrics {
   split: 'all' | 'validation';
@@ -140,12 +140,14 @@ export async function evalAttributes(opts: {
   zoom?: number;
 }): Promise<EvalReport> {
   await initRuntime();
-  const model = typeof opts.model === 'string' ? await loadModel(opts.model, [64, 64, 3]) : opts.model;
+  const model = typeof opts.model === 'string' ? await loadModel(opts.model) : opts.model;
+  const size = inputSide(model, typeof opts.model === 'string' ? opts.model : undefined);
   const settings = typeof opts.model === 'string' ? readInferenceSettings(opts.model) : undefined;
   const flip = opts.flip ?? settings?.flip ?? false;
   const zoom = opts.zoom ?? opts.loaded?.zoom ?? settings?.zoom ?? 1;
   if (opts.loaded && opts.loaded.zoom !== zoom) throw new Error(`evalAttributes: crops framed at zoom ${opts.loaded.zoom}, model wants ${zoom}`);
-  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom }));
+  if (opts.loaded && opts.loaded.size !== size) throw new Error(`evalAttributes: crops of ${opts.loaded.size} px, the model takes ${size}`);
+  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom, size }));
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const utkRows: AgeGenderRow[] = [];
@@ -155,10 +157,11 @@ export async function evalAttributes(opts: {
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
   // One pass over the SA faces and their low-resolution copies; the first block is the faces as they are.
-  const lowRes = withDegradedCopies(s, saIdx, LOW_RES_FACTORS);
+  const factors = lowResFactors(s.size, LOW_RES_PX);
+  const lowRes = withDegradedCopies(s, saIdx, factors);
   const lowOut = predictAll(model, lowRes.set, lowRes.idx, 128, flip);
   const { sa, byAge } = saFigures(model, s, saIdx, lowOut.map((h) => h.slice(0, saIdx.length)));
-  const byResolution = Object.fromEntries(LOW_RES_FACTORS.map((f, c) => [
+  const byResolution = Object.fromEntries(factors.map((f, c) => [
     `${s.size / f}px`, saOn(model, lowOut, lowRes.set, lowRes.idx, saIdx.map((_, j) => (c + 1) * saIdx.length + j)),
   ]));
   // speed: one batch of 32 crops, after a warm-up
@@ -169,7 +172,7 @@ export async function evalAttributes(opts: {
   const msPerFace = (performance.now() - t0) / 3 / batch.length;
   const report: EvalReport = {
     split, flip, ...metrics, saSoftmax: sa, saFaces: split === 'validation' ? 'validation without calibration' : 'all',
-    saSoftmaxLowRes: { factors: LOW_RES_FACTORS, saSoftmax: saOn(model, lowOut, lowRes.set, lowRes.idx), byResolution },
+    saSoftmaxLowRes: { factors, saSoftmax: saOn(model, lowOut, lowRes.set, lowRes.idx), byResolution },
     ...(Object.keys(byAge).length ? { saGenderByAgeClass: byAge } : {}),
     noFaceRate: 0, cropMethods: {}, msPerFace: { batch32: Math.round(msPerFace * 100) / 100 },
   };

@@ -12,27 +12,27 @@ import { foldBatchNorm } from '../models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../models/io.ts';
 import { FacestreamError } from '../errors.ts';
 import { mergeMembers, type Combination } from '../models/attributes/ensemble.ts';
-import { HEADS, INPUT_SIZE, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
+import { HEADS, inputSide, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
 import { evalAttributes, type EvalReport } from './evaluate.ts';
-import { SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
+import { lowResFactors, SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 
 const log = createLogger('export');
 
 /** What every attribute manifest says of the model's input, data and terms. */
-const INPUT = [INPUT_SIZE, INPUT_SIZE, 3];
 const DATA = 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name';
 const SA_FIT = 'half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face)';
 const TERMS = 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.';
-const manifestHead = () => ({ name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: INPUT });
+const manifestHead = (side: number) => ({ name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [side, side, 3] });
 
 export async function finishAttributes(o: { checkpoint: string; data: DataDirs; out: string; seed: number; zoom?: number; command: string; trainInfo?: object }) {
   await initRuntime(); // --finish alone must not fall back to tfjs' default (pure-JS cpu) backend
   const model = await loadModel(o.checkpoint);
+  const side = inputSide(model, o.checkpoint);
   const zoom = o.zoom ?? 1;
-  const data = await loadLabelled(o.data, { zoom });
+  const data = await loadLabelled(o.data, { zoom, size: side });
   // The dynamic-tag rounds run on faces the trunk never trained on (the calibration half
   // of the validation split): on its own training faces the trunk is right almost always,
   // so almost nothing would be tagged unrecognizable and nearly every answer graded S.
@@ -40,7 +40,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   const sa: SaTrainReport[] = [];
   const fits = new Map<string, ReturnType<typeof withDegradedCopies>>(); // one copy set per list of factors
   for (const task of Object.keys(SA_TASKS) as SaTask[]) {
-    const factors = SA_SETTINGS[task].lowRes;
+    const factors = lowResFactors(data.size, SA_SETTINGS[task].lowResPx);
     const key = factors.join(',');
     if (!fits.has(key)) fits.set(key, factors.length ? withDegradedCopies(data, calib, factors) : { set: data, idx: calib });
     const fit = fits.get(key)!;
@@ -61,7 +61,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
   await saveModel(folded, o.out);
   const files = fileManifest(o.out);
   const manifest = {
-    ...manifestHead(),
+    ...manifestHead(side),
     files,
     folded: { units: Object.keys(foldReport.merged).length, maxAbsDiffVsUnfolded: maxAbsDiff },
     inference: { flip: true, zoom },
@@ -102,15 +102,17 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
   });
   const zooms = [...new Set(manifests.map((m) => m.inference?.zoom ?? 1))];
   if (zooms.length > 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble members were trained on crops of different framing (zoom ${zooms.join(' vs ')}); they cannot share one crop`);
-  const models = await Promise.all(o.members.map((dir) => loadModel(dir, INPUT)));
+  const models = await Promise.all(o.members.map((dir) => loadModel(dir)));
+  models.forEach((m, i) => inputSide(m, `ensemble member ${o.members[i]}`));
   const merged = await mergeMembers(models, o.combine);
+  const side = inputSide(merged);
   const recipes = manifests.map((m, i) => home(memberCommand(m.training?.command, o.members[i]!)));
-  const data = await loadLabelled(o.data, { zoom: zooms[0] });
+  const data = await loadLabelled(o.data, { zoom: zooms[0], size: side });
   const report = await evalAttributes({ model: merged, data: o.data, split: 'validation', loaded: data, flip: true });
   fs.mkdirSync(o.out, { recursive: true });
   await saveModel(merged, o.out);
   const manifest = {
-    ...manifestHead(),
+    ...manifestHead(side),
     files: fileManifest(o.out),
     folded: {
       units: manifests.reduce((a, m) => a + (m.folded?.units ?? 0), 0),
@@ -120,7 +122,7 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
     ensemble: {
       heads: Object.fromEntries(HEADS.map((h) => [h, o.combine[h] ?? o.members.map((_, i) => i)])),
       members: manifests.map((m, i) => ({
-        index: i, files: m.files, command: recipes[i], epochs: m.training?.epochs,
+        index: i, input: models[i]!.inputs[0]!.shape.slice(1), files: m.files, command: recipes[i], epochs: m.training?.epochs,
         eval: m.eval && { celeba: m.eval.celeba?.meanAccuracy, utkGender: m.eval.utkface?.genderAccuracy, utkAgeMAE: m.eval.utkface?.ageMAE, smile: m.eval.smile?.accuracy },
       })),
     },

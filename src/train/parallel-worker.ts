@@ -8,9 +8,9 @@ import { disposeBatch } from './attributes.ts';
 const port = parentPort!;
 try {
   await initRuntime({ quiet: true });
-  const model = buildAttributeNet({ seed: 1 });
+  const { shapes, inputSize } = workerData as { shapes: number[][]; inputSize?: number };
+  const model = buildAttributeNet({ seed: 1, inputSize });
   const vars = trainableVariables(model);
-  const shapes = (workerData as { shapes: number[][] }).shapes;
   const mine = vars.map((v) => v.shape.join('x')).join(',');
   if (mine !== shapes.map((s) => s.join('x')).join(',')) throw new Error(`the network to train has other weight shapes than this thread's replica (${shapes.length} vs ${vars.length} tensors)`);
   port.on('message', (m: { id: number; weights: Float32Array[]; batch: WireBatch; dropSeed?: number }) => {

@@ -83,7 +83,9 @@ export class GradientThreads {
   static async start(model: tf.LayersModel, n: number): Promise<GradientThreads> {
     const shapes = model.trainableWeights.map((w) => w.shape as number[]);
     const workers: Worker[] = [];
-    for (let i = 1; i < n; i++) workers.push(new Worker(ENTRY, { workerData: { module: MODULE, shapes } }));
+    const shape = model.inputs[0]!.shape;
+    const inputSize = shape.length === 4 ? (shape[1] as number) : undefined; // else the replicas refuse it by its weights
+    for (let i = 1; i < n; i++) workers.push(new Worker(ENTRY, { workerData: { module: MODULE, shapes, inputSize } }));
     const t = new GradientThreads(workers);
     try {
       await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {

@@ -44,8 +44,8 @@ export function features(model: tf.LayersModel, task: SaTask, s: LabelledSet, id
 }
 
 /**
- * `lowRes`: the rounds also see a copy of each calibration face at 1/4 and 1/8 of the
- * crop's resolution (16 and 8 px; src/train/degrade.ts), as the pipeline's smallest faces
+ * `lowResPx`: the rounds also see a copy of each calibration face at 16 and 8 px
+ * (1/4 and 1/8 of a 64-px crop; src/train/degrade.ts), as the pipeline's smallest faces
  * (`quality.minSize` 12 px) look. Fitted on clean faces only, the gender head graded 899
  * of 1,579 8-px faces S and was right on 0.61 of them; with the copies, grade S on clean
  * and low-resolution faces together is right 0.94 of the time (0.85 before) and accuracy
@@ -61,11 +61,19 @@ export function features(model: tf.LayersModel, task: SaTask, s: LabelledSet, id
  * tagged again the one after, so the tags alternate; an even count ends on a head
  * trained with the tags of the rounds that found the errors.
  */
-export const SA_SETTINGS: Record<SaTask, { epochsPerRound: number; lr: number; lowRes: number[] }> = {
-  gender: { epochsPerRound: 30, lr: 2e-3, lowRes: [4, 8] },
-  age5: { epochsPerRound: 20, lr: 1e-3, lowRes: [] },
-  smile: { epochsPerRound: 30, lr: 2e-3, lowRes: [4, 8] },
+export const SA_SETTINGS: Record<SaTask, { epochsPerRound: number; lr: number; lowResPx: number[] }> = {
+  gender: { epochsPerRound: 30, lr: 2e-3, lowResPx: [16, 8] },
+  age5: { epochsPerRound: 20, lr: 1e-3, lowResPx: [] },
+  smile: { epochsPerRound: 30, lr: 2e-3, lowResPx: [16, 8] },
 };
+
+/** The whole divisors of a `size`-px crop that give faces `px` wide (80 px: 16 -> 5, 8 -> 10). */
+export function lowResFactors(size: number, px: number[]): number[] {
+  return px.map((p) => {
+    if (size % p) throw new Error(`a ${size}-px crop has no whole divisor giving ${p} px`);
+    return size / p;
+  });
+}
 
 export interface SaTrainReport { task: SaTask; rounds: Array<{ round: number; unrecognizable: number; loss: number }> }
 

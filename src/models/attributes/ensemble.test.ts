@@ -15,8 +15,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-ens-'));
 beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function member(seed: number): Promise<tf.LayersModel> {
-  const net = buildAttributeNet({ seed });
+async function member(seed: number, inputSize?: number): Promise<tf.LayersModel> {
+  const net = buildAttributeNet({ seed, inputSize });
   randomizeBatchNorm(net, seed);
   const { model } = await foldBatchNorm(net);
   net.dispose();
@@ -47,6 +47,31 @@ describe('attribute ensemble', () => {
     const pl = loaded.predict(x) as tf.Tensor[];
     expect(Array.from(pl[2]!.dataSync())).toEqual(Array.from(pm[2]!.dataSync()));
     tf.dispose([pa, pb, pm, pl]);
+    const n0 = tf.memory().numTensors;
+    tf.dispose(loaded.predict(x) as tf.Tensor[]);
+    expect(tf.memory().numTensors).toBe(n0);
+    x.dispose();
+    [a, b, merged, loaded].forEach((m) => m.dispose());
+  });
+
+  it('feeds a member trained on smaller crops the shared input resized in the graph', async () => {
+    const a = await member(3, 80), b = await member(7, 64);
+    const merged = await mergeMembers([a, b]);
+    expect(merged.inputs[0]!.shape).toEqual([null, 80, 80, 3]);
+    const x = tf.randomUniform([2, 80, 80, 3], 0, 1, 'float32', 9);
+    // tf's resize without corner alignment or half-pixel centres reads output i at i * 80 / 64, as resizeMatrix does
+    const small = tf.image.resizeBilinear(x as tf.Tensor4D, [64, 64]);
+    const pa = a.predict(x) as tf.Tensor[], pb = b.predict(small) as tf.Tensor[], pm = merged.predict(x) as tf.Tensor[];
+    for (const head of HEADS) {
+      const ya = pa[a.outputNames.indexOf(head)]!.arraySync() as number[][], yb = pb[b.outputNames.indexOf(head)]!.arraySync() as number[][];
+      const got = pm[merged.outputNames.indexOf(head)]!.arraySync() as number[][];
+      got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo((ya[i]![j]! + yb[i]![j]!) / 2, 3)));
+    }
+    await saveModel(merged, path.join(tmp, 'ens-sizes'));
+    const loaded = await loadModel(path.join(tmp, 'ens-sizes'), [80, 80, 3]);
+    const pl = loaded.predict(x) as tf.Tensor[];
+    expect(Array.from(pl[1]!.dataSync())).toEqual(Array.from(pm[1]!.dataSync()));
+    tf.dispose([pa, pb, pm, pl, small]);
     const n0 = tf.memory().numTensors;
     tf.dispose(loaded.predict(x) as tf.Tensor[]);
     expect(tf.memory().numTensors).toBe(n0);

@@ -9,6 +9,10 @@
  * are averaged like the plain ones, so 1 - p(unrecognizable) stays a probability of the
  * averaged softmax. Built from the members' JSON configs (layers renamed m0_, m1_, ...),
  * so the result saves, loads and folds like any other attribute model.
+ *
+ * Members may take crops of different sizes: the merged model takes the largest, and a
+ * smaller member sees it resized in the graph (`resizeMatrix`: bilinear, the crops' own
+ * pixel grid, as two fixed matrix products per image, Permute and Dense layers only).
  */
 import { FacestreamError } from '../../errors.ts';
 import { tf } from '../../runtime/index.ts';
@@ -38,26 +42,64 @@ export function parseCombination(spec: string | undefined, members: number): Com
   return out;
 }
 
+/**
+ * The bilinear resampling of `from` samples onto `to`, as a [from, to] kernel: output
+ * pixel i reads the input at i * from / to, the convention of the aligned crops (an
+ * alignment to size s is the template scaled by s, src/calculators/similarity.ts), so a
+ * crop aligned at 80 px resized to 64 samples the face where a 64-px alignment would.
+ */
+export function resizeMatrix(from: number, to: number): Float32Array {
+  const k = new Float32Array(from * to);
+  for (let i = 0; i < to; i++) {
+    const x = Math.min((i * from) / to, from - 1);
+    const x0 = Math.floor(x), x1 = Math.min(x0 + 1, from - 1), f = x - x0;
+    k[x0 * to + i] += 1 - f;
+    k[x1 * to + i] += f;
+  }
+  return k;
+}
+
+const side = (shape: unknown) => (Array.isArray(shape) ? (shape[1] as number) : NaN);
+
+/** Layers that resize the shared input (side `from`) to `to` for member `i`; returns the last one's name. */
+function resizeLayers(i: number, input: string, from: number, to: number, layers: LayerJson[], fixed: Map<string, Float32Array>): string {
+  const permute = (name: string, dims: number[], inbound: string): LayerJson => ({ name, class_name: 'Permute', config: { name, dims, trainable: false, dtype: 'float32' }, inbound_nodes: [[[inbound, 0, 0, {}]]] });
+  const dense = (name: string, inbound: string): LayerJson => {
+    fixed.set(name, resizeMatrix(from, to));
+    return { name, class_name: 'Dense', config: { name, units: to, activation: 'linear', use_bias: false, kernel_initializer: { class_name: 'Zeros', config: {} }, trainable: false, dtype: 'float32' }, inbound_nodes: [[[inbound, 0, 0, {}]]] };
+  };
+  const p = `m${i}_resize`;
+  layers.push(
+    permute(`${p}_hcw`, [1, 3, 2], input), dense(`${p}_w`, `${p}_hcw`), // [H, 3, w]
+    permute(`${p}_wch`, [3, 2, 1], `${p}_w`), dense(`${p}_h`, `${p}_wch`), // [w, 3, h]
+    permute(p, [3, 1, 2], `${p}_h`), // [h, w, 3]
+  );
+  return p;
+}
+
 export async function mergeMembers(members: tf.LayersModel[], combine: Combination = {}): Promise<tf.LayersModel> {
   if (members.length < 2) throw new FacestreamError('FS_ERR_USAGE', `an ensemble needs 2 or more members, got ${members.length}`);
   const inputName = 'face';
   const layers: LayerJson[] = [];
   const origin = new Map<string, { member: number; name: string }>();
+  const fixed = new Map<string, Float32Array>();
+  const sides = members.map((m) => m.inputs[0]?.shape ?? []);
+  sides.forEach((shape, i) => {
+    if (shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: input ${JSON.stringify(shape)}, expected a square RGB crop [null, s, s, 3]`);
+  });
+  const big = Math.max(...sides.map((shape) => shape[1] as number));
+  layers.push({ name: inputName, class_name: 'InputLayer', config: { batch_input_shape: [null, big, big, 3], dtype: 'float32', sparse: false, name: inputName }, inbound_nodes: [] });
   members.forEach((model, i) => {
     const missing = HEADS.filter((h) => !model.outputNames.includes(h));
     if (missing.length) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: not an attribute model (outputs ${missing.join(', ')} missing)`);
     if (model.inputs.length !== 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: ${model.inputs.length} inputs, expected 1`);
     const json = model.toJSON(null, false) as unknown as ModelJson;
     const input = json.config.input_layers[0]![0] as string;
-    const rename = (n: string) => (n === input ? inputName : `m${i}_${n}`);
+    const own = side(json.config.layers.find((l) => l.name === input)?.config.batch_input_shape);
+    const feed = own === big ? inputName : resizeLayers(i, inputName, big, own, layers, fixed);
+    const rename = (n: string) => (n === input ? feed : `m${i}_${n}`);
     for (const l of json.config.layers) {
-      if (l.name === input) {
-        if (i === 0) layers.push({ ...l, name: inputName, config: { ...l.config, name: inputName } });
-        else if (JSON.stringify(l.config.batch_input_shape) !== JSON.stringify(layers[0]!.config.batch_input_shape)) {
-          throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: input ${JSON.stringify(l.config.batch_input_shape)}, member 0 has ${JSON.stringify(layers[0]!.config.batch_input_shape)}`);
-        }
-        continue;
-      }
+      if (l.name === input) continue;
       const name = rename(l.name);
       origin.set(name, { member: i, name: l.name });
       layers.push({
@@ -97,6 +139,13 @@ export async function mergeMembers(members: tf.LayersModel[], combine: Combinati
   };
   const merged = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
   for (const layer of merged.layers) {
+    const k = fixed.get(layer.name);
+    if (k) {
+      const units = layer.getConfig().units as number;
+      const t = tf.tensor2d(k, [k.length / units, units]);
+      layer.setWeights([t]);
+      t.dispose();
+    }
     const from = origin.get(layer.name);
     if (!from || !layer.weights.length) continue;
     layer.setWeights(members[from.member]!.getLayer(from.name).getWeights());

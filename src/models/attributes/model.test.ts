@@ -7,7 +7,7 @@ import { foldBatchNorm } from '../fold.ts';
 import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet, setDropoutSeeds } from './network.ts';
-import { loadAttributeModel, readInferenceSettings } from './model.ts';
+import { loadAttributeModel, readInferenceSettings, resizeCrop } from './model.ts';
 import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type AgeGenderRow, type LabelledSet } from '../../train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../train/parallel.ts';
@@ -165,12 +165,39 @@ describe('attribute network and model', () => {
     await expect(loadAttributeModel(dir)).rejects.toThrow(/not a facestream attribute model/);
   });
 
+  it('a model of another input size takes the 64-px crops resampled to its own, and names an input that is not a crop', async () => {
+    const net = buildAttributeNet({ seed: 5, inputSize: 80 });
+    randomizeBatchNorm(net, 5);
+    const { model: folded } = await foldBatchNorm(net);
+    const dir = path.join(tmp, 'attr80');
+    await saveModel(folded, dir);
+    const loaded = await loadAttributeModel(dir);
+    const s = tinySet();
+    const c64 = { width: 64, height: 64, data: s.crops.subarray(0, 64 * 64 * 3) };
+    const c80 = resizeCrop(c64, 80);
+    expect([c80.width, c80.height, c80.data.length]).toEqual([80, 80, 80 * 80 * 3]);
+    expect(resizeCrop(c80, 80)).toBe(c80);
+    const [a] = loaded.predict([c64]);
+    const [b] = loaded.predict([c80]);
+    expect(a!.age).toBeCloseTo(b!.age, 5);
+    expect(a!.gender.probs.male).toBeCloseTo(b!.gender.probs.male, 5);
+    loaded.predict([c64, c80]);
+    const n0 = tf.memory().numTensors;
+    loaded.predict([c64, c80]);
+    expect(tf.memory().numTensors).toBe(n0);
+    loaded.dispose();
+    [net, folded].forEach((m) => m.dispose());
+    expect(() => buildAttributeNet({ inputSize: 72 })).toThrow(/input size 72 is not a multiple of 16/);
+  });
+
   it('reads the crop framing and the mirror pass from the manifest, and names a bad zoom', () => {
     const dir = path.join(tmp, 'settings');
     fs.mkdirSync(dir, { recursive: true });
-    expect(readInferenceSettings(dir)).toEqual({ flip: false, zoom: 1 }); // no manifest: the defaults
-    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ inference: { flip: true, zoom: 0.8 } }));
-    expect(readInferenceSettings(dir)).toEqual({ flip: true, zoom: 0.8 });
+    expect(readInferenceSettings(dir)).toEqual({ flip: false, zoom: 1, size: 64 }); // no manifest: the defaults
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ input: [80, 80, 3], inference: { flip: true, zoom: 0.8 } }));
+    expect(readInferenceSettings(dir)).toEqual({ flip: true, zoom: 0.8, size: 80 });
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ input: [8000, 8000, 3] }));
+    expect(() => readInferenceSettings(dir)).toThrow(/manifest\.json: input \[8000,8000,3\] is not a crop size/);
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ inference: { zoom: 7 } }));
     expect(() => readInferenceSettings(dir)).toThrow(/manifest\.json: inference\.zoom 7/);
   });

@@ -1,7 +1,7 @@
 /**
  * The shipped attribute model at run time: loads the folded network from
  * models/attributes/ (or a given folder), checks its shape, and turns a batch of aligned
- * 64x64 crops into answers: the 40 CelebA attributes as probabilities, and gender, age
+ * crops (the model's input size; others are resampled to it) into answers: the 40 CelebA attributes as probabilities, and gender, age
  * class and smile from the SA-softmax heads with confidence and grade; age in years from
  * the regression head.
  */
@@ -14,7 +14,8 @@ import { initRuntime, tf } from '../../runtime/index.ts';
 import { AGE_BINS, CELEBA_ATTRIBUTES } from '../../train/datasets.ts';
 import { predictBatch, type Crop } from '../batch.ts';
 import { loadModel } from '../io.ts';
-import { HEADS, INPUT_SIZE } from './network.ts';
+import { HEADS, INPUT_SIZE, inputSide } from './network.ts';
+import { warpAffine } from '../../calculators/warp.ts';
 
 export const DEFAULT_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes');
 
@@ -55,23 +56,41 @@ function classAnswer<V extends string>(labels: readonly V[], logits: Float32Arra
  * face's outputs with its mirror image's (measured on the validation split: +0.4 points
  * UTKFace gender, -0.14 years age MAE, +0.1 CelebA mean, at twice the compute);
  * `inference.zoom` is the framing of the crops it was trained on (the alignment
- * template's zoom, src/calculators/similarity.ts), which `align` and `superres` use.
+ * template's zoom, src/calculators/similarity.ts), which `align` and `superres` use;
+ * `input` its crop size, which `align` cuts by default.
  */
-export function readInferenceSettings(dir = DEFAULT_MODEL_DIR): { flip: boolean; zoom: number } {
+export function readInferenceSettings(dir = DEFAULT_MODEL_DIR): { flip: boolean; zoom: number; size: number } {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inference?: { flip?: boolean; zoom?: number } };
+    const file = path.join(dir, 'manifest.json');
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { input?: number[]; inference?: { flip?: boolean; zoom?: number } };
     const zoom = m.inference?.zoom ?? 1;
-    if (!(zoom > 0.3 && zoom <= 2)) throw new FacestreamError('FS_ERR_MODEL', `${path.join(dir, 'manifest.json')}: inference.zoom ${zoom} is not a crop framing (0.3-2)`);
-    return { flip: m.inference?.flip === true, zoom };
+    if (!(zoom > 0.3 && zoom <= 2)) throw new FacestreamError('FS_ERR_MODEL', `${file}: inference.zoom ${zoom} is not a crop framing (0.3-2)`);
+    const size = m.input?.[0] ?? INPUT_SIZE;
+    if (!(Number.isInteger(size) && size >= 16 && size <= 512)) throw new FacestreamError('FS_ERR_MODEL', `${file}: input ${JSON.stringify(m.input)} is not a crop size (16-512 px)`);
+    return { flip: m.inference?.flip === true, zoom, size };
   } catch (err) {
     if (err instanceof FacestreamError) throw err;
-    return { flip: false, zoom: 1 };
+    return { flip: false, zoom: 1, size: INPUT_SIZE };
   }
+}
+
+/** A crop resampled to side x side on its own pixel grid (as ensemble.ts's resizeMatrix). */
+export function resizeCrop(c: Crop, side: number): Crop {
+  if (c.width === side && c.height === side) return c;
+  const rgb = c.data instanceof Uint8Array ? c.data : Uint8Array.from(c.data, (v) => Math.round(Math.min(255, Math.max(0, v * 255))));
+  return warpAffine({ width: c.width, height: c.height, data: rgb }, [side / c.width, 0, 0, 0, side / c.height, 0], side, side);
 }
 
 export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<AttributeModel> {
   await initRuntime();
-  const model = await loadModel(dir, [INPUT_SIZE, INPUT_SIZE, 3]);
+  const model = await loadModel(dir);
+  let side: number;
+  try {
+    side = inputSide(model, dir);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   const missing = HEADS.filter((h) => !model.outputNames.includes(h));
   if (missing.length) {
     model.dispose();
@@ -82,7 +101,8 @@ export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<Attri
   return {
     predict(crops) {
       if (!crops.length) return [];
-      const out = predictBatch(model, crops, { flip: settings.flip });
+      // crops cut at another size (the 64-px super-resolved faces) are resampled to the model's
+      const out = predictBatch(model, crops.map((c) => resizeCrop(c, side)), { flip: settings.flip });
       return crops.map((_, i) => ({
         gender: classAnswer(['male', 'female'] as const, out.gender_sa![i]!),
         ageGroup: classAnswer(AGE_BINS.map((b) => b.name), out.age5_sa![i]!),

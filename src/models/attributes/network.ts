@@ -10,6 +10,7 @@
  *   age5      5 logits (AGE_BINS), plain softmax           age5_sa    6 (N+1)
  *   smile     2 logits (no, yes), plain softmax            smile_sa   3 (N+1)
  */
+import { FacestreamError } from '../../errors.ts';
 import { tf } from '../../runtime/index.ts';
 import { batchNormalization } from '../../runtime/batchnorm.ts';
 
@@ -19,7 +20,7 @@ export type Head = (typeof HEADS)[number];
 export const SA_TASKS = { gender: 2, age5: 5, smile: 2 } as const;
 export type SaTask = keyof typeof SA_TASKS;
 
-export interface NetworkOptions { widths?: number[]; seed?: number }
+export interface NetworkOptions { widths?: number[]; seed?: number; /** Side of the square input crop (a multiple of 16); INPUT_SIZE by default. */ inputSize?: number }
 
 export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
   const widths = opts.widths ?? [32, 64, 96, 128];
@@ -31,7 +32,9 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
     return tf.layers.reLU({ name: `${name}_relu` }).apply(b) as tf.SymbolicTensor;
   };
   const pool = (x: tf.SymbolicTensor, name: string) => tf.layers.maxPooling2d({ poolSize: 2, name }).apply(x) as tf.SymbolicTensor;
-  const input = tf.input({ shape: [INPUT_SIZE, INPUT_SIZE, 3], name: 'face' });
+  const side = opts.inputSize ?? INPUT_SIZE;
+  if (!(Number.isInteger(side) && side >= 32 && side % 16 === 0)) throw new Error(`input size ${side} is not a multiple of 16 from 32 up`);
+  const input = tf.input({ shape: [side, side, 3], name: 'face' });
   let x = unit(input, widths[0]!, 't1');
   x = pool(x, 't1_pool'); // 32
   x = unit(x, widths[1]!, 't2');
@@ -40,7 +43,7 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
   x = unit(x, widths[2]!, 't3b');
   x = pool(x, 't3_pool'); // 8
   x = unit(x, widths[3]!, 't4');
-  const shared = pool(x, 't4_pool'); // 4x4
+  const shared = pool(x, 't4_pool'); // 4x4 (side / 16)
 
   const subnet = (task: string, conv: number, reduce: number, feature: number) => {
     let h = unit(shared, conv, `${task}_c3`);
@@ -66,6 +69,15 @@ export function buildAttributeNet(opts: NetworkOptions = {}): tf.LayersModel {
     out(fSmile, 2, 'smile'), out(fSmile, 3, 'smile_sa'),
   ];
   return tf.model({ inputs: input, outputs, name: 'facestream_attributes' });
+}
+
+/** The side of the square RGB crop a model takes; names the model when its input is not one. */
+export function inputSide(model: tf.LayersModel, what = 'the attribute model'): number {
+  const shape = model.inputs[0]?.shape ?? [];
+  if (model.inputs.length !== 1 || shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || !((shape[1] as number) >= 16)) {
+    throw new FacestreamError('FS_ERR_MODEL', `${what}: input ${JSON.stringify(shape)} is not one square RGB crop [null, s, s, 3]`);
+  }
+  return shape[1] as number;
 }
 
 /**
