@@ -59,10 +59,10 @@ export async function benchModels() {
   // the fused/unfused ratio runs as many unfolded networks.
   // Members may take crops of other sizes (the merged model resizes for them in its graph).
   const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json'), 'utf8')) as { ensemble?: { members: Array<{ input?: number[] }> } };
-  const sides = manifest.ensemble?.members.map((m) => m.input?.[0] ?? INPUT_SIZE) ?? [inputSide(folded)];
-  const members = sides.length;
-  const unfoldedNets = sides.map((side, i) => buildAttributeNet({ seed: i + 1, inputSize: side }));
   const side = inputSide(folded);
+  const sides = manifest.ensemble?.members.map((m) => m.input?.[0] ?? INPUT_SIZE) ?? [side];
+  const members = sides.length;
+  const unfoldedNets = sides.map((s, i) => buildAttributeNet({ seed: i + 1, inputSize: s }));
   const x1 = tf.randomUniform([1, side, side, 3]);
   const x32 = tf.randomUniform([32, side, side, 3]);
   const xs = sides.map((s) => tf.randomUniform([32, s, s, 3]));

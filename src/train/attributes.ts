@@ -14,7 +14,7 @@ import { createLogger } from '../log.ts';
 import { rng } from '../calculators/random.ts';
 import { loadModel, saveModel } from '../models/io.ts';
 import { predictMaybeFlipped } from '../models/batch.ts';
-import { buildAttributeNet, INPUT_SIZE, setDropoutSeeds } from '../models/attributes/network.ts';
+import { buildAttributeNet, INPUT_SIZE, inputSide, setDropoutSeeds } from '../models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
@@ -371,7 +371,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     model = await loadModel(o.init);
     if (model.layers.some((l) => l.name.endsWith('_bn')) === false) throw new FacestreamError('FS_ERR_USAGE', `--init ${o.init}: a folded model (no BatchNorm layers) cannot be trained; give a training checkpoint`);
     state.init = o.init;
-    if (o.size === undefined) state.size = model.inputs[0]!.shape[1] as number;
+    if (o.size === undefined) state.size = inputSide(model, o.init);
     // The reproducing command chain starts with the runs that made the starting point.
     const initState = path.join(o.init, 'state.json');
     if (fs.existsSync(initState)) state.commands = (JSON.parse(fs.readFileSync(initState, 'utf8')) as State).commands;
@@ -380,7 +380,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     model = buildAttributeNet({ seed: o.seed, inputSize: state.size });
   }
   const side = state.size ?? INPUT_SIZE;
-  const modelSide = model.inputs[0]!.shape[1];
+  const modelSide = inputSide(model);
   if (modelSide !== side) throw new FacestreamError('FS_ERR_USAGE', `the model takes ${modelSide}-px crops, the run ${side}-px (--size)`);
   const data = await loadLabelled(o.data, { size: side, zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
   process.stderr.write('\n');

@@ -103,7 +103,6 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
   const zooms = [...new Set(manifests.map((m) => m.inference?.zoom ?? 1))];
   if (zooms.length > 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble members were trained on crops of different framing (zoom ${zooms.join(' vs ')}); they cannot share one crop`);
   const models = await Promise.all(o.members.map((dir) => loadModel(dir)));
-  models.forEach((m, i) => inputSide(m, `ensemble member ${o.members[i]}`));
   const merged = await mergeMembers(models, o.combine);
   const side = inputSide(merged);
   const recipes = manifests.map((m, i) => home(memberCommand(m.training?.command, o.members[i]!)));

@@ -23,6 +23,24 @@ async function member(seed: number, inputSize?: number): Promise<tf.LayersModel>
   return model;
 }
 
+/**
+ * Saves `merged`, loads it back expecting `input` as its input shape, checks output `head` equals the
+ * merged model's own prediction `pm` on `x`, and that predicting leaves no tensor;
+ * disposes `pm`, `x` and the loaded model.
+ */
+async function expectRoundTripWithoutLeak(merged: tf.LayersModel, pm: tf.Tensor[], x: tf.Tensor, name: string, input: number[], head: number) {
+  await saveModel(merged, path.join(tmp, name));
+  const loaded = await loadModel(path.join(tmp, name), input);
+  const pl = loaded.predict(x) as tf.Tensor[];
+  expect(Array.from(pl[head]!.dataSync())).toEqual(Array.from(pm[head]!.dataSync()));
+  tf.dispose([pm, pl]);
+  const n0 = tf.memory().numTensors;
+  tf.dispose(loaded.predict(x) as tf.Tensor[]);
+  expect(tf.memory().numTensors).toBe(n0);
+  x.dispose();
+  loaded.dispose();
+}
+
 describe('attribute ensemble', () => {
   it('averages the members\' logits head by head, takes one member where told, saves, loads and leaks nothing', async () => {
     const a = await member(3), b = await member(7);
@@ -42,16 +60,9 @@ describe('attribute ensemble', () => {
     // member 0's gender subnet is not needed by any output, so it is not in the model
     expect(merged.layers.some((l) => l.name.startsWith('m0_gender'))).toBe(false);
     expect(merged.layers.some((l) => l.name.startsWith('m1_gender'))).toBe(true);
-    await saveModel(merged, path.join(tmp, 'ens'));
-    const loaded = await loadModel(path.join(tmp, 'ens'), [64, 64, 3]);
-    const pl = loaded.predict(x) as tf.Tensor[];
-    expect(Array.from(pl[2]!.dataSync())).toEqual(Array.from(pm[2]!.dataSync()));
-    tf.dispose([pa, pb, pm, pl]);
-    const n0 = tf.memory().numTensors;
-    tf.dispose(loaded.predict(x) as tf.Tensor[]);
-    expect(tf.memory().numTensors).toBe(n0);
-    x.dispose();
-    [a, b, merged, loaded].forEach((m) => m.dispose());
+    tf.dispose([pa, pb]);
+    await expectRoundTripWithoutLeak(merged, pm, x, 'ens', [64, 64, 3], 2);
+    [a, b, merged].forEach((m) => m.dispose());
   });
 
   it('feeds a member trained on smaller crops the shared input resized in the graph', async () => {
@@ -67,16 +78,9 @@ describe('attribute ensemble', () => {
       const got = pm[merged.outputNames.indexOf(head)]!.arraySync() as number[][];
       got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo((ya[i]![j]! + yb[i]![j]!) / 2, 3)));
     }
-    await saveModel(merged, path.join(tmp, 'ens-sizes'));
-    const loaded = await loadModel(path.join(tmp, 'ens-sizes'), [80, 80, 3]);
-    const pl = loaded.predict(x) as tf.Tensor[];
-    expect(Array.from(pl[1]!.dataSync())).toEqual(Array.from(pm[1]!.dataSync()));
-    tf.dispose([pa, pb, pm, pl, small]);
-    const n0 = tf.memory().numTensors;
-    tf.dispose(loaded.predict(x) as tf.Tensor[]);
-    expect(tf.memory().numTensors).toBe(n0);
-    x.dispose();
-    [a, b, merged, loaded].forEach((m) => m.dispose());
+    tf.dispose([pa, pb, small]);
+    await expectRoundTripWithoutLeak(merged, pm, x, 'ens-sizes', [80, 80, 3], 1);
+    [a, b, merged].forEach((m) => m.dispose());
   });
 
   it('names a bad head spec and refuses a lone member', async () => {

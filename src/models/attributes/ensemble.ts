@@ -16,7 +16,7 @@
  */
 import { FacestreamError } from '../../errors.ts';
 import { tf } from '../../runtime/index.ts';
-import { HEADS, type Head } from './network.ts';
+import { HEADS, inputSide, type Head } from './network.ts';
 
 /** Which members (indices) each head averages; a head not named averages all of them. */
 export type Combination = Partial<Record<Head, number[]>>;
@@ -59,8 +59,6 @@ export function resizeMatrix(from: number, to: number): Float32Array {
   return k;
 }
 
-const side = (shape: unknown) => (Array.isArray(shape) ? (shape[1] as number) : NaN);
-
 /** Layers that resize the shared input (side `from`) to `to` for member `i`; returns the last one's name. */
 function resizeLayers(i: number, input: string, from: number, to: number, layers: LayerJson[], fixed: Map<string, Float32Array>): string {
   const permute = (name: string, dims: number[], inbound: string): LayerJson => ({ name, class_name: 'Permute', config: { name, dims, trainable: false, dtype: 'float32' }, inbound_nodes: [[[inbound, 0, 0, {}]]] });
@@ -83,20 +81,15 @@ export async function mergeMembers(members: tf.LayersModel[], combine: Combinati
   const layers: LayerJson[] = [];
   const origin = new Map<string, { member: number; name: string }>();
   const fixed = new Map<string, Float32Array>();
-  const sides = members.map((m) => m.inputs[0]?.shape ?? []);
-  sides.forEach((shape, i) => {
-    if (shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: input ${JSON.stringify(shape)}, expected a square RGB crop [null, s, s, 3]`);
-  });
-  const big = Math.max(...sides.map((shape) => shape[1] as number));
+  const sides = members.map((m, i) => inputSide(m, `ensemble member ${i}`));
+  const big = Math.max(...sides);
   layers.push({ name: inputName, class_name: 'InputLayer', config: { batch_input_shape: [null, big, big, 3], dtype: 'float32', sparse: false, name: inputName }, inbound_nodes: [] });
   members.forEach((model, i) => {
     const missing = HEADS.filter((h) => !model.outputNames.includes(h));
     if (missing.length) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: not an attribute model (outputs ${missing.join(', ')} missing)`);
-    if (model.inputs.length !== 1) throw new FacestreamError('FS_ERR_MODEL', `ensemble member ${i}: ${model.inputs.length} inputs, expected 1`);
     const json = model.toJSON(null, false) as unknown as ModelJson;
     const input = json.config.input_layers[0]![0] as string;
-    const own = side(json.config.layers.find((l) => l.name === input)?.config.batch_input_shape);
-    const feed = own === big ? inputName : resizeLayers(i, inputName, big, own, layers, fixed);
+    const feed = sides[i] === big ? inputName : resizeLayers(i, inputName, big, sides[i]!, layers, fixed);
     const rename = (n: string) => (n === input ? feed : `m${i}_${n}`);
     for (const l of json.config.layers) {
       if (l.name === input) continue;
