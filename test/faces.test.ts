@@ -30,6 +30,8 @@ describe('faces on the shared clips', () => {
       const started = events.filter((e) => e.type === 'track.started');
       const trackEnds = events.filter((e) => e.type === 'track.ended');
       expect(started).toHaveLength(1);
+      // integrators read the detector score as given: three decimals, no float residue
+      expect(String(started[0].score)).toMatch(/^(0|1)(\.\d{1,3})?$/);
       expect(trackEnds).toHaveLength(1);
       expect(trackEnds[0].frames / ended.frames).toBeGreaterThanOrEqual(0.95);
       expect(ended.counters.tracks).toBe(1);

@@ -79,7 +79,7 @@ export function createTrackStage(o: z.infer<typeof trackOptions>, ctx: ElementCo
       });
       for (const t of u.started) {
         const s = stateOf(t);
-        ctx.emit({ type: 'track.started', trackId: t.id, ptsMs: pts, box: boxJson(t.box), landmarks: t.last.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: r1(t.last.score * 100) / 100 });
+        ctx.emit({ type: 'track.started', trackId: t.id, ptsMs: pts, box: boxJson(t.box), landmarks: t.last.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: Math.round(t.last.score * 1000) / 1000 });
         s.lastUpdateEmitMs = pts;
       }
       for (const face of kept) {
