@@ -35,7 +35,11 @@ export function flopsPerSample(model: tf.LayersModel): number {
       const [kh, kw, cin, cout] = w.shape as number[];
       macs += out[1]! * out[2]! * kh! * kw! * cin! * cout!;
     } else if (cls === 'Dense') {
-      macs += w.shape[0]! * w.shape[1]!;
+      // a Dense on a [batch, ..., in] tensor multiplies every position of the middle axes
+      // (the in-graph resize of a mixed-size ensemble); on a feature vector that is 1
+      const out = layer.outputShape as number[];
+      const positions = out.slice(1, -1).reduce((a, d) => a * d!, 1);
+      macs += positions * w.shape[0]! * w.shape[1]!;
     }
   }
   return 2 * macs;

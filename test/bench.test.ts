@@ -2,8 +2,10 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { runStreams } from '../bench/e2e.ts';
+import { flopsPerSample } from '../bench/models.ts';
 import { runFaceApi, runFacestream, runHuman } from '../bench/peers.ts';
 import { fromSource } from '../src/ingest/fromSource.ts';
+import { tf } from '../src/runtime/index.ts';
 import { video } from './helpers.ts';
 
 describe('benchmark harness', () => {
@@ -22,5 +24,15 @@ describe('benchmark harness', () => {
     expect(r.analysed).toBeGreaterThanOrEqual(10);
     expect(r.p95Ms).toBeGreaterThanOrEqual(r.p50Ms);
     expect(r.memory.tensors[1]).toBe(r.memory.tensors[2]); // no tensor growth at the end of the run
+  });
+
+  it('FLOPs per face count a Dense on a map at every position of the map', () => {
+    const x = tf.input({ shape: [8, 8, 3] });
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+    const rows = tf.layers.dense({ units: 5 }).apply(conv) as tf.SymbolicTensor; // [8, 8, 5]: 64 positions
+    const vec = tf.layers.dense({ units: 2 }).apply(tf.layers.flatten().apply(rows) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: vec });
+    expect(flopsPerSample(model)).toBe(2 * (64 * 3 * 3 * 3 * 4 + 64 * 4 * 5 + 320 * 2));
+    model.dispose();
   });
 });
