@@ -1,4 +1,6 @@
-/** Logs go to stderr so that stdout stays free for `--json` event lines. */
+/** Logs go to stderr so that stdout stays free for `--json` event lines; URLs' credentials are redacted. */
+import { redact } from './redact.ts';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -19,7 +21,7 @@ export function createLogger(scope = 'facestream'): Logger {
   const write = (level: Level, msg: string, extra?: object) => {
     if (order[level] < threshold()) return;
     const tail = extra && Object.keys(extra).length ? ' ' + JSON.stringify(extra) : '';
-    process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} [${scope}] ${msg}${tail}\n`);
+    process.stderr.write(redact(`${new Date().toISOString()} ${level.padEnd(5)} [${scope}] ${msg}${tail}`) + '\n');
   };
   return {
     debug: (m, e) => write('debug', m, e),

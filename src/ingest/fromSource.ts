@@ -53,8 +53,10 @@ export interface SourceOptions {
   maxWidth?: number;
   /** No frame for this long means stalled. Default 5000. */
   stallTimeoutMs?: number;
-  /** Consecutive failed (re)starts of a live source before giving up. Default 5. */
+  /** Consecutive failed (re)starts of a live source before giving up. Default 5; Infinity never gives up. */
   maxRestarts?: number;
+  /** The URL to open, asked at every (re)start (for a signed URL that must stay fresh). Default: `uri`. */
+  resolveUri?: () => string;
   /** First restart delay; doubles per consecutive failure. Default 500. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -97,17 +99,38 @@ function lastLine(text: string | undefined): string {
   return lines.slice(-2).join(' | ') || 'no output';
 }
 
+/**
+ * Why the decoder exited. A decoder killed by a signal (by an operator, the OOM killer or
+ * a watchdog) says so: its stderr then holds only what it printed earlier, often a stale
+ * warning that has nothing to do with its end.
+ */
+export function exitReason(err: Error, stderr: string | undefined): string {
+  const signal = /killed with signal (\w+)/i.exec(err.message)?.[1];
+  if (signal) return `decoder killed by ${signal}`;
+  return `decoder failed: ${lastLine(stderr) !== 'no output' ? lastLine(stderr) : err.message}`;
+}
+
+/** Checks that a source can be opened at all (a file exists, a URL's scheme is known), before anything loads. */
+export function checkSource(uri: string, opts: { live?: boolean } = {}): void {
+  const live = opts.live ?? isLive(uri);
+  if (live) return;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
+    throw new FacestreamError('FS_ERR_SOURCE_URI', `unsupported source URL ${uri}: use a file path, rtmp://, rtsp:// or http(s)://`);
+  }
+  let file = uri;
+  if (uri.startsWith('file://')) {
+    try { file = decodeURIComponent(new URL(uri).pathname); } catch { throw new FacestreamError('FS_ERR_SOURCE_URI', `${uri} is not a file URL`); }
+  }
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch { throw new FacestreamError('FS_ERR_SOURCE_URI', `no such file: ${file}`); }
+  if (!st.isFile() && !st.isFIFO() && !st.isCharacterDevice()) throw new FacestreamError('FS_ERR_SOURCE_URI', `${file} is not a video file`);
+}
+
 export function fromSource(uri: string, options: SourceOptions = {}): Observable<Frame> {
   const live = options.live ?? isLive(uri);
   const fps = options.fps ?? 5;
   if (!(fps >= 0 && fps <= 120)) throw new FacestreamError('FS_ERR_SOURCE_URI', `fps must be within 0..120, got ${fps}`);
-  if (!live) {
-    const file = uri.startsWith('file://') ? new URL(uri).pathname : uri;
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
-      throw new FacestreamError('FS_ERR_SOURCE_URI', `unsupported source URL ${uri}: use a file path, rtmp://, rtsp:// or http(s)://`);
-    }
-    if (!fs.existsSync(file)) throw new FacestreamError('FS_ERR_SOURCE_URI', `no such file: ${file}`);
-  }
+  checkSource(uri, { live });
   const name = options.name ?? uri;
   const stallTimeoutMs = options.stallTimeoutMs ?? 5000;
   const maxRestarts = options.maxRestarts ?? 5;
@@ -175,7 +198,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       const why = killedFor;
       killedFor = undefined;
       const reason = why === 'stalled' ? `no frame for ${stallTimeoutMs} ms`
-        : err ? `decoder failed: ${lastLine(stderr) !== 'no output' ? lastLine(stderr) : err.message}`
+        : err ? exitReason(err, stderr)
         : 'stream ended';
       emit({ type: 'decoder.exited', pid, reason });
       if (!live) {
@@ -212,7 +235,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       const parser = new PpmParser();
       const startedAt = Date.now();
       let gotFrame = false;
-      const cmd = ffmpeg(uri).setFfmpegPath(bin).inputOptions(inputOptions).outputOptions(outputOptions);
+      const cmd = ffmpeg(options.resolveUri?.() ?? uri).setFfmpegPath(bin).inputOptions(inputOptions).outputOptions(outputOptions);
       let exited = false;
       const finish = (err?: Error, stderr?: string) => {
         if (exited) return;

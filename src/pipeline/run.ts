@@ -5,9 +5,10 @@
  */
 import { Subscription, tap } from 'rxjs';
 import { FacestreamError, errorMessage } from '../errors.ts';
+import { redact, redactDeep } from '../redact.ts';
 import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '../events/types.ts';
 import { Flow } from '../ingest/flow.ts';
-import { fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
+import { checkSource, fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
 import { Histogram } from '../server/metrics.ts';
 import type { IngestOptions } from './elements.ts';
@@ -15,7 +16,7 @@ import { getElement, type ElementContext, type Stage } from './registry.ts';
 import type { PipelineConfig } from './schema.ts';
 import './elements.ts';
 
-export type StreamState = 'starting' | 'live' | 'stalled' | 'ended' | 'error';
+export type StreamState = 'starting' | 'live' | 'stalled' | 'restarting' | 'ended' | 'error';
 
 export interface StreamStats {
   frames: number;
@@ -35,8 +36,12 @@ export interface StreamOptions {
   live?: boolean;
   /** Overrides of the ingest element's options (CLI flags). */
   ingest?: Partial<IngestOptions>;
-  /** Stalled live streams restart (pulled cameras) or end (published streams). */
+  /** Stalled live streams restart (default) or end. */
   restartOnStall?: boolean;
+  /** Consecutive failed decoder starts of a live source before the stream ends (Infinity: never). */
+  maxRestarts?: number;
+  /** The URL the decoder opens, asked at every (re)start (a signed URL that must stay fresh); default `uri`. */
+  resolveUri?: () => string;
   endOnEof?: boolean;
   /** Read a file at its own frame rate, as a camera sends (benchmarks, demos). */
   realtime?: boolean;
@@ -47,12 +52,15 @@ export interface StreamOptions {
 
 export interface RunningStream {
   readonly name: string;
+  /** The source, credentials redacted. */
   readonly uri: string;
   readonly live: boolean;
   readonly pipeline: string;
   readonly startedAt: number;
   readonly stats: StreamStats;
   readonly state: StreamState;
+  /** Why the stream is restarting, stalled or failed (credentials redacted). */
+  readonly reason: string | undefined;
   readonly decoderPid: number | undefined;
   /** Resolves with the stream.ended event, however the stream ends. */
   readonly done: Promise<StreamEnded>;
@@ -88,21 +96,24 @@ export function startStream(opts: StreamOptions): RunningStream {
   const startedAt = Date.now();
   const flow = new Flow();
   let state: StreamState = 'starting';
+  let reason: string | undefined;
+  const uri = redact(opts.uri);
   let decoderPid: number | undefined;
   let ended: StreamEnded | undefined;
   let resolveDone!: (e: StreamEnded) => void;
   const done = new Promise<StreamEnded>((r) => { resolveDone = r; });
   const base = () => ({ v: EVENT_SCHEMA_VERSION as typeof EVENT_SCHEMA_VERSION, stream: opts.name, ts: Date.now() });
   const emit = (e: FacestreamEvent) => {
-    try { opts.onEvent(e); } catch { /* a sink's failure never stops the stream */ }
+    try { opts.onEvent(redactDeep(e)); } catch { /* a sink's failure never stops the stream */ }
   };
 
   const finish = (error?: unknown): StreamEnded => {
     if (ended) return ended;
     state = error ? 'error' : 'ended';
     const err = error == null ? undefined
-      : error instanceof FacestreamError ? { code: error.code, message: error.message }
-      : { code: 'FS_ERR_SOURCE_FAILED', message: errorMessage(error) };
+      : error instanceof FacestreamError ? { code: error.code, message: redact(error.message) }
+      : { code: 'FS_ERR_SOURCE_FAILED', message: redact(errorMessage(error)) };
+    reason = err?.message;
     if (err) emit({ ...base(), type: 'stream.error', ...err });
     const event: StreamEnded = {
       ...base(), type: 'stream.ended', frames: stats.frames, dropped: stats.dropped, restarts: stats.restarts,
@@ -114,7 +125,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     return event;
   };
 
-  emit({ ...base(), type: 'stream.started', uri: opts.uri, pipeline: opts.pipeline.name, live });
+  emit({ ...base(), type: 'stream.started', uri, pipeline: opts.pipeline.name, live });
 
   const subscription = new Subscription();
   let stopped = false;
@@ -126,21 +137,25 @@ export function startStream(opts: StreamOptions): RunningStream {
   let stages: Stage[] = [];
 
   const run = async () => {
-    // Models load before the decoder starts: a bad model file is an error at start-up.
+    // The source is checked first (a missing file is said before any model loads); models load
+    // before the decoder starts: a bad model file is an error at start-up.
+    checkSource(opts.uri, { live });
     stages = await createStages(opts.pipeline, ctx);
     if (stopped) return;
     const frames$ = fromSource(opts.uri, {
       name: opts.name, live, fps: ingest.fps, maxWidth: ingest.maxWidth, stallTimeoutMs: ingest.stallTimeoutMs,
-      maxRestarts: ingest.maxRestarts, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
+      maxRestarts: opts.maxRestarts ?? ingest.maxRestarts, resolveUri: opts.resolveUri, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
       endOnEof: opts.endOnEof, realtime: opts.realtime, flow,
       onEvent: (e) => {
         switch (e.type) {
           case 'decoder.started': decoderPid = e.pid; break;
-          case 'first-frame': stats.firstFrameLatencyMs ??= e.latencyMs; state = 'live'; break;
-          case 'stalled': state = 'stalled'; emit({ ...base(), type: 'stream.stalled', afterMs: e.afterMs }); break;
+          case 'first-frame': stats.firstFrameLatencyMs ??= e.latencyMs; state = 'live'; reason = undefined; break;
+          case 'stalled': state = 'stalled'; reason = `no frame for ${e.afterMs} ms`; emit({ ...base(), type: 'stream.stalled', afterMs: e.afterMs }); break;
           case 'decoder.exited': decoderPid = undefined; break;
           case 'restarting':
             stats.restarts++;
+            state = 'restarting';
+            reason = redact(e.reason);
             emit({ ...base(), type: 'stream.restarting', attempt: e.attempt, delayMs: e.delayMs, reason: e.reason });
             break;
         }
@@ -181,8 +196,9 @@ export function startStream(opts: StreamOptions): RunningStream {
 
   function handle(): RunningStream {
     return {
-      name: opts.name, uri: opts.uri, live, pipeline: opts.pipeline.name, startedAt, stats, done,
+      name: opts.name, uri, live, pipeline: opts.pipeline.name, startedAt, stats, done,
       get state() { return state; },
+      get reason() { return reason; },
       get decoderPid() { return decoderPid; },
       stop: async () => {
         stopped = true;
