@@ -34,7 +34,7 @@ const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace
 const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 
 export function renderMetrics(
-  streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number },
+  streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number },
   store: { pending: number; dropped: number } = { pending: 0, dropped: 0 },
   bus?: { connected: boolean; appended: number; queued: number; dropped: number; errors: number },
 ): string {
@@ -66,7 +66,9 @@ export function renderMetrics(
   counter('socket_events_sent_total', 'Events sent to socket.io clients.', [['', socket.sent]]);
   counter('socket_events_dropped_total', 'Events dropped for slow socket.io clients.', [['', socket.dropped]]);
   counter('socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [['', socket.invalid]]);
-  counter('socket_refused_total', 'socket.io connections refused for a missing or wrong token.', [['', socket.refused]]);
+  counter('socket_refused_total', 'socket.io connections refused for a missing or wrong token or a foreign origin.', [['', socket.refused]]);
+  out.push('# HELP facestream_socket_subscribed_streams Stream names with at least one subscribed socket.io client.', '# TYPE facestream_socket_subscribed_streams gauge', `facestream_socket_subscribed_streams ${socket.subscribedStreams ?? 0}`);
+  counter('socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [['', socket.oversized ?? 0]]);
   const gauge = (name: string, help: string, v: number) => out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} gauge`, `facestream_${name} ${v}`);
   gauge('store_pending_tracks', 'Ended tracks waiting for the database to be writable.', store.pending);
   counter('store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [['', store.dropped]]);

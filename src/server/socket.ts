@@ -13,6 +13,20 @@
 import type http from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { FacestreamEvent } from '../events/types.ts';
+import { originAllowed } from './http.ts';
+
+function describe(desc: unknown): string {
+  const parts: string[] = [];
+  let d: unknown = desc;
+  for (let i = 0; d && i < 4; i++) {
+    if (typeof d === 'string') { parts.push(d); break; }
+    const o = d as { message?: unknown; description?: unknown; code?: unknown };
+    if (typeof o.message === 'string') parts.push(o.message);
+    if (typeof o.code === 'string') parts.push(o.code);
+    d = o.description;
+  }
+  return parts.join(' ');
+}
 
 export interface SocketOptions {
   /** When set, clients must send it as `auth.token` (or `?token=`). */
@@ -30,7 +44,7 @@ export interface SocketOptions {
   canForward?: () => boolean;
 }
 
-export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number }
+export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number; oversized: number; subscribedStreams: number }
 
 export interface SocketLayer {
   publish(e: FacestreamEvent): void;
@@ -41,15 +55,29 @@ export interface SocketLayer {
 const ALL = '*';
 /** Server-to-server message of the adapter: one event of another node's stream. */
 const NODE_EVENT = 'facestream:event';
-const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,200}$/; // stream paths such as live/door; no ".."
+const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,128}$/; // stream paths such as live/door; no ".."
+/** Subscriptions one socket may hold: what a dashboard needs, not a way to grow the server's memory. */
+export const MAX_SUBSCRIPTIONS = 64;
 
 export function attachSocket(server: http.Server, opts: SocketOptions = {}): SocketLayer {
+  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0, oversized: 0, subscribedStreams: 0 };
   const io = new Server(server, {
     maxHttpBufferSize: 16 * 1024,
     serveClient: false,
     cors: opts.cors ? { origin: opts.cors === '*' ? '*' : opts.cors } : undefined,
+    // a browser page of another origin cannot open a socket (and read every event) unless listed in http.cors
+    allowRequest: (req, callback) => {
+      const ok = originAllowed(req.headers.origin, req.headers.host, opts.cors);
+      if (!ok) stats.refused++;
+      callback(ok ? null : 'origin not allowed', ok);
+    },
   });
-  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0 };
+  // a message over maxHttpBufferSize closes its connection: counted, so that /metrics shows it
+  io.engine.on('connection', (raw: { on(ev: 'close', fn: (reason: string, desc?: unknown) => void): void }) => {
+    raw.on('close', (_reason, desc) => {
+      if (/payload|max.*size|too large/i.test(describe(desc))) stats.oversized++;
+    });
+  });
   const maxBuffered = opts.maxBuffered ?? 256;
   const subscribers = new Map<string, Set<Socket>>(); // stream (or '*') -> sockets
 
@@ -65,8 +93,16 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
     const raw = typeof payload === 'string' ? [payload]
       : payload && typeof payload === 'object' && Array.isArray((payload as { streams?: unknown }).streams) ? (payload as { streams: unknown[] }).streams
       : undefined;
-    if (!raw || raw.length === 0 || raw.length > 100) return undefined;
+    if (!raw || raw.length === 0 || raw.length > MAX_SUBSCRIPTIONS) return undefined;
     return raw.every((s) => typeof s === 'string' && (s === ALL || STREAM_NAME.test(s))) ? raw as string[] : undefined;
+  };
+
+  const leave = (stream: string, socket: Socket) => {
+    const set = subscribers.get(stream);
+    if (!set) return;
+    set.delete(socket);
+    if (set.size === 0) subscribers.delete(stream);
+    stats.subscribedStreams = subscribers.size;
   };
 
   io.on('connection', (socket) => {
@@ -75,18 +111,24 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
     const reply = (ack: unknown, body: object) => { if (typeof ack === 'function') (ack as (b: object) => void)(body); };
     socket.on('subscribe', (payload: unknown, ack?: unknown) => {
       const streams = parseStreams(payload);
-      if (!streams) { stats.invalid++; return reply(ack, { ok: false, error: 'expected { streams: [name, ...] } or "*"' }); }
+      if (!streams) { stats.invalid++; return reply(ack, { ok: false, error: `expected { streams: [name, ...] } or "*" (names of at most 128 characters, at most ${MAX_SUBSCRIPTIONS})` }); }
+      const after = new Set([...mine, ...streams]);
+      if (after.size > MAX_SUBSCRIPTIONS) {
+        stats.invalid++;
+        return reply(ack, { ok: false, error: `at most ${MAX_SUBSCRIPTIONS} subscriptions a connection (subscribe to "*" for every stream)` });
+      }
       for (const s of streams) {
         mine.add(s);
         if (!subscribers.has(s)) subscribers.set(s, new Set());
         subscribers.get(s)!.add(socket);
       }
+      stats.subscribedStreams = subscribers.size;
       reply(ack, { ok: true, streams: [...mine] });
     });
     socket.on('unsubscribe', (payload: unknown, ack?: unknown) => {
       const streams = parseStreams(payload);
       if (!streams) { stats.invalid++; return reply(ack, { ok: false, error: 'expected { streams: [name, ...] }' }); }
-      for (const s of streams) { mine.delete(s); subscribers.get(s)?.delete(socket); }
+      for (const s of streams) { mine.delete(s); leave(s, socket); }
       reply(ack, { ok: true, streams: [...mine] });
     });
     socket.onAny((event: string) => {
@@ -94,7 +136,8 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
     });
     socket.on('disconnect', () => {
       stats.clients--;
-      for (const s of mine) subscribers.get(s)?.delete(socket);
+      for (const s of mine) leave(s, socket);
+      mine.clear();
     });
   });
 
