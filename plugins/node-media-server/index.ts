@@ -2,16 +2,19 @@
  * facestream as a node-media-server plugin. The only code that imports node-media-server.
  *
  * On `postPublish` it starts one pipeline per stream path, reading the stream back from
- * the server's own RTMP port on 127.0.0.1. It stops that pipeline as soon as the
- * publisher leaves (node-media-server 4 only says `donePublish` after a 30 s grace, so
- * the plugin watches the publisher session itself), on `donePublish`, or when the stream
- * stalls. Idempotent per stream path; never throws into the server's handlers.
+ * the server's own RTMP port on 127.0.0.1. The stream is analysed for as long as its
+ * publisher is connected: a decoder that fails or stalls (a first keyframe 10 s late, a
+ * cold start slower than the stall timeout) is restarted with backoff, never given up. It
+ * stops that pipeline as soon as the publisher leaves (node-media-server 4 only says
+ * `donePublish` after a 30 s grace, so the plugin watches the publisher session itself) or
+ * on `donePublish`. Idempotent per stream path; never throws into the server's handlers.
  *
  * @example
  *   const nms = new NodeMediaServer({ rtmp: { port: 1935 } });
  *   const plugin = register(nms, { rtmpPort: 1935, pipeline: loadPipeline('default'), onEvent: console.log });
  *   await nms.run();
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -37,12 +40,26 @@ export interface PluginOptions {
   pollMs?: number;
   /** node-media-server's version, when the instance is not the one this package resolves. */
   nmsVersion?: string;
+  /** The server's auth secret when playing needs a signed URL: the plugin signs its own decoder's URL. */
+  playSecret?: string;
 }
 
 export interface FacestreamPlugin {
   readonly streams: ReadonlyMap<string, RunningStream>;
   stop(streamPath: string): Promise<void>;
   stopAll(): Promise<void>;
+}
+
+/**
+ * node-media-server's signed URL: `?sign=EXPIRES-md5(/app/name-EXPIRES-secret)`, the same
+ * for publishing and playing. An encoder given the secret signs the same way.
+ */
+export function signUrl(url: string, secret: string, ttlSeconds = 24 * 3600): string {
+  const u = new URL(url);
+  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+  const hash = crypto.createHash('md5').update(`${u.pathname}-${exp}-${secret}`).digest('hex');
+  u.searchParams.set('sign', `${exp}-${hash}`);
+  return u.toString();
 }
 
 export function nmsVersion(): string {
@@ -81,10 +98,13 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
     const name = streamPath.replace(/^\//, '');
     const uri = `rtmp://127.0.0.1:${options.rtmpPort}${streamPath}`;
     log.info(`publish ${streamPath}: starting pipeline`, { uri });
+    const secret = options.playSecret;
     const stream = startStream({
       name, uri, pipeline: pickPipeline(streamPath), live: true,
-      // A published stream that stalls has lost its publisher: end, do not retry.
-      restartOnStall: false, endOnEof: true,
+      // the publisher's presence decides when the analysis ends (the watcher below), not the decoder
+      restartOnStall: true, endOnEof: false, maxRestarts: Infinity,
+      // signed afresh at every decoder start, so a restart after days still plays
+      resolveUri: secret ? () => signUrl(uri, secret, 3600) : undefined,
       onEvent: options.onEvent,
     });
     streams.set(streamPath, stream);

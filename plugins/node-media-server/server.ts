@@ -4,13 +4,12 @@
  * that facestream's own graceful shutdown decides when the process exits (the server's
  * store re-raises SIGINT/SIGTERM, which would kill the process mid-shutdown).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import NodeMediaServer from 'node-media-server';
-import { quietNmsLogger } from './index.ts';
+import { quietNmsLogger, signUrl } from './index.ts';
 
 export interface MediaServer { nms: NodeMediaServer; port: number; stop(): Promise<void> }
 
@@ -30,25 +29,34 @@ function waitForPort(port: number, host: string, timeoutMs = 5000): Promise<void
   });
 }
 
-/** Creates the server; call `run` after registering the plugin. */
+/** node-media-server's signed publish URL (see signUrl); kept under this name for encoders and the demo. */
+export const signPublishUrl = signUrl;
+
 /**
- * node-media-server's signed publish URL: `?sign=EXPIRES-md5(/app/name-EXPIRES-secret)`.
- * An encoder given the secret signs the same way.
+ * The server's store folders of processes that no longer run (a kill -9 leaves its own
+ * behind): removed at start-up. The folder name carries the owner's pid.
  */
-export function signPublishUrl(url: string, secret: string, ttlSeconds = 24 * 3600): string {
-  const u = new URL(url);
-  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-  const hash = crypto.createHash('md5').update(`${u.pathname}-${exp}-${secret}`).digest('hex');
-  u.searchParams.set('sign', `${exp}-${hash}`);
-  return u.toString();
+function sweepStaleStores(): void {
+  let names: string[] = [];
+  try { names = fs.readdirSync(os.tmpdir()); } catch { return; }
+  for (const n of names) {
+    const pid = Number(/^facestream-nms-(\d+)-/.exec(n)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    try { fs.rmSync(path.join(os.tmpdir(), n), { recursive: true, force: true }); } catch { /* another user's: leave it */ }
+  }
+}
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** Creates the server; call `run` after registering the plugin. */
 export function createMediaServer(opts: { port: number; host: string; publishSecret?: string }): { nms: NodeMediaServer; run(): Promise<MediaServer> } {
   quietNmsLogger(process.env.FACESTREAM_LOG === 'debug' ? 'debug' : 'warn');
-  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nms-'));
+  sweepStaleStores();
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), `facestream-nms-${process.pid}-`));
   const nms = new NodeMediaServer({
     bind: opts.host, rtmp: { port: opts.port }, store: { path: store }, webadmin: { enable: false },
-    ...(opts.publishSecret ? { auth: { publish: true, play: false, secret: opts.publishSecret } } : {}),
+    ...(opts.publishSecret ? { auth: { publish: true, play: true, secret: opts.publishSecret } } : {}),
   });
   return {
     nms,

@@ -15,12 +15,19 @@ export interface Publisher {
   stop(): Promise<void>;
 }
 
-export function publish(file: string, url: string, opts: { loop?: boolean; restart?: boolean; reencode?: boolean } = {}): Publisher {
+/**
+ * `encoder` picks the video encoding: `copy` (default), `fast` (x264 ultrafast, a keyframe a
+ * second) or `obs` (x264's defaults with a keyframe every 10 s, as OBS sends by default).
+ */
+export function publish(file: string, url: string, opts: { loop?: boolean; restart?: boolean; reencode?: boolean; encoder?: 'copy' | 'fast' | 'obs' } = {}): Publisher {
   let child: ChildProcess | undefined;
   let stopped = false;
   let resolveExit!: (code: number | null) => void;
   let exited = new Promise<number | null>((r) => { resolveExit = r; });
-  const codec = opts.reencode ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25'] : ['-c', 'copy'];
+  const encoder = opts.encoder ?? (opts.reencode ? 'fast' : 'copy');
+  const codec = encoder === 'fast' ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25']
+    : encoder === 'obs' ? ['-c:v', 'libx264', '-g', '250', '-pix_fmt', 'yuv420p']
+    : ['-c', 'copy'];
   const run = () => {
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...(opts.loop ? ['-stream_loop', '-1'] : []),
       '-i', file, '-an', ...codec, '-f', 'flv', url];
