@@ -6,7 +6,8 @@ import os from 'node:os';
 import net from 'node:net';
 import { register, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
 import { createMediaServer } from '../plugins/node-media-server/server.ts';
-import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
+import { SOURCE_NAME, sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
+import { redact } from './redact.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
 import { startRedisBus, type RedisBus } from './events/bus.ts';
@@ -82,13 +83,25 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     opts.onEvent?.(e);
   };
   const pipeline = loadPipeline(config.pipeline);
-  const sourcePipelines = config.sources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
+  // cameras added over HTTP earlier (checked again: the rules may have tightened since)
+  const configured = new Set(config.sources.map((s) => s.name));
+  const stored: SourceConfig[] = [];
+  for (const doc of await Promise.resolve(store.listSources()).catch((err: Error) => { log.error(`stored sources unreadable: ${err.message}`); return []; })) {
+    try {
+      const s = checkHttpSource(doc, config);
+      if (!configured.has(s.name) && config.sources.length + stored.length < config.maxSources) stored.push(s);
+    } catch (err) {
+      log.warn(`stored source skipped: ${(err as Error).message}`);
+    }
+  }
+  const initialSources = [...config.sources, ...stored];
+  const sourcePipelines = initialSources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
   // models loaded (a bad model file fails the start) and detector workers started before any stream
   for (const p of new Map([pipeline, ...sourcePipelines].map((p) => [p.file ?? p.name, p])).values()) await preparePipeline(p);
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
-  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, playSecret: config.rtmp.publishSecret });
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
@@ -97,10 +110,10 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent,
       ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
     }));
-  config.sources.forEach((s, i) => pull(s, sourcePipelines[i]!));
+  initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
 
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo & { owner: string } => ({
-    name: s.name, uri: s.uri, kind, state: s.state, pipeline: s.pipeline, frames: s.stats.frames,
+    name: s.name, uri: s.uri, kind, state: s.state, ...(s.reason ? { reason: s.reason } : {}), pipeline: s.pipeline, frames: s.stats.frames,
     dropped: s.stats.dropped, restarts: s.stats.restarts, startedAt: s.startedAt, firstFrameLatencyMs: s.stats.firstFrameLatencyMs,
     owner: nodeId,
   });
@@ -113,28 +126,34 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     : undefined;
   const streams = (): StreamInfo[] => [...localStreams(), ...((bus?.remoteStreams() ?? []) as unknown as StreamInfo[])];
   const running = () => [...plugin.streams.values(), ...pulled.values()];
+  // an ended or failed source stays listed (with its reason) until deleted, but says nothing more
+  const active = () => running().filter((s) => s.state !== 'ended' && s.state !== 'error');
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
   let httpServer: RunningHttpServer;
   try {
     httpServer = await startHttpServer({
-      host: config.http.host, port: config.http.port, token: config.http.token, streams, events,
+      host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams, events,
       stats: (q) => store.stats(q),
-      metrics: () => renderMetrics(running().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved, bus?.stats),
+      metrics: () => renderMetrics(active().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved, bus?.stats),
       sources: {
-        add: (body) => {
-          const r = sourceSchema.safeParse(body);
-          if (!r.success) throw new HttpError(400, formatIssues(r.error.issues));
-          if (pulled.has(r.data.name)) throw new HttpError(409, `a source named "${r.data.name}" exists; DELETE it first`);
-          let pipeline: PipelineConfig;
-          try { pipeline = loadPipeline(r.data.pipeline ?? config.pipeline); } catch (err) { throw new HttpError(400, (err as Error).message); }
-          try { new URL(r.data.url); } catch { throw new HttpError(400, `url "${r.data.url}" is not a URL`); }
-          pull(r.data, pipeline);
-          return info(pulled.get(r.data.name)!, 'pulled');
+        add: async (body) => {
+          const s = checkHttpSource(body, config);
+          if (pulled.has(s.name)) throw new HttpError(409, `a source named "${s.name}" exists; DELETE it first`);
+          if (pulled.size >= config.maxSources) throw new HttpError(429, `${pulled.size} sources already, the most this node takes (maxSources)`);
+          const p = loadPipeline(s.pipeline ?? config.pipeline);
+          try {
+            await store.saveSource(s);
+          } catch (err) {
+            throw new HttpError(503, `the source could not be stored: ${(err as Error).message}`);
+          }
+          pull(s, p);
+          return info(pulled.get(s.name)!, 'pulled');
         },
         remove: async (name) => {
           const s = pulled.get(name);
           if (!s) return false;
           pulled.delete(name);
+          await Promise.resolve(store.removeSource(name)).catch((err: Error) => log.error(`source ${name} could not be removed from storage: ${err.message}`));
           await s.stop();
           return true;
         },
@@ -151,7 +170,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
 
   const statsTimer = setInterval(() => void (async () => {
     void store.retry(); // tracks that waited for a writable database
-    for (const s of running()) {
+    for (const s of active()) {
       let rows: Awaited<ReturnType<typeof store.stats>> = [];
       try { rows = await store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 }); } catch { /* database away: the counts say 0 this time */ }
       const r = rows[0];
@@ -178,4 +197,37 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await store.close();
     })()),
   };
+}
+
+/** Schemes a camera added over HTTP may use; local files only with `http.fileSources`. */
+const REMOTE_SCHEMES = new Set(['rtsp:', 'rtsps:', 'rtmp:', 'rtmps:', 'srt:', 'http:', 'https:']);
+
+/**
+ * A source as POST /api/sources may give it: a known name pattern, a network URL of an
+ * allowed scheme (or a local file where the operator allowed it), and a pipeline by name
+ * from the pipelines folder, never a path.
+ */
+export function checkHttpSource(body: unknown, config: AppConfig): SourceConfig {
+  const r = sourceSchema.safeParse(body);
+  if (!r.success) throw new HttpError(400, redact(formatIssues(r.error.issues)));
+  const s = r.data;
+  if (!SOURCE_NAME.test(s.name)) throw new HttpError(400, 'name: letters, digits, _ and - only (1 to 64)');
+  if (s.pipeline != null && !/^[A-Za-z0-9_-]{1,64}$/.test(s.pipeline)) {
+    throw new HttpError(400, 'pipeline: the name of a pipeline in the pipelines folder (letters, digits, _ and -), not a path');
+  }
+  if (s.pipeline != null) {
+    try { loadPipeline(s.pipeline); } catch (err) { throw new HttpError(400, (err as Error).message.replace(/ \(\/[^)]*\)/, '')); }
+  }
+  let url: URL | undefined;
+  try { url = new URL(s.url); } catch { url = undefined; }
+  const isFile = !url || url.protocol === 'file:' || /^[a-z]:[\\/]/i.test(s.url);
+  if (isFile) {
+    if (!config.http.fileSources) throw new HttpError(400, 'url: local files can only be named in the config file (or with http.fileSources: true); use rtsp://, rtsps://, rtmp://, rtmps://, srt:// or http(s)://');
+  } else if (!REMOTE_SCHEMES.has(url!.protocol)) {
+    throw new HttpError(400, `url: the scheme ${url!.protocol.slice(0, 20)}// is not allowed; use rtsp, rtsps, rtmp, rtmps, srt or http(s)`);
+  } else if (!url!.hostname) {
+    throw new HttpError(400, 'url: no host');
+  }
+  if (s.realtime && !isFile) throw new HttpError(400, 'realtime: only for files');
+  return s;
 }

@@ -11,10 +11,13 @@ import { formatIssues } from './pipeline/schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 
+export const SOURCE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const sourceSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)'),
-  url: z.string().min(1),
-  pipeline: z.string().optional(),
+  name: z.string().regex(SOURCE_NAME, 'letters, digits, _ and - only (1 to 64)'),
+  url: z.string().min(1).max(2048),
+  /** In the config file: a pipeline name or a YAML file. Over HTTP: a name from the pipelines folder only. */
+  pipeline: z.string().max(256).optional(),
   /** A file played as a camera would send it (its own frame rate; ends with the file): demos, tests. */
   realtime: z.boolean().optional(),
 });
@@ -29,12 +32,19 @@ export const appConfigSchema = z.strictObject({
   }).prefault({}),
   http: z.strictObject({
     port: port.default(8080),
-    host: z.string().default('0.0.0.0'),
+    /** Loopback by default: listening on other interfaces needs a token or `anonymous: true`. */
+    host: z.string().default('127.0.0.1'),
     /** Required by socket.io and /api/* when set (or FACESTREAM_TOKEN). */
     token: z.string().min(8, 'use at least 8 characters').optional(),
+    /** Serve a non-loopback interface without a token (anyone who reaches the port may add cameras and watch). */
+    anonymous: z.boolean().default(false),
     /** Origins allowed to use socket.io from a browser on another origin; '*' for any. */
     cors: z.union([z.literal('*'), z.array(z.string())]).optional(),
+    /** Whether POST /api/sources may name local files (file paths, file://); by default only the config file may. */
+    fileSources: z.boolean().default(false),
   }).prefault({}),
+  /** Pulled sources at most, from the config and added over HTTP together. */
+  maxSources: z.number().int().min(1).max(10_000).default(64),
   storage: z.strictObject({
     /** sqlite: this node's file; postgres: one database shared by every node (`url`). */
     kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
@@ -78,8 +88,26 @@ export function parseAppConfig(doc: unknown, where: string): AppConfig {
     names.add(s.name);
   }
   if (r.data.storage.kind === 'postgres' && !r.data.storage.url) throw new FacestreamError('FS_ERR_CONFIG', `${where}: storage.url is required with storage.kind postgres`);
+  if (r.data.sources.length > r.data.maxSources) throw new FacestreamError('FS_ERR_CONFIG', `${where}: ${r.data.sources.length} sources, more than maxSources (${r.data.maxSources})`);
   if (!r.data.http.token && process.env.FACESTREAM_TOKEN) r.data.http.token = process.env.FACESTREAM_TOKEN;
+  checkExposure(r.data, where);
   return r.data;
+}
+
+/** Whether a listen address reaches only this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * A server reachable from other machines without a token would let anyone add cameras,
+ * read events and watch: refused unless the operator says so.
+ */
+export function checkExposure(config: AppConfig, where = '(config)'): void {
+  if (isLoopback(config.http.host) || config.http.token || config.http.anonymous) return;
+  throw new FacestreamError('FS_ERR_CONFIG', `${where}: http.host ${config.http.host} is reachable from other machines but no http.token (or FACESTREAM_TOKEN) is set; ` +
+    'set a token, listen on 127.0.0.1, or set http.anonymous: true to serve without one');
 }
 
 export function loadAppConfig(file?: string): AppConfig {

@@ -27,6 +27,9 @@ const MIGRATIONS = [
     stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at BIGINT NOT NULL, dwell_ms BIGINT NOT NULL,
     gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes JSONB, node TEXT);
   CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`,
+  // cameras added at run time, per node (set node.id so that a restarted node finds its own)
+  `CREATE TABLE IF NOT EXISTS sources (node TEXT NOT NULL, name TEXT NOT NULL, config JSONB NOT NULL, added_at BIGINT NOT NULL,
+    PRIMARY KEY (node, name));`,
 ];
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }
@@ -52,6 +55,8 @@ export class PgStore {
     try {
       const c = await s.pool.connect();
       try {
+        // nodes started together against a fresh database migrate one after the other
+        await c.query("SELECT pg_advisory_lock(hashtext('facestream_migrations'))");
         await c.query('CREATE TABLE IF NOT EXISTS facestream_migrations (version INTEGER PRIMARY KEY, at BIGINT NOT NULL)');
         const done = new Set((await c.query<{ version: number }>('SELECT version FROM facestream_migrations')).rows.map((r) => r.version));
         for (const [i, sql] of MIGRATIONS.entries()) {
@@ -62,6 +67,8 @@ export class PgStore {
           await c.query('COMMIT');
         }
       } finally {
+        await c.query('ROLLBACK').catch(() => {}); // a failed migration's transaction, if any
+        await c.query("SELECT pg_advisory_unlock(hashtext('facestream_migrations'))").catch(() => {});
         c.release();
       }
     } catch (err) {
@@ -133,6 +140,20 @@ export class PgStore {
     } catch (err) {
       log.warn(`pruning PostgreSQL failed: ${(err as Error).message}`);
     }
+  }
+
+  async listSources(): Promise<unknown[]> {
+    const { rows } = await this.pool.query<{ config: unknown }>('SELECT config FROM sources WHERE node = $1 ORDER BY added_at', [this.opts.node]);
+    return rows.map((r) => r.config);
+  }
+
+  async saveSource(s: { name: string }): Promise<void> {
+    await this.pool.query(`INSERT INTO sources VALUES ($1, $2, $3, $4) ON CONFLICT (node, name) DO UPDATE SET config = excluded.config`,
+      [this.opts.node, s.name, JSON.stringify(s), Date.now()]);
+  }
+
+  async removeSource(name: string): Promise<void> {
+    await this.pool.query('DELETE FROM sources WHERE node = $1 AND name = $2', [this.opts.node, name]);
   }
 
   async stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): Promise<StatsRow[]> {

@@ -72,6 +72,8 @@ export interface StoreOptions {
   maxPending?: number;
   /** Answers graded below this are not counted in the aggregates (default 'D': all). */
   minGrade?: Grade;
+  /** How often rows past the retention are deleted. Default an hour. */
+  pruneIntervalMs?: number;
 }
 
 export interface StatsRow {
@@ -97,6 +99,8 @@ export class AggregateStore {
     if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
+    // it holds the cameras added at run time, credentials included: the operator's eyes only
+    if (opts.file !== ':memory:') { try { fs.chmodSync(opts.file, 0o600); } catch { /* not ours to change */ } }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS aggregates (
         stream TEXT NOT NULL, bucket INTEGER NOT NULL, people INTEGER NOT NULL DEFAULT 0,
@@ -108,8 +112,28 @@ export class AggregateStore {
       CREATE TABLE IF NOT EXISTS tracks (
         stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at INTEGER NOT NULL, dwell_ms INTEGER NOT NULL,
         gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes TEXT);
-      CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);`);
+      CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);
+      CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, config TEXT NOT NULL, added_at INTEGER NOT NULL);`);
     this.prune();
+    // retention holds on a node that runs for months, not only at start-up
+    this.pruneTimer = setInterval(() => this.prune(), opts.pruneIntervalMs ?? 3_600_000);
+    this.pruneTimer.unref();
+  }
+
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  /** Cameras added at run time (POST /api/sources), kept across restarts. */
+  listSources(): unknown[] {
+    const rows = this.db.prepare('SELECT config FROM sources ORDER BY added_at').all() as Array<{ config: string }>;
+    return rows.flatMap((r) => { try { return [JSON.parse(r.config) as unknown]; } catch { return []; } });
+  }
+
+  saveSource(s: { name: string }): void {
+    this.db.prepare('INSERT OR REPLACE INTO sources VALUES (?, ?, ?)').run(s.name, JSON.stringify(s), Date.now());
+  }
+
+  removeSource(name: string): void {
+    this.db.prepare('DELETE FROM sources WHERE name = ?').run(name);
   }
 
   /** Adds one ended track (and any that waited). Returns false when the database could not be written. */
@@ -171,6 +195,7 @@ export class AggregateStore {
   }
 
   close(): void {
+    clearInterval(this.pruneTimer);
     this.retry();
     if (this.pending.length) log.error(`${this.pending.length} ended track(s) could not be written to ${this.file} before closing`);
     this.db.close();
