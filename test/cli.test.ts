@@ -50,6 +50,45 @@ describe('facestream analyze', () => {
   });
 });
 
+describe('the command line as a Unix tool', () => {
+  it('--json into a reader that leaves (| head -1) ends quietly with 0', async () => {
+    const child = spawn(process.execPath, [bin, 'analyze', video('talking-d9.mp4'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const first = await new Promise<string>((r) => child.stdout.once('data', (d: Buffer) => r(d.toString().split('\n')[0]!)));
+    child.stdout.destroy(); // what head does after its first line
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(JSON.parse(first).type).toBe('stream.started');
+    expect(code).toBe(0);
+    expect(err).not.toMatch(/EPIPE|at .*\.js:\d+/);
+    expect(err.length).toBeLessThan(2000);
+  });
+
+  it('--version prints the package version', () => {
+    const r = run(['--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('usage errors exit 2 with one line and a pointer to --help, before anything loads', () => {
+    for (const args of [['start', '--http-port', '99999'], ['start', '--rtmp-port', '-1'], ['analyze', 'x.mp4', '--fps', '2.5'], ['bogus'], ['analyze']]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.length, r.stderr).toBeLessThanOrEqual(2);
+      expect(lines.at(-1)).toContain('--help');
+      expect(r.stderr).not.toContain('backend');
+    }
+  });
+
+  it('a missing input is said before any model loads', () => {
+    const r = run(['analyze', path.join(tmp, 'missing.mp4')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('no such file');
+    expect(r.stderr).not.toContain('tensorflow.js backend');
+  });
+});
+
 describe('facestream start', () => {
   it('serves the status page and pulls the cameras listed under sources', async () => {
     const config = path.join(tmp, 'facestream.yaml');

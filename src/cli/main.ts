@@ -2,8 +2,9 @@
  * The `facestream` command line. Logs go to stderr; `--json` output goes to stdout, one
  * JSON object per line.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadAppConfig } from '../config.ts';
 import { FacestreamError, errorMessage } from '../errors.ts';
 import type { FacestreamEvent } from '../events/types.ts';
@@ -11,13 +12,22 @@ import { log } from '../log.ts';
 import { startStream } from '../pipeline/run.ts';
 import { loadPipeline } from '../pipeline/schema.ts';
 
-function int(name: string) {
+/** A whole number within [min, max]: `2.5`, `1e3`, `0x10` and `-1` are refused before anything loads. */
+function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    const n = /^\d{1,15}$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
 }
+/** The same range as the config's ports. */
+const portArg = (name: string) => int(name, 0, 65535);
+
+// `analyze --json | head -1`: the reader left; stop quietly, as Unix tools do
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 /** The labelled folders under `--data` (default FACESTREAM_DATA or ../shared/data), laid out like ../shared/data. */
 async function labelledDirs(data?: string): Promise<{ celeba: string; utkface: string; smile: string }> {
@@ -27,7 +37,7 @@ async function labelledDirs(data?: string): Promise<{ celeba: string; utkface: s
 
 function fail(err: unknown): never {
   process.stderr.write(`facestream: ${errorMessage(err)}\n`);
-  process.exit(1);
+  process.exit(err instanceof FacestreamError && err.code === 'FS_ERR_USAGE' ? 2 : 1);
 }
 
 function onSignals(fn: () => Promise<void>): void {
@@ -42,18 +52,29 @@ function onSignals(fn: () => Promise<void>): void {
 }
 
 const program = new Command();
-program.name('facestream').description('Real-time face-attribute analytics for live video').showHelpAfterError();
+const version = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+program.name('facestream').description('Real-time face-attribute analytics for live video')
+  .version(version, '-V, --version', 'print the version')
+  // a usage error is one line, a pointer to the help, and exit code 2 (as POSIX tools do)
+  .showHelpAfterError("(run 'facestream --help' or 'facestream COMMAND --help' for usage)")
+  .exitOverride((err: CommanderError) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  });
 
 program.command('analyze')
   .description('run a pipeline on one file or URL without a server')
   .argument('<source>', 'video file, rtmp:// or rtsp:// URL')
   .option('--pipeline <name|file>', 'pipeline name (pipelines/NAME.yaml) or YAML file', 'default')
-  .option('--fps <n>', 'analysis frames per second (overrides the pipeline)', int('--fps'))
-  .option('--max-width <px>', 'scale wider frames down to this width', int('--max-width'))
+  .option('--fps <n>', 'analysis frames per second (overrides the pipeline)', int('--fps', 0, 120))
+  .option('--max-width <px>', 'scale wider frames down to this width', int('--max-width', 16, 16384))
   .option('--name <name>', 'stream name in events (default: the source)')
   .option('--json', 'print one JSON event per line on stdout')
   .action(async (source: string, o: { pipeline: string; fps?: number; maxWidth?: number; name?: string; json?: boolean }) => {
     try {
+      // the input first: a missing file is said before a model loads
+      const { checkSource } = await import('../ingest/fromSource.ts');
+      try { checkSource(source); } catch (err) { throw new FacestreamError('FS_ERR_USAGE', (err as Error).message); }
       const pipeline = loadPipeline(o.pipeline);
       const print = (e: FacestreamEvent) => {
         if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
@@ -79,8 +100,8 @@ interface ServerFlags { config?: string; rtmpPort?: number; httpPort?: number }
 function serverCommand(name: string, description: string): Command {
   return program.command(name).description(description)
     .option('--config <file>', 'facestream YAML config (ports, pipeline, sources)')
-    .option('--rtmp-port <port>', 'RTMP port (default 1935)', int('--rtmp-port'))
-    .option('--http-port <port>', 'HTTP port (default 8080)', int('--http-port'));
+    .option('--rtmp-port <port>', 'RTMP port (default 1935)', portArg('--rtmp-port'))
+    .option('--http-port <port>', 'HTTP port (default 8080)', portArg('--http-port'));
 }
 
 function serverConfig(o: ServerFlags) {
@@ -128,7 +149,7 @@ serverCommand('demo', 'start, and publish the demo clip in a loop to rtmp://127.
 program.command('make-demo-clip')
   .description('write the demo clip (made from the sample photos in @vladmandic/face-api) to a file')
   .argument('<out>', 'output .mp4')
-  .option('--seconds <n>', 'length', int('--seconds'), 20)
+  .option('--seconds <n>', 'length', int('--seconds', 1), 20)
   .action(async (out: string, o: { seconds: number }) => {
     try {
       const { makeDemoClip } = await import('../demo/clip.ts');
@@ -140,7 +161,7 @@ program.command('make-demo-clip')
 
 program.command('soak')
   .description('run facestream with two looping RTMP streams and a client, sample memory, tensors, descriptors and ffmpeg processes; fail if any grows')
-  .option('--minutes <n>', 'how long', int('--minutes'), 10)
+  .option('--minutes <n>', 'how long', int('--minutes', 1), 10)
   .option('--out <dir>', 'where soak-report.json and .md go', 'test-output')
   .action(async (o: { minutes: number; out: string }) => {
     try {
@@ -186,18 +207,18 @@ train.command('attributes')
   .description('train the multi-task attribute network on CelebA, UTKFace and SMILE (resumable)')
   .option('--data <dir>', 'folder with celeba/, utkface/, smile/ (default: FACESTREAM_DATA or ../shared/data)')
   .option('--out <dir>', 'checkpoints and logs (default: ~/.cache/facestream/train/attributes)')
-  .option('--epochs <n>', 'epochs', int('--epochs'), 16)
-  .option('--batch <n>', 'batch size', int('--batch'), 64)
+  .option('--epochs <n>', 'epochs', int('--epochs', 1), 16)
+  .option('--batch <n>', 'batch size', int('--batch', 1), 64)
   .option('--lr <x>', 'initial learning rate (cosine decay)', parseFloat, 0.002)
   .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', int('--seed'), 1)
-  .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes'))
+  .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes', 1))
   .option('--resume', 'continue from the last checkpoint')
-  .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat'), 1)
+  .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat', 1), 1)
   .option('--size <px>', 'side of the training crops, a multiple of 16 (64 by default); kept by --resume', (v: string) => parseInt(v, 10))
   .option('--zoom <x>', 'crop framing: 1 = the tight 112 template, below 1 wider (hair, chin); kept by --resume', parseFloat)
   .option('--jitter', 'geometric augmentation too: small random shift, scale and rotation of each crop')
   .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
-  .option('--threads <n>', 'threads computing each batch\'s gradients (data-parallel; 2 uses both cores of a 2-core machine)', int('--threads'), 1)
+  .option('--threads <n>', 'threads computing each batch\'s gradients (data-parallel; 2 uses both cores of a 2-core machine)', int('--threads', 1), 1)
   .option('--legacy-dropout', 'one fixed dropout mask per batch row at every step, as the shipped model was trained (to reproduce it)')
   .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
   .option('--export <dir>', 'where the finished model goes', 'models/attributes')
@@ -254,13 +275,13 @@ train.command('superres')
   .option('--data <dir>', 'folder with celeba/ (default: FACESTREAM_DATA or ../shared/data)')
   .option('--out <dir>', 'checkpoints (default: ~/.cache/facestream/train/superres)')
   .option('--scale <n>', '4 (16x16 -> 64x64) or 8 (8x8 -> 64x64)', int('--scale'), 4)
-  .option('--steps <n>', 'generator steps', int('--steps'), 6000)
-  .option('--batch <n>', 'batch size', int('--batch'), 16)
+  .option('--steps <n>', 'generator steps', int('--steps', 1), 6000)
+  .option('--batch <n>', 'batch size', int('--batch', 1), 16)
   .option('--lr <x>', 'generator learning rate (cosine decay)', parseFloat, 0.001)
   .option('--adversarial <x>', 'weight of the Wasserstein term (0: pixel loss only)', parseFloat, 0.001)
   .option('--pixel-only <f>', 'fraction of the steps trained on the pixel loss alone', parseFloat, 0.5)
   .option('--seed <n>', 'seed', int('--seed'), 1)
-  .option('--max-minutes <n>', 'stop (at a checkpoint) once this long has passed', int('--max-minutes'))
+  .option('--max-minutes <n>', 'stop (at a checkpoint) once this long has passed', int('--max-minutes', 1))
   .option('--resume', 'continue from the last checkpoint')
   .option('--finish', 'only evaluate and export the last checkpoint')
   .option('--export <dir>', 'where the finished model goes (default: models/superres/xN)')
@@ -308,7 +329,7 @@ train.command('superres')
 train.command('transfer')
   .description('the thesis\' transfer experiment: a smiling head trained on SMILE alone and on SMILE + TRGAN copies, tested on CelebA and SMILE; one JSON object')
   .option('--data <dir>', 'folder with celeba/ and smile/ (default: FACESTREAM_DATA or ../shared/data)')
-  .option('--epochs <n>', 'epochs per arm', int('--epochs'), 3)
+  .option('--epochs <n>', 'epochs per arm', int('--epochs', 1), 3)
   .option('--seed <n>', 'seed', int('--seed'), 1)
   .action(async (o: { data?: string; epochs: number; seed: number }) => {
     try {
