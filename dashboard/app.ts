@@ -8,7 +8,7 @@ import type { FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, Tr
 // @ts-expect-error a browser module without types
 import { io } from './vendor/socket.io.esm.min.js';
 
-interface StreamInfo { name: string; state: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
+interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
 interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
 interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number }
 declare const uPlot: new (opts: object, data: unknown[], el: HTMLElement) => { setData(d: unknown[]): void; setSize(s: { width: number; height: number }): void };
@@ -71,7 +71,10 @@ function renderStreams(): void {
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       td.textContent = c;
-      if (i === 1) td.className = s.state;
+      if (i === 1) {
+        td.className = s.state;
+        if (s.reason) td.title = s.reason; // why it restarts, stalled or failed
+      }
       tr.append(td);
     });
     tr.onclick = () => { selected = s.name; dirty = true; renderStreams(); void pollStats(); };

@@ -25,7 +25,7 @@ beforeAll(async () => {
   nms = new NodeMediaServer({ bind: '127.0.0.1', rtmp: { port }, store: { path: store }, webadmin: { enable: false } });
   const pipeline = loadPipeline('default');
   pipeline.elements[0]!.options.stallTimeoutMs = 3000;
-  plugin = register(nms, { rtmpPort: port, pipeline, onEvent: (e) => events.push(e) });
+  plugin = register(nms, { rtmpPort: port, pipeline, onEvent: (e) => events.push(e), publisherIdleMs: 3000 });
   await nms.run();
   await new Promise((r) => setTimeout(r, 200));
 });
@@ -67,6 +67,21 @@ describe('node-media-server plugin', () => {
     expect(ended.frames).toBeGreaterThanOrEqual(5);
     expect(plugin.streams.has('/live/cam1')).toBe(false);
     await waitGone(pid);
+  });
+
+  it('a publisher that freezes with its connection open (SIGSTOP) is closed and its analysis ends after publisherIdleMs', async () => {
+    const pub = start('frozen');
+    const stream = await waitFor(() => plugin.streams.get('/live/frozen'), 10_000, 'the pipeline to start');
+    await waitFor(() => stream.stats.frames >= 3, 15_000, 'frames');
+    process.kill(pub.pid!, 'SIGSTOP');
+    try {
+      const ended = await Promise.race([stream.done, new Promise<undefined>((r) => setTimeout(r, 15_000))]);
+      expect(ended?.type).toBe('stream.ended');
+      expect(plugin.streams.has('/live/frozen')).toBe(false);
+    } finally {
+      process.kill(pub.pid!, 'SIGCONT');
+      await pub.stop();
+    }
   });
 
   it('a killed decoder is restarted and frames resume', async () => {

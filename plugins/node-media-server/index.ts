@@ -38,6 +38,12 @@ export interface PluginOptions {
   onEvent: (e: FacestreamEvent) => void;
   /** How often the publisher session is checked for a disconnect. Default 250 ms. */
   pollMs?: number;
+  /**
+   * A publisher that sends nothing for this long has vanished (a frozen encoder, a cable
+   * pulled: its TCP connection may stay open for hours, and node-media-server has no read
+   * timeout): its session is closed and its analysis ends. Default 15 s.
+   */
+  publisherIdleMs?: number;
   /** node-media-server's version, when the instance is not the one this package resolves. */
   nmsVersion?: string;
   /** The server's auth secret when playing needs a signed URL: the plugin signs its own decoder's URL. */
@@ -115,9 +121,20 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
         watchers.delete(streamPath);
       }
     });
+    const idleMs = options.publisherIdleMs ?? 15_000;
+    let lastBytes = session.inBytes ?? 0;
+    let lastChange = Date.now();
     watchers.set(streamPath, setInterval(() => {
       if (session.endTime) {
         log.info(`publisher of ${streamPath} left: stopping pipeline`);
+        void stop(streamPath);
+        return;
+      }
+      const bytes = session.inBytes ?? 0;
+      if (bytes !== lastBytes) { lastBytes = bytes; lastChange = Date.now(); return; }
+      if (Date.now() - lastChange > idleMs) {
+        log.warn(`publisher of ${streamPath} sent nothing for ${idleMs} ms: closing it and stopping the pipeline`);
+        try { session.close?.(); } catch { /* already closing */ }
         void stop(streamPath);
       }
     }, options.pollMs ?? 250));

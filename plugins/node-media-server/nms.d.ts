@@ -11,6 +11,10 @@ declare module 'node-media-server' {
     createTime: number;
     /** Set when the publisher disconnects (before the server's 30 s grace). */
     endTime: number;
+    /** Bytes received from the peer so far (RTMP sessions). */
+    inBytes?: number;
+    /** Ends the session's connection (RTMP sessions). */
+    close?: () => void;
   }
   export interface NmsConfig {
     bind?: string;
