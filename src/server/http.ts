@@ -1,12 +1,16 @@
 /**
- * facestream's HTTP server: the dashboard (dashboard/, local assets only), the
- * stream list as JSON, recent events, and a health check. Listens where it is told;
- * tests use 127.0.0.1 and port 0.
+ * facestream's HTTP server on fastify: the dashboard (dashboard/ and two browser libraries,
+ * an allow-list served by @fastify/static), the REST API with schema-checked queries, recent
+ * events, metrics and a health check. Listens where it is told; tests use 127.0.0.1 and
+ * port 0. Errors are `{error, code}` with the status that fits; nothing a request carries
+ * can take the process down.
  */
 import fs from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../data.ts';
 import type { AddressInfo } from 'node:net';
 import type { FacestreamEvent } from '../events/types.ts';
@@ -40,7 +44,7 @@ export interface HttpServerOptions {
   /** GET /api/stats: stored aggregates. */
   stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
   /** Prometheus text for GET /metrics. */
-  metrics?: () => string;
+  metrics?: () => string | Promise<string>;
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
   sources?: {
     add(body: unknown): Promise<StreamInfo> | StreamInfo;
@@ -49,33 +53,7 @@ export interface HttpServerOptions {
 }
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
-}
-
-/** Reads a JSON body of at most `limit` bytes; a larger one is a 413 (said before it is read, when its length is declared). */
-function readJson(req: http.IncomingMessage, limit = 16 * 1024): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    // JSON only: a form or text/plain POST is what another web page can send without asking
-    if (type !== 'application/json') return reject(new HttpError(415, 'the body must be JSON (Content-Type: application/json)'));
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return reject(new HttpError(413, `body over ${limit} bytes`));
-    let size = 0;
-    let done = false;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > limit) { done = true; chunks.length = 0; reject(new HttpError(413, `body over ${limit} bytes`)); return; }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null')); } catch { reject(new HttpError(400, 'body is not JSON')); }
-    });
-    req.on('error', (err) => { if (!done) { done = true; reject(err); } });
-  });
+  constructor(readonly status: number, message: string, readonly code = 'FS_ERR_HTTP') { super(message); }
 }
 
 export interface RunningHttpServer { port: number; host: string; server: http.Server; close(): Promise<void> }
@@ -87,19 +65,18 @@ export interface RunningHttpServer { port: number; host: string; server: http.Se
  */
 const require = createRequire(import.meta.url);
 const DASHBOARD = path.join(PROJECT_ROOT, 'dashboard');
-function packageFile(pkg: string, rel: string): string {
+function packageDir(pkg: string): string {
   const entry = require.resolve(pkg);
-  const root = entry.slice(0, entry.lastIndexOf(`${path.sep}node_modules${path.sep}`) + 1) + `node_modules${path.sep}${pkg}`;
-  return path.join(root, rel);
+  return entry.slice(0, entry.lastIndexOf(`${path.sep}node_modules${path.sep}`) + 1) + `node_modules${path.sep}${pkg}`;
 }
-const ASSETS: Record<string, { type: string; file: () => string }> = {
-  '/': { type: 'text/html; charset=utf-8', file: () => path.join(DASHBOARD, 'index.html') },
-  '/index.html': { type: 'text/html; charset=utf-8', file: () => path.join(DASHBOARD, 'index.html') },
-  '/style.css': { type: 'text/css; charset=utf-8', file: () => path.join(DASHBOARD, 'style.css') },
-  '/vendor/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', file: () => packageFile('uplot', 'dist/uPlot.iife.min.js') },
-  '/vendor/uPlot.min.css': { type: 'text/css; charset=utf-8', file: () => packageFile('uplot', 'dist/uPlot.min.css') },
-  '/vendor/socket.io.esm.min.js': { type: 'text/javascript; charset=utf-8', file: () => packageFile('socket.io', 'client-dist/socket.io.esm.min.js') },
+/** What the page needs, and nothing else of those folders. */
+const PAGE_FILES = new Set(['/index.html', '/style.css']);
+const VENDOR: Record<string, string> = {
+  'uPlot.iife.min.js': path.join(packageDir('uplot'), 'dist'),
+  'uPlot.min.css': path.join(packageDir('uplot'), 'dist'),
+  'socket.io.esm.min.js': path.join(packageDir('socket.io'), 'client-dist'),
 };
+
 let appJs: Promise<string> | undefined;
 async function dashboardApp(): Promise<string> {
   appJs ??= (async () => {
@@ -112,22 +89,12 @@ async function dashboardApp(): Promise<string> {
   return appJs;
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const data = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data),
-    'x-content-type-options': 'nosniff', ...headers,
-  });
-  res.end(data);
-}
-
 /** A time in a query: whole milliseconds since the epoch, or an ISO 8601 date or date-time. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-export function parseTime(name: string, v: string | null): number | undefined {
+export function parseTime(name: string, v: string | null | undefined): number | undefined {
   if (v == null || v === '') return undefined;
   const n = /^\d{1,16}$/.test(v) ? Number(v) : ISO_TIME.test(v) ? Date.parse(v) : NaN;
-  if (!Number.isFinite(n) || n < 0 || n > 8.64e15) throw new HttpError(400, `${name}="${v.slice(0, 64)}" is not a time (ms since the epoch or ISO 8601)`);
+  if (!Number.isFinite(n) || n < 0 || n > 8.64e15) throw new HttpError(400, `${name}="${v.slice(0, 64)}" is not a time (ms since the epoch or ISO 8601)`, 'FS_ERR_QUERY');
   return n;
 }
 
@@ -143,113 +110,160 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   try { return new URL(origin).host === host; } catch { return false; }
 }
 
-export function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = http.createServer((req, res) => {
-    try {
-      route(req, res);
-    } catch (err) {
-      // nothing a request carries may take the process down: the worst is a 400 or 500
-      if (err instanceof HttpError) return json(res, err.status, { error: err.message });
-      return json(res, 500, { error: `internal error: ${(err as Error).message}` });
-    }
-  });
-  // a malformed request line or header never reaches the handler: Node answers 400 and closes
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || (err.code === 'ECONNRESET')) { socket.destroy(); return; }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  });
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+/** The routes and their methods, for 405 answers with `Allow`. */
+const ROUTES: Array<[RegExp, string[]]> = [
+  [/^\/api\/sources$/, ['POST']],
+  [/^\/api\/sources\/[^/]+$/, ['DELETE']],
+  [/^\/(api\/(streams|stats|events)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+];
 
-  function route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      throw new HttpError(400, 'malformed request target');
-    }
-    if (opts.token && url.pathname.startsWith('/api/')) {
-      const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
-      if (given !== opts.token) return json(res, 401, { error: 'a valid token is required (Authorization: Bearer TOKEN)' });
-    }
-    const sourceName = /^\/api\/sources\/([^/]+)$/.exec(url.pathname)?.[1];
-    if (opts.sources && ((req.method === 'POST' && url.pathname === '/api/sources') || (req.method === 'DELETE' && sourceName))) {
-      // another web page cannot add or remove cameras through an operator's browser
-      if (!originAllowed(req.headers.origin, req.headers.host, opts.cors)) return json(res, 403, { error: `origin ${req.headers.origin} may not change sources` });
-      const src = opts.sources;
-      void (async () => {
-        try {
-          if (req.method === 'POST') return json(res, 201, { stream: await src.add(await readJson(req)) });
-          let name: string;
-          try { name = decodeURIComponent(sourceName!); } catch { throw new HttpError(400, 'malformed source name'); }
-          return (await src.remove(name)) ? json(res, 200, { removed: name }) : json(res, 404, { error: `no pulled source "${name.slice(0, 64)}"` });
-        } catch (err) {
-          const status = err instanceof HttpError ? err.status : 400;
-          // the rest of an unread body is not waited for
-          return json(res, status, { error: (err as Error).message }, status === 413 || status === 415 ? { connection: 'close' } : {});
-        }
-      })().catch(() => { /* the client went away */ });
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    switch (url.pathname) {
-      case '/app.js':
-        void dashboardApp().then((code) => {
-          if (res.destroyed) return;
-          res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
-          res.end(code);
-        }, (err: Error) => json(res, 500, { error: `dashboard: ${err.message}` }));
-        return;
-      case '/metrics':
-        if (!opts.metrics) break;
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-        return void res.end(opts.metrics());
-      case '/healthz':
-        return json(res, 200, { ok: true, streams: opts.streams().length });
-      case '/api/streams':
-        return json(res, 200, { streams: opts.streams() });
-      case '/api/stats': {
-        if (!opts.stats) break;
-        const bucket = url.searchParams.get('bucket');
-        const bucketMs = bucket == null ? undefined : /^\d{1,16}$/.test(bucket) ? Number(bucket) : NaN;
-        if (bucketMs != null && !(Number.isInteger(bucketMs) && bucketMs >= 60_000 && bucketMs <= 366 * 86_400_000)) {
-          throw new HttpError(400, `bucket="${bucket!.slice(0, 64)}" must be whole milliseconds from 60000 (a minute) to a year`);
-        }
-        const from = parseTime('from', url.searchParams.get('from'));
-        const to = parseTime('to', url.searchParams.get('to'));
-        if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from');
-        void Promise.resolve().then(() => opts.stats!({ stream: url.searchParams.get('stream') ?? undefined, from, to, bucketMs })).then(
-          (buckets) => json(res, 200, { buckets }),
-          (err: Error) => json(res, 503, { error: `aggregates unavailable: ${err.message}` }),
-        );
-        return;
-      }
-      case '/api/events':
-        return json(res, 200, { events: opts.events(url.searchParams.get('stream') ?? undefined) });
-    }
-    const asset = Object.hasOwn(ASSETS, url.pathname) ? ASSETS[url.pathname] : undefined;
-    if (asset) {
-      try {
-        const body = fs.readFileSync(asset.file());
-        res.writeHead(200, { 'content-type': asset.type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
-        return void res.end(body);
-      } catch (err) {
-        return json(res, 500, { error: `dashboard asset ${url.pathname}: ${(err as Error).message}` });
-      }
-    }
-    return json(res, 404, { error: `no route ${url.pathname.slice(0, 200)}` });
-  }
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
-      const addr = server.address() as AddressInfo;
-      resolve({
-        port: addr.port,
-        host: addr.address,
-        server,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-      });
-    });
+const timeQuery = { type: 'string', maxLength: 64 } as const;
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    forceCloseConnections: true,
+    // a malformed target such as //[ is a 400, never an exception outside a handler
+    routerOptions: { maxParamLength: 200, ignoreDuplicateSlashes: false },
+    requestTimeout: 60_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  // JSON only: a form or text/plain POST is what another web page can send without asking
+  app.removeContentTypeParser('text/plain');
+  // fastify's own JSON parser (prototype-poisoning checks included), with an empty body read
+  // as none: a DELETE sent with the JSON content type of its client is not an error
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, null);
+    json(req, body as string, done);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, _req, reply) => {
+    const status = err instanceof HttpError ? err.status : (err as FastifyError).statusCode ?? 500;
+    const code = err instanceof HttpError ? err.code
+      : (err as FastifyError).validation ? 'FS_ERR_QUERY'
+      : (err as FastifyError).code ?? 'FS_ERR_INTERNAL';
+    const message = status === 415 ? 'the body must be JSON (Content-Type: application/json)'
+      : status === 413 ? `body over ${16 * 1024} bytes`
+      : status >= 500 ? `internal error: ${err.message}` : err.message;
+    // the rest of an unread body is not waited for
+    if (status === 413 || status === 415) reply.header('connection', 'close');
+    return reply.code(status).send({ error: message, code });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const pathname = req.url.split('?')[0]!;
+    const allowed = ROUTES.find(([re]) => re.test(pathname))?.[1];
+    if (allowed && !allowed.includes(req.method)) {
+      return reply.code(405).header('allow', allowed.join(', ')).send({ error: 'method not allowed', code: 'FS_ERR_METHOD' });
+    }
+    return reply.code(404).send({ error: `no route ${pathname.slice(0, 200)}`, code: 'FS_ERR_NOT_FOUND' });
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  if (opts.token) {
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      if (!req.url.startsWith('/api/')) return;
+      const query = req.query as Record<string, unknown> | undefined;
+      const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? query?.token;
+      if (given !== opts.token) return reply.code(401).send({ error: 'a valid token is required (Authorization: Bearer TOKEN)', code: 'FS_ERR_AUTH' });
+    });
+  }
+
+  await app.register(fastifyStatic, {
+    root: DASHBOARD, serve: true, index: false, wildcard: false, cacheControl: false,
+    allowedPath: (p, root) => {
+      const name = p.replace(/^\/+/, '');
+      const dir = (root ?? '').replace(/[\\/]+$/, '');
+      return dir === DASHBOARD ? PAGE_FILES.has(`/${name}`) : Object.hasOwn(VENDOR, name) && VENDOR[name] === dir;
+    },
+    globIgnore: ['**/*.ts', '**/*.json'],
+    setHeaders: (res) => { res.header('cache-control', 'no-cache'); },
+  });
+  app.get('/', (_req, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html'));
+  app.get<{ Params: { file: string } }>('/vendor/:file', (req, reply) => {
+    const dir = Object.hasOwn(VENDOR, req.params.file) ? VENDOR[req.params.file] : undefined;
+    if (!dir) return reply.callNotFound();
+    return reply.header('cache-control', 'no-cache').sendFile(req.params.file, dir);
+  });
+  // browsers ask for it on every page: no icon, and no error in the page's console
+  app.get('/favicon.ico', (_req, reply) => reply.code(204).send());
+  app.get('/app.js', async (_req, reply) => {
+    try {
+      const code = await dashboardApp();
+      return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(code);
+    } catch (err) {
+      throw new HttpError(500, `dashboard: ${(err as Error).message}`);
+    }
+  });
+
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics()));
+  }
+  app.get('/healthz', () => ({ ok: true, streams: opts.streams().length }));
+  app.get('/api/streams', () => ({ streams: opts.streams() }));
+  app.get<{ Querystring: { stream?: string } }>('/api/events', {
+    schema: { querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 200 }, token: { type: 'string' } } } },
+  }, (req) => ({ events: opts.events(req.query.stream) }));
+  if (opts.stats) {
+    const stats = opts.stats;
+    app.get<{ Querystring: { stream?: string; from?: string; to?: string; bucket?: string } }>('/api/stats', {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { stream: { type: 'string', maxLength: 200 }, from: timeQuery, to: timeQuery, bucket: { type: 'string', maxLength: 20 }, token: { type: 'string' } },
+        },
+      },
+    }, async (req) => {
+      const { bucket } = req.query;
+      const bucketMs = bucket == null ? undefined : /^\d{1,16}$/.test(bucket) ? Number(bucket) : NaN;
+      if (bucketMs != null && !(Number.isInteger(bucketMs) && bucketMs >= 60_000 && bucketMs <= 366 * 86_400_000)) {
+        throw new HttpError(400, `bucket="${bucket!.slice(0, 64)}" must be whole milliseconds from 60000 (a minute) to a year`, 'FS_ERR_QUERY');
+      }
+      const from = parseTime('from', req.query.from);
+      const to = parseTime('to', req.query.to);
+      if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from', 'FS_ERR_QUERY');
+      try {
+        return { buckets: await stats({ stream: req.query.stream, from, to, bucketMs }) };
+      } catch (err) {
+        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+      }
+    });
+  }
+
+  if (opts.sources) {
+    const src = opts.sources;
+    // another web page cannot add or remove cameras through an operator's browser
+    const sameOrigin = async (req: FastifyRequest) => {
+      if (!originAllowed(req.headers.origin, req.headers.host, opts.cors)) {
+        throw new HttpError(403, `origin ${String(req.headers.origin).slice(0, 100)} may not change sources`, 'FS_ERR_ORIGIN');
+      }
+    };
+    app.post('/api/sources', { onRequest: sameOrigin }, async (req, reply) => {
+      try {
+        return reply.code(201).send({ stream: await src.add(req.body ?? null) });
+      } catch (err) {
+        // what the source's own checks say (a pipeline that does not load, ...) is the request's fault
+        throw err instanceof HttpError ? err : new HttpError(400, (err as Error).message, 'FS_ERR_SOURCE');
+      }
+    });
+    app.delete<{ Params: { name: string } }>('/api/sources/:name', { onRequest: sameOrigin }, async (req, reply) => {
+      const name = req.params.name;
+      if (await src.remove(name)) return { removed: name };
+      return reply.code(404).send({ error: `no pulled source "${name.slice(0, 64)}"`, code: 'FS_ERR_NOT_FOUND' });
+    });
+  }
+
+  await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
+  const addr = app.server.address() as AddressInfo;
+  app.server.headersTimeout = 20_000;
+  return {
+    port: addr.port, host: addr.address, server: app.server,
+    // socket.io's close may have closed the server already
+    close: async () => { await app.close().catch(() => {}); },
+  };
 }
