@@ -82,7 +82,7 @@ export async function soak(opts: { minutes?: number; out?: string } = {}) {
       samples.push({
         t: (Date.now() - t0) / 1000,
         rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024,
-        heapMb: metric(m, 'facestream_process_heap_used_bytes') / 2 ** 20,
+        heapMb: metric(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
         tensors: metric(m, 'facestream_tensors'),
         fds: fs.readdirSync(`/proc/${server.pid}/fd`).length,
         ffmpeg: childPids(server.pid!, 'ffmpeg').length,

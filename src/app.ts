@@ -15,7 +15,8 @@ import { preparePipeline, startStream, type RunningStream } from './pipeline/run
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
-import { renderMetrics } from './server/metrics.ts';
+import { createMetrics } from './server/metrics.ts';
+import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
 import { AggregateStore } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
@@ -129,22 +130,29 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   // an ended or failed source stays listed (with its reason) until deleted, but says nothing more
   const active = () => running().filter((s) => s.state !== 'ended' && s.state !== 'error');
   const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
+  const metrics = createMetrics({
+    streams: () => active().map((s) => ({ name: s.name, ...s.stats })),
+    socket: () => socket?.stats ?? { clients: 0, dropped: 0, invalid: 0, refused: 0, sent: 0 },
+    store: () => store.unsaved,
+    bus: bus ? () => bus?.stats : undefined,
+    tensors: () => tf.memory().numTensors,
+  });
   let httpServer: RunningHttpServer;
   try {
     httpServer = await startHttpServer({
       host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams, events,
       stats: (q) => store.stats(q),
-      metrics: () => renderMetrics(active().map((s) => ({ name: s.name, ...s.stats })), socket!.stats, store.unsaved, bus?.stats),
+      metrics: () => metrics.text(),
       sources: {
         add: async (body) => {
           const s = checkHttpSource(body, config);
-          if (pulled.has(s.name)) throw new HttpError(409, `a source named "${s.name}" exists; DELETE it first`);
-          if (pulled.size >= config.maxSources) throw new HttpError(429, `${pulled.size} sources already, the most this node takes (maxSources)`);
+          if (pulled.has(s.name)) throw new HttpError(409, `a source named "${s.name}" exists; DELETE it first`, 'FS_ERR_SOURCE_EXISTS');
+          if (pulled.size >= config.maxSources) throw new HttpError(429, `${pulled.size} sources already, the most this node takes (maxSources)`, 'FS_ERR_SOURCE_LIMIT');
           const p = loadPipeline(s.pipeline ?? config.pipeline);
           try {
             await store.saveSource(s);
           } catch (err) {
-            throw new HttpError(503, `the source could not be stored: ${(err as Error).message}`);
+            throw new HttpError(503, `the source could not be stored: ${(err as Error).message}`, 'FS_ERR_STORAGE');
           }
           pull(s, p);
           return info(pulled.get(s.name)!, 'pulled');
@@ -209,25 +217,25 @@ const REMOTE_SCHEMES = new Set(['rtsp:', 'rtsps:', 'rtmp:', 'rtmps:', 'srt:', 'h
  */
 export function checkHttpSource(body: unknown, config: AppConfig): SourceConfig {
   const r = sourceSchema.safeParse(body);
-  if (!r.success) throw new HttpError(400, redact(formatIssues(r.error.issues)));
+  if (!r.success) throw new HttpError(400, redact(formatIssues(r.error.issues)), 'FS_ERR_SOURCE');
   const s = r.data;
-  if (!SOURCE_NAME.test(s.name)) throw new HttpError(400, 'name: letters, digits, _ and - only (1 to 64)');
+  if (!SOURCE_NAME.test(s.name)) throw new HttpError(400, 'name: letters, digits, _ and - only (1 to 64)', 'FS_ERR_SOURCE');
   if (s.pipeline != null && !/^[A-Za-z0-9_-]{1,64}$/.test(s.pipeline)) {
-    throw new HttpError(400, 'pipeline: the name of a pipeline in the pipelines folder (letters, digits, _ and -), not a path');
+    throw new HttpError(400, 'pipeline: the name of a pipeline in the pipelines folder (letters, digits, _ and -), not a path', 'FS_ERR_SOURCE');
   }
   if (s.pipeline != null) {
-    try { loadPipeline(s.pipeline); } catch (err) { throw new HttpError(400, (err as Error).message.replace(/ \(\/[^)]*\)/, '')); }
+    try { loadPipeline(s.pipeline); } catch (err) { throw new HttpError(400, (err as Error).message.replace(/ \(\/[^)]*\)/, ''), 'FS_ERR_SOURCE'); }
   }
   let url: URL | undefined;
   try { url = new URL(s.url); } catch { url = undefined; }
   const isFile = !url || url.protocol === 'file:' || /^[a-z]:[\\/]/i.test(s.url);
   if (isFile) {
-    if (!config.http.fileSources) throw new HttpError(400, 'url: local files can only be named in the config file (or with http.fileSources: true); use rtsp://, rtsps://, rtmp://, rtmps://, srt:// or http(s)://');
+    if (!config.http.fileSources) throw new HttpError(400, 'url: local files can only be named in the config file (or with http.fileSources: true); use rtsp://, rtsps://, rtmp://, rtmps://, srt:// or http(s)://', 'FS_ERR_SOURCE');
   } else if (!REMOTE_SCHEMES.has(url!.protocol)) {
-    throw new HttpError(400, `url: the scheme ${url!.protocol.slice(0, 20)}// is not allowed; use rtsp, rtsps, rtmp, rtmps, srt or http(s)`);
+    throw new HttpError(400, `url: the scheme ${url!.protocol.slice(0, 20)}// is not allowed; use rtsp, rtsps, rtmp, rtmps, srt or http(s)`, 'FS_ERR_SOURCE');
   } else if (!url!.hostname) {
-    throw new HttpError(400, 'url: no host');
+    throw new HttpError(400, 'url: no host', 'FS_ERR_SOURCE');
   }
-  if (s.realtime && !isFile) throw new HttpError(400, 'realtime: only for files');
+  if (s.realtime && !isFile) throw new HttpError(400, 'realtime: only for files', 'FS_ERR_SOURCE');
   return s;
 }

@@ -120,7 +120,7 @@ describe('socket.io and the API', () => {
     const text = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
     const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
     for (const l of samples) expect(l).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+]+$/);
-    expect(text).toMatch(/# TYPE facestream_latency_ms histogram/);
+    expect(text).toMatch(/# TYPE facestream_latency_seconds histogram/);
     const frames = /facestream_frames_total\{stream="live\/cam"\} (\d+)/.exec(text);
     expect(Number(frames?.[1])).toBeGreaterThan(0);
     const stoppedAt = Date.now();

@@ -10,7 +10,7 @@ import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '..
 import { Flow } from '../ingest/flow.ts';
 import { checkSource, fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
-import { Histogram } from '../server/metrics.ts';
+import { LatencyHistogram } from './latency.ts';
 import type { IngestOptions } from './elements.ts';
 import { getElement, type ElementContext, type Stage } from './registry.ts';
 import type { PipelineConfig } from './schema.ts';
@@ -26,7 +26,7 @@ export interface StreamStats {
   firstFrameLatencyMs?: number;
   counters: Record<string, number>;
   /** Decode-to-result latency of analysed frames. */
-  latency: Histogram;
+  latency: LatencyHistogram;
 }
 
 export interface StreamOptions {
@@ -92,7 +92,7 @@ export function startStream(opts: StreamOptions): RunningStream {
   const live = opts.live ?? isLive(opts.uri);
   const ingestCfg = opts.pipeline.elements[0]!.options as IngestOptions;
   const ingest: IngestOptions = { ...ingestCfg, ...Object.fromEntries(Object.entries(opts.ingest ?? {}).filter(([, v]) => v !== undefined)) };
-  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {}, latency: new Histogram() };
+  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {}, latency: new LatencyHistogram() };
   const startedAt = Date.now();
   const flow = new Flow();
   let state: StreamState = 'starting';
@@ -173,7 +173,7 @@ export function startStream(opts: StreamOptions): RunningStream {
       next: (item) => {
         stats.analysed++;
         const wall = (item as { frame?: Frame; wallMs?: number }).frame?.wallMs ?? (item as Frame).wallMs;
-        if (wall) stats.latency.observe(Date.now() - wall);
+        if (wall) stats.latency.observeMs(Date.now() - wall);
         opts.onItem?.(item);
       },
       error: (err) => void end(err),

@@ -1,24 +1,13 @@
 /**
- * Prometheus text exposition (version 0.0.4) of facestream's counters: per stream
- * frames, drops, restarts, faces and skips by reason, the decode-to-result latency
- * histogram; socket.io clients and drops; the process' RSS, heap and live tensors.
+ * `/metrics` through prom-client, one registry per app (no process-wide state): per stream
+ * frames, drops, restarts, faces skipped by reason, pipeline counters and the
+ * decode-to-result latency histogram (seconds); socket.io clients, subscriptions and
+ * refusals; storage and bus queues; live tensors; and prom-client's standard process and
+ * Node.js metrics (CPU, resident memory, heap, event-loop lag, descriptors). Values are read
+ * from the running streams at scrape time.
  */
-import { tf } from '../runtime/index.ts';
-
-export const LATENCY_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10000];
-
-export class Histogram {
-  readonly counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  sum = 0;
-  n = 0;
-  observe(v: number): void {
-    let i = LATENCY_BUCKETS_MS.findIndex((b) => v <= b);
-    if (i < 0) i = LATENCY_BUCKETS_MS.length;
-    this.counts[i]!++;
-    this.sum += v;
-    this.n++;
-  }
-}
+import client from 'prom-client';
+import { LATENCY_BUCKETS_S, type LatencyHistogram } from '../pipeline/latency.ts';
 
 export interface StreamMetrics {
   name: string;
@@ -27,60 +16,99 @@ export interface StreamMetrics {
   dropped: number;
   restarts: number;
   counters: Record<string, number>;
-  latency: Histogram;
+  latency: LatencyHistogram;
 }
 
-const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
+export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number }
+export interface StoreMetrics { pending: number; dropped: number }
+export interface BusMetrics { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
 
-export function renderMetrics(
-  streams: StreamMetrics[], socket: { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number },
-  store: { pending: number; dropped: number } = { pending: 0, dropped: 0 },
-  bus?: { connected: boolean; appended: number; queued: number; dropped: number; errors: number },
-): string {
-  const out: string[] = [];
-  const counter = (name: string, help: string, rows: Array<[string, number]>) => {
-    out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} counter`);
-    for (const [labels, v] of rows) out.push(`facestream_${name}${labels} ${v}`);
+export interface MetricsSources {
+  streams: () => StreamMetrics[];
+  socket: () => SocketMetrics;
+  store: () => StoreMetrics;
+  bus?: () => BusMetrics | undefined;
+  tensors?: () => number;
+}
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+type Row = [labels: Record<string, string>, value: number];
+
+export function createMetrics(src: MetricsSources): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+
+  // a counter whose value is read at scrape time (the pipeline keeps the running totals)
+  const counter = (name: string, help: string, labelNames: string[], rows: () => Row[]) => new client.Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, v] of rows()) if (v > 0 || Object.keys(labels).length) this.inc(labels, v);
+    },
+  });
+  const gauge = (name: string, help: string, value: () => number) => new client.Gauge({
+    name, help, registers: [registry], collect() { this.set(value()); },
+  });
+  const perStream = (pick: (s: StreamMetrics) => number) => () => src.streams().map((s): Row => [{ stream: s.name }, pick(s)]);
+
+  counter('facestream_frames_total', 'Frames decoded.', ['stream'], perStream((s) => s.frames));
+  counter('facestream_frames_analysed_total', 'Frames through the analysis stages.', ['stream'], perStream((s) => s.analysed));
+  counter('facestream_frames_dropped_total', 'Frames dropped because the analysis was behind a live source.', ['stream'], perStream((s) => s.dropped));
+  counter('facestream_source_restarts_total', 'Decoder restarts.', ['stream'], perStream((s) => s.restarts));
+  counter('facestream_faces_skipped_total', 'Faces not classified, by the quality gate\'s reason.', ['stream', 'reason'], () => src.streams().flatMap((s) =>
+    Object.entries(s.counters).filter(([k]) => k.startsWith('skipped.')).map(([k, v]): Row => [{ stream: s.name, reason: k.slice('skipped.'.length) }, v])));
+  counter('facestream_pipeline_total', 'Pipeline counters (tracks, faces.passed, faces.classified, superres.faces, ...).', ['stream', 'counter'], () => src.streams().flatMap((s) =>
+    Object.entries(s.counters).filter(([k]) => !k.startsWith('skipped.')).map(([k, v]): Row => [{ stream: s.name, counter: k }, v])));
+  registry.registerMetric(latencyMetric(src) as unknown as client.Metric);
+
+  gauge('facestream_socket_clients', 'Connected socket.io clients.', () => src.socket().clients);
+  gauge('facestream_socket_subscribed_streams', 'Stream names with at least one subscribed socket.io client.', () => src.socket().subscribedStreams ?? 0);
+  counter('facestream_socket_events_sent_total', 'Events sent to socket.io clients.', [], () => [[{}, src.socket().sent]]);
+  counter('facestream_socket_events_dropped_total', 'Events dropped for slow socket.io clients.', [], () => [[{}, src.socket().dropped]]);
+  counter('facestream_socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [], () => [[{}, src.socket().invalid]]);
+  counter('facestream_socket_refused_total', 'socket.io connections refused for a missing or wrong token or a foreign origin.', [], () => [[{}, src.socket().refused]]);
+  counter('facestream_socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [], () => [[{}, src.socket().oversized ?? 0]]);
+  gauge('facestream_store_pending_tracks', 'Ended tracks waiting for the database to be writable.', () => src.store().pending);
+  counter('facestream_store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [], () => [[{}, src.store().dropped]]);
+  if (src.bus) {
+    const bus = src.bus;
+    gauge('facestream_bus_connected', 'Whether the Redis event bus is connected (1) or not (0).', () => (bus()?.connected ? 1 : 0));
+    gauge('facestream_bus_queued_events', 'Events waiting for Redis.', () => bus()?.queued ?? 0);
+    counter('facestream_bus_appended_events_total', 'Events appended to Redis Streams.', [], () => [[{}, bus()?.appended ?? 0]]);
+    counter('facestream_bus_dropped_events_total', 'Events dropped because too many waited for Redis.', [], () => [[{}, bus()?.dropped ?? 0]]);
+  }
+  if (src.tensors) gauge('facestream_tensors', 'Live tfjs tensors (main thread).', src.tensors);
+
+  return { registry, contentType: registry.contentType, text: () => registry.metrics() };
+}
+
+/** The per-stream latency histograms, read at scrape time (prom-client has no setter for a histogram's buckets). */
+function latencyMetric(src: MetricsSources) {
+  const name = 'facestream_latency_seconds';
+  return {
+    name,
+    help: 'Decode-to-result latency of analysed frames.',
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name, help: 'Decode-to-result latency of analysed frames.', type: 'histogram', aggregator: 'sum',
+      values: src.streams().flatMap((s) => {
+        let cum = 0;
+        const rows = LATENCY_BUCKETS_S.map((le, i) => {
+          cum += s.latency.counts[i]!;
+          return { metricName: `${name}_bucket`, labels: { stream: s.name, le }, value: cum };
+        });
+        rows.push({ metricName: `${name}_bucket`, labels: { stream: s.name, le: '+Inf' as unknown as number }, value: s.latency.n });
+        return [...rows,
+          { metricName: `${name}_sum`, labels: { stream: s.name } as never, value: s.latency.sum },
+          { metricName: `${name}_count`, labels: { stream: s.name } as never, value: s.latency.n }];
+      }),
+    }),
+    reset: () => {},
   };
-  const lbl = (s: string) => `{stream="${esc(s)}"}`;
-  counter('frames_total', 'Frames decoded.', streams.map((s) => [lbl(s.name), s.frames]));
-  counter('frames_analysed_total', 'Frames through the analysis stages.', streams.map((s) => [lbl(s.name), s.analysed]));
-  counter('frames_dropped_total', 'Frames dropped because the analysis was behind a live source.', streams.map((s) => [lbl(s.name), s.dropped]));
-  counter('source_restarts_total', 'Decoder restarts.', streams.map((s) => [lbl(s.name), s.restarts]));
-  const keys = [...new Set(streams.flatMap((s) => Object.keys(s.counters)))].sort();
-  for (const k of keys) {
-    counter(`${metricName(k)}_total`, `Pipeline counter ${k}.`, streams.map((s) => [lbl(s.name), s.counters[k] ?? 0]));
-  }
-  out.push('# HELP facestream_latency_ms Decode-to-result latency of analysed frames.', '# TYPE facestream_latency_ms histogram');
-  for (const s of streams) {
-    let cum = 0;
-    LATENCY_BUCKETS_MS.forEach((b, i) => {
-      cum += s.latency.counts[i]!;
-      out.push(`facestream_latency_ms_bucket{stream="${esc(s.name)}",le="${b}"} ${cum}`);
-    });
-    out.push(`facestream_latency_ms_bucket{stream="${esc(s.name)}",le="+Inf"} ${s.latency.n}`);
-    out.push(`facestream_latency_ms_sum${lbl(s.name)} ${s.latency.sum}`, `facestream_latency_ms_count${lbl(s.name)} ${s.latency.n}`);
-  }
-  out.push('# HELP facestream_socket_clients Connected socket.io clients.', '# TYPE facestream_socket_clients gauge', `facestream_socket_clients ${socket.clients}`);
-  counter('socket_events_sent_total', 'Events sent to socket.io clients.', [['', socket.sent]]);
-  counter('socket_events_dropped_total', 'Events dropped for slow socket.io clients.', [['', socket.dropped]]);
-  counter('socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [['', socket.invalid]]);
-  counter('socket_refused_total', 'socket.io connections refused for a missing or wrong token or a foreign origin.', [['', socket.refused]]);
-  out.push('# HELP facestream_socket_subscribed_streams Stream names with at least one subscribed socket.io client.', '# TYPE facestream_socket_subscribed_streams gauge', `facestream_socket_subscribed_streams ${socket.subscribedStreams ?? 0}`);
-  counter('socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [['', socket.oversized ?? 0]]);
-  const gauge = (name: string, help: string, v: number) => out.push(`# HELP facestream_${name} ${help}`, `# TYPE facestream_${name} gauge`, `facestream_${name} ${v}`);
-  gauge('store_pending_tracks', 'Ended tracks waiting for the database to be writable.', store.pending);
-  counter('store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [['', store.dropped]]);
-  if (bus) {
-    gauge('bus_connected', 'Whether the Redis event bus is connected (1) or not (0).', bus.connected ? 1 : 0);
-    gauge('bus_queued_events', 'Events waiting for Redis.', bus.queued);
-    counter('bus_appended_events_total', 'Events appended to Redis Streams.', [['', bus.appended]]);
-    counter('bus_dropped_events_total', 'Events dropped because too many waited for Redis.', [['', bus.dropped]]);
-  }
-  const mem = process.memoryUsage();
-  gauge('process_resident_memory_bytes', 'Resident set size of the process.', mem.rss);
-  gauge('process_heap_used_bytes', 'V8 heap in use (main thread).', mem.heapUsed);
-  gauge('tensors', 'Live tfjs tensors (main thread).', tf.memory().numTensors);
-  return out.join('\n') + '\n';
 }
