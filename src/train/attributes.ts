@@ -20,6 +20,7 @@ import { buildCrops, methodCounts, type CropSet } from './crops.ts';
 import { invertAffine, type Affine } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
 import { GradientThreads, splitShares } from './parallel.ts';
+import { phases, progress } from '../progress.ts';
 import { meanInterval95, wilson95 } from './stats.ts';
 import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
@@ -247,7 +248,9 @@ export interface EvalMetrics {
  */
 export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[], batch = 128, flip = false): Float32Array[][] {
   const heads: Float32Array[][] = model.outputNames.map(() => []);
+  const bar = idx.length > 2000 ? progress('predict', idx.length) : undefined;
   for (let i = 0; i < idx.length; i += batch) {
+    bar?.update(Math.min(idx.length, i + batch));
     const part = idx.slice(i, i + batch);
     const rows = tf.tidy(() => {
       const b = makeBatch(s, part);
@@ -256,6 +259,7 @@ export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[],
     });
     rows.forEach((r, h) => part.forEach((_, j) => heads[h]!.push(r.data.slice(j * r.width, (j + 1) * r.width))));
   }
+  bar?.stop();
   return heads;
 }
 
@@ -345,11 +349,6 @@ export interface TrainOptions {
 
 export interface State { epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
-function fmt(sec: number): string {
-  const m = Math.floor(sec / 60), s = Math.round(sec % 60);
-  return m ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
-}
-
 export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.LayersModel; state: State; data: LabelledSet }> {
   await initRuntime();
   log.info('settings', { ...o });
@@ -382,8 +381,9 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const side = state.size ?? INPUT_SIZE;
   const modelSide = inputSide(model);
   if (modelSide !== side) throw new FacestreamError('FS_ERR_USAGE', `the model takes ${modelSide}-px crops, the run ${side}-px (--size)`);
-  const data = await loadLabelled(o.data, { size: side, zoom: state.zoom ?? 1, onProgress: (what, d, t) => process.stderr.write(`\rcrops ${what} ${d}/${t}   `) });
-  process.stderr.write('\n');
+  const crops = phases('crops');
+  const data = await loadLabelled(o.data, { size: side, zoom: state.zoom ?? 1, onProgress: crops.onProgress });
+  crops.stop();
   log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, size ${data.size}, zoom ${data.zoom}, dropout masks ${state.dropout}`);
   if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);
@@ -407,6 +407,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
       const steps = Math.floor(order.length / o.batch);
       const e0 = Date.now();
       let lossSum = 0;
+      const bar = progress(`epoch ${epoch + 1}/${o.epochs} lr ${lr.toExponential(2)}`, steps, { loss: '-' });
       for (let step = 0; step < steps; step++) {
         const idx = order.slice(step * o.batch, (step + 1) * o.batch);
         let dropSeed: number | undefined;
@@ -429,13 +430,9 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
           loss.dispose();
           disposeBatch(batch);
         }
-        if (step % 10 === 0 || step === steps - 1) {
-          const el = (Date.now() - e0) / 1000;
-          const eta = (el / (step + 1)) * (steps - step - 1);
-          process.stderr.write(`\repoch ${epoch + 1}/${o.epochs} [${'#'.repeat(Math.round((20 * (step + 1)) / steps)).padEnd(20)}] ${step + 1}/${steps} loss ${(lossSum / (step + 1)).toFixed(4)} lr ${lr.toExponential(2)} ${fmt(el)} eta ${fmt(eta)}   `);
-        }
+        if (step % 10 === 0 || step === steps - 1) bar.update(step + 1, { loss: (lossSum / (step + 1)).toFixed(4) });
       }
-      process.stderr.write('\n');
+      bar.stop();
       const metrics = evaluate(model, data, val);
       const seconds = (Date.now() - e0) / 1000;
       state.epoch = epoch + 1;

@@ -4,6 +4,7 @@
  * the live pipeline, with plain-vs-SA comparisons and face-api's age/gender net as a
  * peer on the same UTKFace faces.
  */
+import { phases, progress } from '../progress.ts';
 import { createRequire } from 'node:module';
 import { inputSide, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
 import { faceApiModelDir } from '../models/faces/detector.ts';
@@ -108,7 +109,9 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const img = await decodeImage(s.files[k]!);
     return tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
   };
-  for (const k of utk) {
+  const utkBar = progress('face-api peer, UTKFace', utk.length);
+  for (const [i, k] of utk.entries()) {
+    utkBar.update(i + 1);
     const t = await imageTensor(k);
     const t0 = performance.now();
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
@@ -116,11 +119,14 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     t.dispose();
     rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
   }
+  utkBar.stop();
   const celebaOk: boolean[] = [];
   let detected = 0;
   const cel = idx.filter((i) => s.source[i] === 0);
   if (cel.length) await api.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
-  for (const k of cel) {
+  const celBar = cel.length ? progress('face-api peer, CelebA', cel.length) : undefined;
+  for (const [i, k] of cel.entries()) {
+    celBar?.update(i + 1);
     const t = await imageTensor(k);
     let r = await api.detectSingleFace(t, new api.SsdMobilenetv1Options({ minConfidence: 0.3 })).withAgeAndGender();
     if (r) detected++;
@@ -128,6 +134,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     t.dispose();
     celebaOk.push((r.gender === 'female' ? 1 : 0) === s.gender[k]);
   }
+  celBar?.stop();
   const f = ageGenderFigures(rows);
   return { rows, celebaOk, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
 }
@@ -147,7 +154,9 @@ export async function evalAttributes(opts: {
   const zoom = opts.zoom ?? opts.loaded?.zoom ?? settings?.zoom ?? 1;
   if (opts.loaded && opts.loaded.zoom !== zoom) throw new Error(`evalAttributes: crops framed at zoom ${opts.loaded.zoom}, model wants ${zoom}`);
   if (opts.loaded && opts.loaded.size !== size) throw new Error(`evalAttributes: crops of ${opts.loaded.size} px, the model takes ${size}`);
-  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom, size }));
+  const crops = phases('crops');
+  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom, size, onProgress: crops.onProgress }));
+  crops.stop();
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const utkRows: AgeGenderRow[] = [];

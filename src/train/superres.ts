@@ -18,6 +18,7 @@ import { rng } from '../calculators/random.ts';
 import { foldBatchNorm } from '../models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../models/io.ts';
 import { buildCritic, buildGenerator, downscale } from '../models/superres/network.ts';
+import { progress } from '../progress.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';
 
@@ -58,11 +59,6 @@ export function hrBatch(s: LabelledSet, idx: number[], r?: () => number): tf.Ten
     }
   });
   return tf.tensor4d(x, [idx.length, size, size, 3]);
-}
-
-function fmt(sec: number): string {
-  const m = Math.floor(sec / 60), s = Math.round(sec % 60);
-  return m ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
 }
 
 export function checkpointDir(out: string, scale: number): string {
@@ -106,6 +102,8 @@ export async function trainSuperres(o: SuperresTrainOptions): Promise<{ generato
     await saveModel(critic, path.join(ckpt, 'critic'));
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
   };
+  const bar = progress(`x${o.scale} train`, o.steps, { loss: '-', W: '-' });
+  bar.update(state.step);
   for (; state.step < o.steps; ) {
     const idx = Array.from({ length: o.batch }, () => train[Math.floor(r() * train.length)]!);
     const hr = hrBatch(data, idx, r);
@@ -133,22 +131,20 @@ export async function trainSuperres(o: SuperresTrainOptions): Promise<{ generato
     state.step++;
     const el = (Date.now() - t0) / 1000;
     if (state.step % 10 === 0 || state.step === o.steps) {
-      const done = state.step;
-      const rate = el / Math.max(1, done - startStep);
-      process.stderr.write(`\rx${o.scale} step ${done}/${o.steps} [${'#'.repeat(Math.round((20 * done) / o.steps)).padEnd(20)}] loss ${(pixelSum / count).toFixed(4)}${adv ? ` W ${(criticSum / count).toFixed(4)}` : ''} ${fmt(el)} eta ${fmt(rate * (o.steps - done))}   `);
+      bar.update(state.step, { loss: (pixelSum / count).toFixed(4), W: adv ? (criticSum / count).toFixed(4) : '-' });
     }
     if (state.step % o.checkpointEvery === 0 || state.step === o.steps) {
       state.log.push({ step: state.step, pixel: pixelSum / count, ...(adv ? { critic: criticSum / count } : {}) });
       pixelSum = 0; criticSum = 0; count = 0;
       await save();
       if (o.maxMinutes && el / 60 > o.maxMinutes && state.step < o.steps) {
-        process.stderr.write('\n');
+        bar.stop();
         log.info(`stopping after ${o.maxMinutes} minutes at step ${state.step}; resume with --resume`);
         break;
       }
     }
   }
-  process.stderr.write('\n');
+  bar.stop();
   critic.dispose();
   gOpt.dispose();
   cOpt.dispose();

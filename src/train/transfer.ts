@@ -16,6 +16,7 @@ import { downscale } from '../models/superres/network.ts';
 import { upscaleCrops } from '../operators/superres.ts';
 import { hrBatch } from './superres.ts';
 import { PROJECT_ROOT } from '../data.ts';
+import { progress } from '../progress.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 import { rng } from '../calculators/random.ts';
 import { disposeBatch, loadLabelled, makeBatch, multiTaskLoss, predictAll, type LabelledSet } from './attributes.ts';
@@ -68,16 +69,17 @@ async function trainSmile(set: LabelledSet, epochs: number, seed: number, label:
     for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
     let sum = 0;
     const steps = Math.floor(order.length / 64);
+    const bar = progress(`${label} epoch ${epoch + 1}/${epochs}`, steps, { loss: '-' });
     for (let step = 0; step < steps; step++) {
       const b = makeBatch(set, order.slice(step * 64, (step + 1) * 64), r);
       const loss = opt.minimize(() => multiTaskLoss(model.apply(b.x, { training: true }) as tf.Tensor[], b.labels).parts.smile, true)!;
       sum += loss.dataSync()[0]!;
       loss.dispose();
       disposeBatch(b);
-      if (step % 20 === 0) process.stderr.write(`\r${label} epoch ${epoch + 1}/${epochs} step ${step + 1}/${steps} loss ${(sum / (step + 1)).toFixed(4)}   `);
+      if (step % 20 === 0 || step === steps - 1) bar.update(step + 1, { loss: (sum / (step + 1)).toFixed(4) });
     }
+    bar.stop();
   }
-  process.stderr.write('\n');
   opt.dispose();
   return model;
 }
