@@ -1,9 +1,9 @@
 // The benchmark harness runs (no timing is asserted: figures come from `facestream bench`).
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { runStreams } from '../bench/e2e.ts';
-import { flopsPerSample } from '../bench/models.ts';
-import { runFaceApi, runFacestream, runHuman } from '../bench/peers.ts';
+import { runStreams } from '../lab/bench/e2e.ts';
+import { flopsPerSample } from '../lab/bench/models.ts';
+import { runFaceApi, runFacestream, runHuman } from '../lab/bench/peers.ts';
 import { fromSource } from '../src/ingest/fromSource.ts';
 import { tf } from '../src/runtime/index.ts';
 import { video } from './helpers.ts';

@@ -8,8 +8,8 @@ import { PROJECT_ROOT, dataDir } from '../src/data.ts';
 import { loadModel } from '../src/models/io.ts';
 import { downscale } from '../src/models/superres/network.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
-import { bicubic, psnr } from '../src/train/evaluate-superres.ts';
-import { isValidation } from '../src/train/datasets.ts';
+import { bicubic, psnr } from '../lab/train/evaluate-superres.ts';
+import { isValidation } from '../lab/train/datasets.ts';
 import { video } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initRuntime, tf } from '../runtime/index.ts';
+import { initRuntime, tf } from '../../lab/runtime.ts';
 import { foldBatchNorm } from './fold.ts';
 import { buildReferenceNet, convUnit, randomizeBatchNorm } from './reference.ts';
 import { loadModel, saveModel } from './io.ts';
 import { predictBatch, type Crop } from './batch.ts';
-import { randomArray } from '../runtime/gradcheck.ts';
+import { randomArray } from '../../lab/gradcheck.ts';
 import { FacestreamError } from '../errors.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-fold-'));

@@ -11,8 +11,6 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FacestreamError } from '../errors.ts';
 import { log } from '../log.ts';
-import { installTrainingKernels } from './wasm-kernels.ts';
-import { installFastBatchNorm } from './batchnorm.ts';
 
 export { tf };
 
@@ -54,8 +52,7 @@ async function tryNode(pkg: string): Promise<boolean> {
 async function tryWasm(): Promise<boolean> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(wasmDir());
-  installTrainingKernels();
-  installFastBatchNorm();
+  // inference only: the training kernels are the lab's (lab/runtime.ts)
   return tf.setBackend('wasm');
 }
 

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initRuntime, tf } from '../../runtime/index.ts';
+import { initRuntime, tf } from '../../../lab/runtime.ts';
 import { FacestreamError } from '../../errors.ts';
 import { foldBatchNorm } from '../fold.ts';
 import { loadModel, saveModel } from '../io.ts';
 import { randomizeBatchNorm } from '../reference.ts';
 import { mergeMembers, parseCombination } from './ensemble.ts';
-import { exportEnsemble } from '../../train/export.ts';
+import { exportEnsemble } from '../../../lab/train/export.ts';
 import { buildAttributeNet, HEADS } from './network.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-ens-'));

@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initRuntime, tf } from '../../runtime/index.ts';
+import { initRuntime, tf } from '../../../lab/runtime.ts';
 import { foldBatchNorm } from '../fold.ts';
 import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../reference.ts';
 import { buildAttributeNet, setDropoutSeeds } from './network.ts';
 import { loadAttributeModel, readInferenceSettings, resizeCrop } from './model.ts';
-import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type AgeGenderRow, type LabelledSet } from '../../train/attributes.ts';
+import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type AgeGenderRow, type LabelledSet } from '../../../lab/train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
-import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../train/parallel.ts';
+import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../../lab/train/parallel.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-attr-'));
 beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });

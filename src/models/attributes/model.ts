@@ -11,7 +11,7 @@ import { grade, saSoftmax, type Grade } from '../../calculators/sa.ts';
 import { PROJECT_ROOT } from '../../data.ts';
 import { FacestreamError } from '../../errors.ts';
 import { initRuntime, tf } from '../../runtime/index.ts';
-import { AGE_BINS, CELEBA_ATTRIBUTES } from '../../train/datasets.ts';
+import { AGE_BINS, CELEBA_ATTRIBUTES } from './labels.ts';
 import { predictBatch, type Crop } from '../batch.ts';
 import { loadModel } from '../io.ts';
 import { HEADS, INPUT_SIZE, inputSide } from './network.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initRuntime, tf } from '../../runtime/index.ts';
-import { randomArray } from '../../runtime/gradcheck.ts';
+import { initRuntime, tf } from '../../../lab/runtime.ts';
+import { randomArray } from '../../../lab/gradcheck.ts';
 import { foldBatchNorm } from '../fold.ts';
 import { randomizeBatchNorm } from '../reference.ts';
 import { buildCritic, buildGenerator, downscale, PixelShuffle } from './network.ts';

@@ -12,9 +12,9 @@
  */
 import { spawn } from 'node:child_process';
 import { lastValueFrom, count } from 'rxjs';
-import { demoClip } from '../src/demo/clip.ts';
-import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
-import { fromSource } from '../src/ingest/fromSource.ts';
+import { demoClip } from '../../src/demo/clip.ts';
+import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
+import { fromSource } from '../../src/ingest/fromSource.ts';
 
 /** ffmpeg alone; `rgbPipe` also converts to RGB and writes it into a pipe that is drained. */
 function ffmpegNull(file: string, rgbPipe = false): Promise<number> {
@@ -47,9 +47,9 @@ export async function benchDecode(opts: { clip?: string; live?: boolean } = {}) 
   result.ratioToRgbPipe = Math.round((pipeMs / fromMs) * 1000) / 1000;
   result.ratio = Math.round(((n / fromMs) / (frames / nullMs)) * 1000) / 1000;
   if (opts.live !== false) {
-    const { startApp } = await import('../src/app.ts');
-    const { parseAppConfig } = await import('../src/config.ts');
-    const { publish } = await import('../src/demo/publish.ts');
+    const { startApp } = await import('../../src/app.ts');
+    const { parseAppConfig } = await import('../../src/config.ts');
+    const { publish } = await import('../../src/demo/publish.ts');
     const app = await startApp(parseAppConfig({ rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' }, storage: { file: ':memory:' } }, 'bench'));
     const pub = publish(clip, `rtmp://127.0.0.1:${app.rtmpPort}/live/bench`, { loop: true });
     try {

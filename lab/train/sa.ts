@@ -9,13 +9,13 @@
  * count, per sample, how often it was seen and predicted as its current tag, and
  * `nextTag` (src/calculators/sa.ts) relabels.
  */
-import { grade, GRADES, saSoftmax, type Grade } from '../calculators/sa.ts';
-import { SA_TASKS, type SaTask } from '../models/attributes/network.ts';
-import { tf } from '../runtime/index.ts';
-import { nextTag } from '../calculators/sa.ts';
+import { grade, GRADES, saSoftmax, type Grade } from '../../src/calculators/sa.ts';
+import { SA_TASKS, type SaTask } from '../../src/models/attributes/network.ts';
+import { tf } from '../../src/runtime/index.ts';
+import { nextTag } from '../../src/calculators/sa.ts';
 import { ageClass } from './datasets.ts';
 import { makeBatch, rng, type LabelledSet } from './attributes.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../src/log.ts';
 
 const log = createLogger('train-sa');
 

@@ -19,12 +19,12 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { fromSource, type Frame } from '../src/ingest/fromSource.ts';
-import { faceApiModelDir } from '../src/models/faces/detector.ts';
-import { createStages } from '../src/pipeline/run.ts';
-import { loadPipeline } from '../src/pipeline/schema.ts';
-import type { AnalysedFrame } from '../src/pipeline/types.ts';
-import { initRuntime, tf } from '../src/runtime/index.ts';
+import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
+import { faceApiModelDir } from '../../src/models/faces/detector.ts';
+import { createStages } from '../../src/pipeline/run.ts';
+import { loadPipeline } from '../../src/pipeline/schema.ts';
+import type { AnalysedFrame } from '../../src/pipeline/types.ts';
+import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { benchClip } from './clip.ts';
 
 const require = createRequire(import.meta.url);

@@ -3,9 +3,9 @@
  * backend's reference kernels on the same random data. Used by the tests and by
  * `facestream bench fold` (the `maxGradRelErr` figure).
  */
-import { tf } from './index.ts';
-import { batchNormTrain } from './batchnorm.ts';
-import { rng } from '../calculators/random.ts';
+import { tf } from '../src/runtime/index.ts';
+import { batchNormTrain } from '../src/runtime/batchnorm.ts';
+import { rng } from '../src/calculators/random.ts';
 
 export interface ConvCase {
   x: [number, number, number, number];

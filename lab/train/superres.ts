@@ -13,13 +13,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger } from '../log.ts';
-import { rng } from '../calculators/random.ts';
-import { foldBatchNorm } from '../models/fold.ts';
-import { fileManifest, loadModel, saveModel } from '../models/io.ts';
-import { buildCritic, buildGenerator, downscale } from '../models/superres/network.ts';
-import { progress } from '../progress.ts';
-import { initRuntime, tf } from '../runtime/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { rng } from '../../src/calculators/random.ts';
+import { foldBatchNorm } from '../../src/models/fold.ts';
+import { fileManifest, loadModel, saveModel } from '../../src/models/io.ts';
+import { buildCritic, buildGenerator, downscale } from '../../src/models/superres/network.ts';
+import { progress } from '../../src/progress.ts';
+import { initRuntime, tf } from '../runtime.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';
 
 const log = createLogger('train');

@@ -14,10 +14,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { alignmentMatrix, similarityParams } from '../calculators/similarity.ts';
-import { warpAffine, type RgbImage } from '../calculators/warp.ts';
-import { cacheDir } from '../demo/clip.ts';
-import { loadDetector, type Detector } from '../models/faces/detector.ts';
+import { alignmentMatrix, similarityParams } from '../../src/calculators/similarity.ts';
+import { warpAffine, type RgbImage } from '../../src/calculators/warp.ts';
+import { cacheDir } from '../../src/demo/clip.ts';
+import { loadDetector, type Detector } from '../../src/models/faces/detector.ts';
 
 export type CropMethod = 'detector' | 'landmarks' | 'center';
 export const METHODS: CropMethod[] = ['detector', 'landmarks', 'center'];

@@ -4,13 +4,13 @@
  * the live pipeline, with plain-vs-SA comparisons and face-api's age/gender net as a
  * peer on the same UTKFace faces.
  */
-import { phases, progress } from '../progress.ts';
+import { phases, progress } from '../../src/progress.ts';
 import { createRequire } from 'node:module';
-import { inputSide, SA_TASKS, type SaTask } from '../models/attributes/network.ts';
-import { faceApiModelDir } from '../models/faces/detector.ts';
-import { loadModel } from '../models/io.ts';
-import { readInferenceSettings } from '../models/attributes/model.ts';
-import { initRuntime, tf } from '../runtime/index.ts';
+import { inputSide, SA_TASKS, type SaTask } from '../../src/models/attributes/network.ts';
+import { faceApiModelDir } from '../../src/models/faces/detector.ts';
+import { loadModel } from '../../src/models/io.ts';
+import { readInferenceSettings } from '../../src/models/attributes/model.ts';
+import { initRuntime, tf } from '../runtime.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
 import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';

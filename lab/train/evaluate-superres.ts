@@ -13,10 +13,10 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
-import { loadModel, readArtifacts } from '../models/io.ts';
-import { downscale } from '../models/superres/network.ts';
-import { initRuntime, tf } from '../runtime/index.ts';
-import { PROJECT_ROOT } from '../data.ts';
+import { loadModel, readArtifacts } from '../../src/models/io.ts';
+import { downscale } from '../../src/models/superres/network.ts';
+import { initRuntime, tf } from '../runtime.ts';
+import { PROJECT_ROOT } from '../../src/data.ts';
 import { CELEBA_ATTRIBUTES } from './datasets.ts';
 import { hrBatch } from './superres.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';

@@ -7,10 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { dataDir } from '../src/data.ts';
-import { cacheDir } from '../src/demo/clip.ts';
-import { FacestreamError } from '../src/errors.ts';
-import { findFfmpeg } from '../src/ingest/ffmpeg-path.ts';
+import { dataDir } from '../../src/data.ts';
+import { cacheDir } from '../../src/demo/clip.ts';
+import { FacestreamError } from '../../src/errors.ts';
+import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
 
 export function benchClip(): string {
   const out = path.join(cacheDir(), 'bench-720p-v1.mp4');

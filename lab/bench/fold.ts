@@ -13,14 +13,14 @@
  *   `speedup` is one thread's step time over two threads'.
  */
 import os from 'node:os';
-import { initRuntime, tf } from '../src/runtime/index.ts';
-import { checkGradients, randomArray } from '../src/runtime/gradcheck.ts';
-import { buildReferenceNet, randomizeBatchNorm } from '../src/models/reference.ts';
-import { foldBatchNorm } from '../src/models/fold.ts';
+import { initRuntime, tf } from '../runtime.ts';
+import { checkGradients, randomArray } from '../gradcheck.ts';
+import { buildReferenceNet, randomizeBatchNorm } from '../../src/models/reference.ts';
+import { foldBatchNorm } from '../../src/models/fold.ts';
 import { median } from './stats.ts';
-import { buildAttributeNet } from '../src/models/attributes/network.ts';
-import { disposeBatch, multiTaskLoss, type Batch } from '../src/train/attributes.ts';
-import { GradientThreads } from '../src/train/parallel.ts';
+import { buildAttributeNet } from '../../src/models/attributes/network.ts';
+import { disposeBatch, multiTaskLoss, type Batch } from '../train/attributes.ts';
+import { GradientThreads } from '../train/parallel.ts';
 
 function timeIt(f: () => void, warmup: number, runs: number): number {
   for (let i = 0; i < warmup; i++) f();

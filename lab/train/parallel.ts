@@ -10,11 +10,11 @@
  * averages kept are the main thread's. A worker that fails fails the step with its error.
  */
 import { Worker } from 'node:worker_threads';
-import { FacestreamError } from '../errors.ts';
-import { tf } from '../runtime/index.ts';
+import { FacestreamError } from '../../src/errors.ts';
+import { tf } from '../../src/runtime/index.ts';
 import { multiTaskLoss, type Batch } from './attributes.ts';
 
-const ENTRY = new URL('../runtime/worker-entry.js', import.meta.url);
+const ENTRY = new URL('../../src/runtime/worker-entry.js', import.meta.url);
 const MODULE = new URL('./parallel-worker.ts', import.meta.url).href;
 
 /** A batch as plain arrays, to cross a thread boundary. */

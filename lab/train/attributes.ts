@@ -9,18 +9,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { FacestreamError } from '../errors.ts';
-import { createLogger } from '../log.ts';
-import { rng } from '../calculators/random.ts';
-import { loadModel, saveModel } from '../models/io.ts';
-import { predictMaybeFlipped } from '../models/batch.ts';
-import { buildAttributeNet, INPUT_SIZE, inputSide, setDropoutSeeds } from '../models/attributes/network.ts';
-import { initRuntime, tf } from '../runtime/index.ts';
+import { FacestreamError } from '../../src/errors.ts';
+import { createLogger } from '../../src/log.ts';
+import { rng } from '../../src/calculators/random.ts';
+import { loadModel, saveModel } from '../../src/models/io.ts';
+import { predictMaybeFlipped } from '../../src/models/batch.ts';
+import { buildAttributeNet, INPUT_SIZE, inputSide, setDropoutSeeds } from '../../src/models/attributes/network.ts';
+import { initRuntime, tf } from '../runtime.ts';
 import { buildCrops, methodCounts, type CropSet } from './crops.ts';
-import { invertAffine, type Affine } from '../calculators/similarity.ts';
-import { warpAffine } from '../calculators/warp.ts';
+import { invertAffine, type Affine } from '../../src/calculators/similarity.ts';
+import { warpAffine } from '../../src/calculators/warp.ts';
 import { GradientThreads, splitShares } from './parallel.ts';
-import { phases, progress } from '../progress.ts';
+import { phases, progress } from '../../src/progress.ts';
 import { meanInterval95, wilson95 } from './stats.ts';
 import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 

@@ -9,11 +9,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../src/data.ts';
-import { buildAttributeNet, INPUT_SIZE, inputSide } from '../src/models/attributes/network.ts';
-import { loadModel } from '../src/models/io.ts';
-import { loadEsrgan } from '../src/train/evaluate-superres.ts';
-import { initRuntime, tf } from '../src/runtime/index.ts';
+import { PROJECT_ROOT } from '../../src/data.ts';
+import { buildAttributeNet, INPUT_SIZE, inputSide } from '../../src/models/attributes/network.ts';
+import { loadModel } from '../../src/models/io.ts';
+import { loadEsrgan } from '../train/evaluate-superres.ts';
+import { initRuntime, tf } from '../runtime.ts';
 import { median } from './stats.ts';
 
 function timeIt(f: () => void, runs = 7, warmup = 2): number {

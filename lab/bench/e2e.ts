@@ -8,12 +8,12 @@
  * p95, max), frames dropped by load shedding, and the process' RSS, heap and tensor
  * count sampled every second (first, last and maximum).
  */
-import { loadPipeline } from '../src/pipeline/schema.ts';
-import { startStream } from '../src/pipeline/run.ts';
-import type { Frame } from '../src/ingest/fromSource.ts';
-import { initRuntime, tf } from '../src/runtime/index.ts';
-import { autoWorkers } from '../src/models/faces/pool.ts';
-import { attributeBatchStats } from '../src/operators/attributes.ts';
+import { loadPipeline } from '../../src/pipeline/schema.ts';
+import { startStream } from '../../src/pipeline/run.ts';
+import type { Frame } from '../../src/ingest/fromSource.ts';
+import { initRuntime, tf } from '../../src/runtime/index.ts';
+import { autoWorkers } from '../../src/models/faces/pool.ts';
+import { attributeBatchStats } from '../../src/operators/attributes.ts';
 import { benchClip } from './clip.ts';
 import { percentile } from './stats.ts';
 

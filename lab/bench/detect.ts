@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { dataDir } from '../src/data.ts';
-import { fromSource, type Frame } from '../src/ingest/fromSource.ts';
-import { loadDetector, type DetectorOptions } from '../src/models/faces/detector.ts';
+import { dataDir } from '../../src/data.ts';
+import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
+import { loadDetector, type DetectorOptions } from '../../src/models/faces/detector.ts';
 
 export const DETECTOR_OPTIONS: DetectorOptions[] = [
   { kind: 'ssd' },

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ageClass, AGE_BINS, CELEBA_ATTRIBUTES, isCalibration, isValidation, readCeleba, readSmile, readUtkface } from './datasets.ts';
-import { grade, nextTag, saSoftmax } from '../calculators/sa.ts';
+import { grade, nextTag, saSoftmax } from '../../src/calculators/sa.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-data-'));
 const write = (rel: string, content: string | Buffer) => {

@@ -9,16 +9,16 @@
  * same seed, same epochs and schedule for both arms.
  */
 import path from 'node:path';
-import { createLogger } from '../log.ts';
-import { buildAttributeNet } from '../models/attributes/network.ts';
-import { loadModel } from '../models/io.ts';
-import { downscale } from '../models/superres/network.ts';
-import { upscaleCrops } from '../operators/superres.ts';
+import { createLogger } from '../../src/log.ts';
+import { buildAttributeNet } from '../../src/models/attributes/network.ts';
+import { loadModel } from '../../src/models/io.ts';
+import { downscale } from '../../src/models/superres/network.ts';
+import { upscaleCrops } from '../../src/operators/superres.ts';
 import { hrBatch } from './superres.ts';
-import { PROJECT_ROOT } from '../data.ts';
-import { progress } from '../progress.ts';
-import { initRuntime, tf } from '../runtime/index.ts';
-import { rng } from '../calculators/random.ts';
+import { PROJECT_ROOT } from '../../src/data.ts';
+import { progress } from '../../src/progress.ts';
+import { initRuntime, tf } from '../runtime.ts';
+import { rng } from '../../src/calculators/random.ts';
 import { disposeBatch, loadLabelled, makeBatch, multiTaskLoss, predictAll, type LabelledSet } from './attributes.ts';
 
 const log = createLogger('transfer');

@@ -8,15 +8,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FacestreamError } from '../errors.ts';
+import { FacestreamError } from '../../src/errors.ts';
+import { AGE_BINS, CELEBA_ATTRIBUTES } from '../../src/models/attributes/labels.ts';
 
-export const CELEBA_ATTRIBUTES = [
-  '5_o_Clock_Shadow', 'Arched_Eyebrows', 'Attractive', 'Bags_Under_Eyes', 'Bald', 'Bangs', 'Big_Lips', 'Big_Nose',
-  'Black_Hair', 'Blond_Hair', 'Blurry', 'Brown_Hair', 'Bushy_Eyebrows', 'Chubby', 'Double_Chin', 'Eyeglasses', 'Goatee',
-  'Gray_Hair', 'Heavy_Makeup', 'High_Cheekbones', 'Male', 'Mouth_Slightly_Open', 'Mustache', 'Narrow_Eyes', 'No_Beard',
-  'Oval_Face', 'Pale_Skin', 'Pointy_Nose', 'Receding_Hairline', 'Rosy_Cheeks', 'Sideburns', 'Smiling', 'Straight_Hair',
-  'Wavy_Hair', 'Wearing_Earrings', 'Wearing_Hat', 'Wearing_Lipstick', 'Wearing_Necklace', 'Wearing_Necktie', 'Young',
-] as const;
+export { AGE_BINS, CELEBA_ATTRIBUTES };
+
+
 
 export interface CelebaSample { file: string; attributes: Uint8Array /* 0/1 per CELEBA_ATTRIBUTES */ }
 export interface UtkSample { file: string; age: number; /** 0 male, 1 female */ gender: 0 | 1; race: number }
@@ -91,15 +88,6 @@ export function readSmile(dir: string): SmileSample[] {
   }
   return out;
 }
-
-/** Age bins of the 5-class age head (THESIS.md §1: baby, child, youth, middle-aged, old). */
-export const AGE_BINS = [
-  { name: 'baby', from: 0, to: 3 },
-  { name: 'child', from: 4, to: 12 },
-  { name: 'youth', from: 13, to: 30 },
-  { name: 'middle-aged', from: 31, to: 55 },
-  { name: 'old', from: 56, to: 200 },
-] as const;
 
 export function ageClass(age: number): number {
   return AGE_BINS.findIndex((b) => age >= b.from && age <= b.to);
