@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { alignmentMatrix } from '../calculators/similarity.ts';
 import { warpAffine } from '../calculators/warp.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
-import { registerElement } from '../pipeline/registry.ts';
+import { optionsOf, registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 export const alignOptions = z.strictObject({
@@ -29,8 +29,9 @@ registerElement({
   name: 'align',
   description: 'aligned fixed-size face crops',
   options: alignOptions,
-  create: (o) => {
-    const model = readInferenceSettings();
+  create: (o, ctx) => {
+    // the framing and size of this pipeline's own attribute model, not the default one's
+    const model = readInferenceSettings(optionsOf<{ model?: string }>(ctx, 'attributes')?.model);
     const zoom = o.zoom ?? model.zoom;
     const size = o.size ?? model.size;
     return {

@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from '../data.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
 import { loadModel } from '../models/io.ts';
 import { HR_SIZE } from '../models/superres/network.ts';
-import { registerElement } from '../pipeline/registry.ts';
+import { optionsOf, registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 
@@ -66,7 +66,7 @@ registerElement({
     }
     const model = await models.get(dir)!;
     const low = HR_SIZE / o.scale;
-    const zoom = o.zoom ?? readInferenceSettings().zoom;
+    const zoom = o.zoom ?? readInferenceSettings(optionsOf<{ model?: string }>(ctx, 'attributes')?.model).zoom;
     return {
       process(item: AnalysedFrame): AnalysedFrame {
         const todo: FaceObservation[] = [];

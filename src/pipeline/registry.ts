@@ -14,6 +14,13 @@ export interface ElementContext {
   count(name: string, by?: number): void;
   /** Emits an event with the stream's name, schema version and time filled in. */
   emit(event: Record<string, unknown> & { type: string }): void;
+  /** The pipeline's elements with their validated options (align reads the attribute model's framing). */
+  elements?: ReadonlyArray<{ element: string; options: unknown }>;
+}
+
+/** The validated options of another element of the same pipeline, if it has one. */
+export function optionsOf<T>(ctx: ElementContext, element: string): T | undefined {
+  return ctx.elements?.find((e) => e.element === element)?.options as T | undefined;
 }
 
 export interface Stage<I = unknown, O = unknown> {

@@ -68,7 +68,8 @@ export interface RunningStream {
 }
 
 /** The stages after ingest, models loaded: a bad model file is an error here, before any decoding. */
-export async function createStages(pipeline: PipelineConfig, ctx: ElementContext): Promise<Stage[]> {
+export async function createStages(pipeline: PipelineConfig, context: ElementContext): Promise<Stage[]> {
+  const ctx: ElementContext = { ...context, elements: pipeline.elements };
   const stages: Stage[] = [];
   for (const { element, options } of pipeline.elements.slice(1)) {
     const def = getElement(element);
