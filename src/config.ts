@@ -14,68 +14,45 @@ const port = z.number().int().min(0).max(65535);
 export const SOURCE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const sourceSchema = z.strictObject({
-  name: z.string().regex(SOURCE_NAME, 'letters, digits, _ and - only (1 to 64)'),
-  url: z.string().min(1).max(2048),
-  /** In the config file: a pipeline name or a YAML file. Over HTTP: a name from the pipelines folder only. */
-  pipeline: z.string().max(256).optional(),
-  /** A file played as a camera would send it (its own frame rate; ends with the file): demos, tests. */
-  realtime: z.boolean().optional(),
+  name: z.string().regex(SOURCE_NAME, 'letters, digits, _ and - only (1 to 64)').describe('The stream\'s name in events, REST and metrics.'),
+  url: z.string().min(1).max(2048).describe('rtsp://, rtsps://, rtmp://, rtmps://, srt://, http(s):// (HLS); in the config file also a local file.'),
+  pipeline: z.string().max(256).optional().describe('In the config file: a pipeline name or a YAML file. Over HTTP: a name from the pipelines folder only.'),
+  realtime: z.boolean().optional().describe('A file played as a camera would send it (its own frame rate; ends with the file): demos, tests.'),
 });
 export type SourceConfig = z.infer<typeof sourceSchema>;
 
 export const appConfigSchema = z.strictObject({
   rtmp: z.strictObject({
-    port: port.default(1935),
-    host: z.string().default('0.0.0.0'),
-    /** Switches node-media-server's publish authentication on: publishers must sign their URL. */
-    publishSecret: z.string().min(8, 'use at least 8 characters').optional(),
+    port: port.default(1935).describe('RTMP port publishers connect to (0: a free one).'),
+    host: z.string().default('0.0.0.0').describe('Interface RTMP listens on (cameras and encoders publish from other machines).'),
+    publishSecret: z.string().min(8, 'use at least 8 characters').optional().describe('Switches node-media-server\'s publish authentication on: publishers must sign their URL.'),
   }).prefault({}),
   http: z.strictObject({
-    port: port.default(8080),
-    /** Loopback by default: listening on other interfaces needs a token or `anonymous: true`. */
-    host: z.string().default('127.0.0.1'),
-    /** Required by socket.io and /api/* when set (or FACESTREAM_TOKEN). */
-    token: z.string().min(8, 'use at least 8 characters').optional(),
-    /** Serve a non-loopback interface without a token (anyone who reaches the port may add cameras and watch). */
-    anonymous: z.boolean().default(false),
-    /** Origins allowed to use socket.io from a browser on another origin; '*' for any. */
-    cors: z.union([z.literal('*'), z.array(z.string())]).optional(),
-    /** Whether POST /api/sources may name local files (file paths, file://); by default only the config file may. */
-    fileSources: z.boolean().default(false),
+    port: port.default(8080).describe('HTTP port of the dashboard, REST, socket.io and /metrics (0: a free one).'),
+    host: z.string().default('127.0.0.1').describe('Loopback by default: listening on other interfaces needs a token or `anonymous: true`.'),
+    token: z.string().min(8, 'use at least 8 characters').optional().describe('Required by socket.io and /api/* when set (or FACESTREAM_TOKEN).'),
+    anonymous: z.boolean().default(false).describe('Serve a non-loopback interface without a token (anyone who reaches the port may add cameras and watch).'),
+    cors: z.union([z.literal('*'), z.array(z.string())]).optional().describe('Origins allowed to use socket.io from a browser on another origin; \'*\' for any.'),
+    fileSources: z.boolean().default(false).describe('Whether POST /api/sources may name local files (file paths, file://); by default only the config file may.'),
   }).prefault({}),
-  /** Pulled sources at most, from the config and added over HTTP together. */
-  maxSources: z.number().int().min(1).max(10_000).default(64),
+  maxSources: z.number().int().min(1).max(10_000).default(64).describe('Pulled sources at most, from the config and added over HTTP together.'),
   storage: z.strictObject({
-    /** sqlite: this node's file; postgres: one database shared by every node (`url`). */
-    kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
-    /** SQLite file of the aggregates; default $XDG_DATA_HOME/facestream/facestream.db. */
-    file: z.string().optional(),
-    /** postgres: a connection string, postgres://USER:PASSWORD@HOST:PORT/DB. */
-    url: z.string().optional(),
-    retentionDays: z.number().int().min(1).max(3650).default(90),
-    /** Emit and store only aggregates: no per-track events or rows. */
-    demographicsOnly: z.boolean().default(false),
-    /**
-     * A track's gender, age class or smile counts in the aggregates only when its SA grade
-     * is this or better (S best, D worst); the person always counts in `people`.
-     */
-    minGrade: z.enum(['S', 'A', 'B', 'C', 'D']).default('B'),
-    /** Period of the per-stream `stats` event. */
-    statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000),
+    kind: z.enum(['sqlite', 'postgres']).default('sqlite').describe('sqlite: this node\'s file; postgres: one database shared by every node (`url`).'),
+    file: z.string().optional().describe('SQLite file of the aggregates; default $XDG_DATA_HOME/facestream/facestream.db.'),
+    url: z.string().optional().describe('postgres: a connection string, postgres://USER:PASSWORD@HOST:PORT/DB.'),
+    retentionDays: z.number().int().min(1).max(3650).default(90).describe('Rows older than this are deleted (checked hourly).'),
+    demographicsOnly: z.boolean().default(false).describe('Emit and store only aggregates: no per-track events or rows.'),
+    minGrade: z.enum(['S', 'A', 'B', 'C', 'D']).default('B').describe('A track\'s gender, age class or smile counts in the aggregates only when its SA grade is this or better (S best, D worst); the person always counts in `people`.'),
+    statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000).describe('Period of the per-stream `stats` event.'),
   }).prefault({}),
-  /** This node's id among several (default: host name and process id). */
-  node: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)').optional() }).prefault({}),
-  /** memory: one node; redis: events to Redis Streams, socket.io across nodes, the node registry. */
+  node: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)').optional() }).prefault({}).describe('This node\'s id among several (default: host name and process id).'),
   bus: z.strictObject({
-    kind: z.enum(['memory', 'redis']).default('memory'),
-    url: z.string().default('redis://127.0.0.1:6379'),
-    /** Entries kept per camera stream key (approximately). */
-    maxLen: z.number().int().min(100).max(100_000_000).default(100_000),
+    kind: z.enum(['memory', 'redis']).default('memory').describe('memory: one node; redis: events to Redis Streams, socket.io across nodes, the node registry.'),
+    url: z.string().default('redis://127.0.0.1:6379').describe('The Redis server of the bus.'),
+    maxLen: z.number().int().min(100).max(100_000_000).default(100_000).describe('Entries kept per camera stream key (approximately).'),
   }).prefault({}),
-  /** Pipeline name (pipelines/NAME.yaml) or file for streams published to the server. */
-  pipeline: z.string().default('default'),
-  /** Cameras that cannot push (most IP cameras speak RTSP): pulled from start. */
-  sources: z.array(z.lazy(() => sourceSchema)).default([]),
+  pipeline: z.string().default('default').describe('Pipeline name (pipelines/NAME.yaml) or file for streams published to the server.'),
+  sources: z.array(z.lazy(() => sourceSchema)).default([]).describe('Cameras that cannot push (most IP cameras speak RTSP): pulled from start.'),
 });
 export type AppConfig = z.infer<typeof appConfigSchema>;
 

@@ -14,15 +14,9 @@ import { optionsOf, registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 export const alignOptions = z.strictObject({
-  /** Crop side in pixels; by default the attribute model's input (manifest.json `input`, 64 px without one). */
-  size: z.number().int().min(16).max(512).optional(),
-  /**
-   * Framing of the crop (the template's zoom; below 1 wider). By default the one the
-   * attribute model was trained on (models/attributes/manifest.json, inference.zoom).
-   */
-  zoom: z.number().min(0.3).max(2).optional(),
-  /** Align skipped faces too (for inspection); by default only faces that passed quality. */
-  all: z.boolean().default(false),
+  size: z.number().int().min(16).max(512).optional().describe('Crop side in pixels; by default the attribute model\'s input (manifest.json `input`, 64 px without one).'),
+  zoom: z.number().min(0.3).max(2).optional().describe('Framing of the crop (the template\'s zoom; below 1 wider). By default the one the attribute model was trained on (models/attributes/manifest.json, inference.zoom).'),
+  all: z.boolean().default(false).describe('Align skipped faces too (for inspection); by default only faces that passed quality.'),
 });
 
 registerElement({

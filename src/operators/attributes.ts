@@ -16,19 +16,12 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackAttributeAcc, TrackState } from '../pipeline/types.ts';
 
 export const attributesOptions = z.strictObject({
-  /** Folder of the model (model.json + weights); by default the shipped models/attributes. */
-  model: z.string().optional(),
+  model: z.string().optional().describe('Folder of the model (model.json + weights); by default the shipped models/attributes.'),
   maxBatch: z.number().int().min(1).max(256).default(32),
-  /** Minimum time between two classifications of one track. */
-  intervalMs: z.number().int().min(0).max(60_000).default(400),
-  /** The interval once a track's answers are stable (unchanged over `stableAfter` classifications). */
-  stableIntervalMs: z.number().int().min(0).max(600_000).default(2000),
+  intervalMs: z.number().int().min(0).max(60_000).default(400).describe('Minimum time between two classifications of one track.'),
+  stableIntervalMs: z.number().int().min(0).max(600_000).default(2000).describe('The interval once a track\'s answers are stable (unchanged over `stableAfter` classifications).'),
   stableAfter: z.number().int().min(1).max(100).default(3),
-  /**
-   * Crops of all streams of the process share one batch: a batch runs when `maxBatch`
-   * crops wait or `maxWaitMs` after the first (0: each frame's crops at once).
-   */
-  maxWaitMs: z.number().int().min(0).max(1000).default(15),
+  maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
 const models = new Map<string, Promise<AttributeModel>>();

@@ -13,28 +13,15 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 export const detectOptions = z.strictObject({
-  /** ssd: best recall on small faces, slow; blazeface: about 9x faster than ssd (its box, face-api's 68 points); tiny: large faces only. */
-  model: z.enum(['ssd', 'tiny', 'blazeface']).default('ssd'),
-  /** tiny only: network input size, a multiple of 32. */
-  inputSize: z.number().int().min(128).max(1024).default(416),
+  model: z.enum(['ssd', 'tiny', 'blazeface']).default('ssd').describe('ssd: best recall on small faces, slow; blazeface: about 9x faster than ssd (its box, face-api\'s 68 points); tiny: large faces only.'),
+  inputSize: z.number().int().min(128).max(1024).default(416).describe('tiny only: network input size, a multiple of 32.'),
   minScore: z.number().min(0.05).max(0.99).optional(),
   landmarks: z.enum(['68', '68tiny']).default('68'),
-  /** blazeface only: also look at overlapping square tiles of a wide frame (smaller faces; two passes on 16:9). */
-  tiles: z.boolean().default(false),
-  /**
-   * Run the detector on every k-th frame; in between, faces are followed by the landmark
-   * net on their last box (`follow: true`, fresh points for alignment) or carried by the
-   * tracker's prediction (`follow: false`). New faces appear at the next detection.
-   */
-  detectEvery: z.number().int().min(1).max(30).default(1),
+  tiles: z.boolean().default(false).describe('blazeface only: also look at overlapping square tiles of a wide frame (smaller faces; two passes on 16:9).'),
+  detectEvery: z.number().int().min(1).max(30).default(1).describe('Run the detector on every k-th frame; in between, faces are followed by the landmark net on their last box (`follow: true`, fresh points for alignment) or carried by the tracker\'s prediction (`follow: false`). New faces appear at the next detection.'),
   follow: z.boolean().default(true),
-  /**
-   * Detector worker threads shared by all streams of the process (0: on the main thread;
-   * auto: one per core, none on one core). Several streams then detect on several cores.
-   */
-  workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0),
-  /** A folder with face-api weights in its format; by default the package's own. */
-  modelDir: z.string().optional(),
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0).describe('Detector worker threads shared by all streams of the process (0: on the main thread; auto: one per core, none on one core). Several streams then detect on several cores.'),
+  modelDir: z.string().optional().describe('A folder with face-api weights in its format; by default the package\'s own.'),
 });
 
 registerElement({

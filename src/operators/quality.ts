@@ -15,14 +15,11 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceQuality, SkipReason } from '../pipeline/types.ts';
 
 export const qualityOptions = z.strictObject({
-  /** Faces narrower than this (px in the analysed frame) are skipped. */
-  minSize: z.number().min(4).max(512).default(12),
-  /** Faces narrower than this are flagged 'small'. */
-  smallBelow: z.number().min(4).max(1024).default(48),
+  minSize: z.number().min(4).max(512).default(12).describe('Faces narrower than this (px in the analysed frame) are skipped.'),
+  smallBelow: z.number().min(4).max(1024).default(48).describe('Faces narrower than this are flagged \'small\'.'),
   maxYaw: z.number().min(0).max(90).default(45),
   maxRoll: z.number().min(0).max(180).default(35),
-  /** Minimum Laplacian variance on a 48x48 aligned crop. */
-  minBlur: z.number().min(0).default(15),
+  minBlur: z.number().min(0).default(15).describe('Minimum Laplacian variance on a 48x48 aligned crop.'),
   minScore: z.number().min(0).max(1).default(0.5),
 });
 

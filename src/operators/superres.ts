@@ -23,15 +23,12 @@ import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
 import { initRuntime, tf } from '../runtime/index.ts';
 
 export const superresOptions = z.strictObject({
-  /** Folder of the generator; by default the shipped models/superres/x{scale}. */
-  model: z.string().optional(),
+  model: z.string().optional().describe('Folder of the generator; by default the shipped models/superres/x{scale}.'),
   scale: z.union([z.literal(4), z.literal(8)]).default(4),
-  /** Faces narrower than this (px in the analysed frame) are super-resolved. */
-  below: z.number().min(4).max(256).default(32),
+  below: z.number().min(4).max(256).default(32).describe('Faces narrower than this (px in the analysed frame) are super-resolved.'),
   maxBatch: z.number().int().min(1).max(256).default(32),
   rescue: z.boolean().default(true),
-  /** Framing of the crop; by default the attribute model's (as `align`). */
-  zoom: z.number().min(0.3).max(2).optional(),
+  zoom: z.number().min(0.3).max(2).optional().describe('Framing of the crop; by default the attribute model\'s (as `align`).'),
 });
 export type SuperresOptions = z.infer<typeof superresOptions>;
 

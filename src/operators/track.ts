@@ -16,12 +16,9 @@ import { trackAttributes } from './attributes.ts';
 
 export const trackOptions = z.strictObject({
   iouThreshold: z.number().min(0.01).max(0.95).default(0.2),
-  /** Analysed frames a track survives without a detection. */
-  maxAge: z.number().int().min(0).max(300).default(5),
-  /** Detections before a track is reported. */
-  minHits: z.number().int().min(1).max(30).default(2),
-  /** Minimum time between two track.updated events of one track. */
-  updateIntervalMs: z.number().int().min(0).max(600_000).default(1000),
+  maxAge: z.number().int().min(0).max(300).default(5).describe('Analysed frames a track survives without a detection.'),
+  minHits: z.number().int().min(1).max(30).default(2).describe('Detections before a track is reported.'),
+  updateIntervalMs: z.number().int().min(0).max(600_000).default(1000).describe('Minimum time between two track.updated events of one track.'),
 });
 
 const r1 = (v: number) => Math.round(v * 10) / 10;

@@ -8,8 +8,7 @@ export const ingestOptions = z.strictObject({
   stallTimeoutMs: z.number().int().min(500).max(600_000).default(5000),
   maxRestarts: z.number().int().min(0).max(1000).default(5),
   backoffMs: z.number().int().min(10).max(60_000).default(500),
-  /** Frames waiting in front of the analysis; beyond it a live source drops the oldest. */
-  queue: z.number().int().min(1).max(256).default(4),
+  queue: z.number().int().min(1).max(256).default(4).describe('Frames waiting in front of the analysis; beyond it a live source drops the oldest.'),
 });
 export type IngestOptions = z.infer<typeof ingestOptions>;
 
