@@ -1,12 +1,12 @@
 // A fuzz test of the HTTP server: malformed request lines, headers, encodings and bodies,
 // generated from a seeded generator (the same cases every run), sent over raw TCP to a
 // running server on 127.0.0.1. It must answer every time, stay up, and keep its heap flat.
-import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../src/app.ts';
 import { parseAppConfig } from '../src/config.ts';
+import { rawRequest } from './helpers.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -73,18 +73,6 @@ function request(r: ReturnType<typeof rng>): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
 }
 
-function send(port: number, data: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => { out += d.toString('latin1'); });
-    s.on('error', () => resolve(out));
-    s.on('close', () => resolve(out));
-    s.setTimeout(2000, () => s.destroy());
-    s.end(data);
-  });
-}
-
 async function healthy(port: number): Promise<boolean> {
   const r = await fetch(`http://127.0.0.1:${port}/healthz`);
   return r.status === 200;
@@ -97,7 +85,7 @@ describe('HTTP fuzz', () => {
     const statuses = new Map<string, number>();
     const batch = async (n: number) => {
       for (let i = 0; i < n; i += 8) {
-        const answers = await Promise.all(Array.from({ length: Math.min(8, n - i) }, () => send(port, request(r))));
+        const answers = await Promise.all(Array.from({ length: Math.min(8, n - i) }, () => rawRequest(port, request(r), 2000)));
         for (const a of answers) {
           const code = /^HTTP\/1\.[01] (\d{3})/.exec(a)?.[1] ?? 'closed';
           statuses.set(code, (statuses.get(code) ?? 0) + 1);

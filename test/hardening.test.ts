@@ -3,7 +3,6 @@
 // pipeline path that used to read local files, the credentials that used to leak, ...
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,7 +12,7 @@ import { PROJECT_ROOT } from '../src/data.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
 import { childPids } from '../src/ingest/proc.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
-import { pidAlive, video, waitFor, waitForAsync } from './helpers.ts';
+import { pidAlive, rawRequest, video, waitFor, waitForAsync } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-hardening-'));
@@ -39,18 +38,6 @@ async function startProcess(name: string, lines: string[]): Promise<Proc> {
       await exited;
     },
   };
-}
-
-function raw(port: number, request: string | Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => { out += d.toString('latin1'); });
-    s.on('error', () => resolve(out));
-    s.on('close', () => resolve(out));
-    s.setTimeout(3000, () => s.destroy());
-    s.write(request);
-  });
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) => fetch(url, {
@@ -79,7 +66,7 @@ describe('HTTP cannot be used to crash the process or read local files', () => {
   it('malformed request targets get 400 and the process keeps serving', async () => {
     const port = Number(new URL(app.url).port);
     for (const target of ['//[', '//:99999', '//a:-1/', '//[::1', 'http://[x]/', '%', '/\u0000']) {
-      const answer = await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const answer = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(answer, target).toMatch(/^HTTP\/1\.1 (400|404)/);
     }
     expect(app.child.exitCode).toBeNull();

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { dataDir } from '../src/data.ts';
 
@@ -44,4 +45,20 @@ export async function waitForAsync<T>(fn: () => Promise<T | undefined | false | 
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Sends raw bytes to a server on 127.0.0.1 over TCP (malformed requests fetch cannot send)
+ * and resolves with what came back by the time the server closed or `timeoutMs` passed.
+ */
+export function rawRequest(port: number, data: string | Buffer, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => { out += d.toString('latin1'); });
+    s.on('error', () => resolve(out));
+    s.on('close', () => resolve(out));
+    s.setTimeout(timeoutMs, () => s.destroy());
+    s.end(data);
+  });
 }
