@@ -11,16 +11,25 @@ import { benchE2e } from './e2e.ts';
 import { benchFold } from './fold.ts';
 import { benchModels } from './models.ts';
 import { benchPeers } from './peers.ts';
+import { progress } from '../../src/progress.ts';
 
 export async function benchAll() {
   const cpu = os.cpus();
   const t0 = Date.now();
-  const decode = await benchDecode();
-  const detect = await benchDetect();
-  const models = await benchModels();
-  const fold = await benchFold();
-  const peers = await benchPeers();
-  const e2e = await benchE2e();
+  // one bar over the stages: a run takes several minutes
+  const bar = progress('bench', 6, { stage: 'decode' });
+  const stage = async <T>(i: number, name: string, run: () => Promise<T>): Promise<T> => {
+    bar.update(i, { stage: name });
+    return run();
+  };
+  const decode = await stage(0, 'decode', benchDecode);
+  const detect = await stage(1, 'detect', benchDetect);
+  const models = await stage(2, 'models', benchModels);
+  const fold = await stage(3, 'fold', benchFold);
+  const peers = await stage(4, 'peers', () => benchPeers());
+  const e2e = await stage(5, 'e2e', () => benchE2e());
+  bar.update(6, { stage: 'done' });
+  bar.stop();
   return {
     machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, tfjs backend ${models.backend}`,
     date: new Date().toISOString(),
