@@ -69,7 +69,10 @@ export function configurationReference(): string {
   out.push('', '## Pipeline files (`pipelines/NAME.yaml`)', '',
     'A pipeline is a `name`, a `description` and a list of `elements`, each one key (the',
     'element) with its options; `ingest` comes first.', '');
-  for (const name of elementNames()) {
+  // in the order a pipeline uses them (registration order depends on what was imported first)
+  const ORDER = ['ingest', 'detect', 'track', 'quality', 'align', 'superres', 'attributes'];
+  const names = elementNames().sort((x, y) => (ORDER.indexOf(x) + 1 || 99) - (ORDER.indexOf(y) + 1 || 99) || x.localeCompare(y));
+  for (const name of names) {
     const el = getElement(name)!;
     out.push(`### \`${name}\``, '', el.description, '', HEAD);
     rows(json(el.options as z.ZodType), '', out);

@@ -40,3 +40,58 @@ export function addScalar(acc: ScalarAcc, value: number, weight: number): void {
   acc.sum += weight * value;
 }
 export const scalarMean = (acc: ScalarAcc) => (acc.weight ? acc.sum / acc.weight : undefined);
+
+/**
+ * A track's attribute answers over its frames: the class answers smoothed by their SA
+ * confidence, age weighted by the age head's confidence, the CelebA probabilities averaged.
+ */
+export interface TrackAnswersAcc {
+  gender: ClassAcc;
+  ageGroup: ClassAcc;
+  smiling: ClassAcc;
+  age: ScalarAcc;
+  celeba: Record<string, ScalarAcc>;
+}
+
+/** One frame's answers of the attribute model, as the smoothing reads them. */
+export interface FrameAnswers {
+  gender: ClassObs;
+  ageGroup: ClassObs;
+  smiling: ClassObs;
+  age: number;
+  celeba: Record<string, number>;
+}
+
+export function newTrackAnswers(): TrackAnswersAcc {
+  return { gender: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {} };
+}
+
+export function addAnswers(acc: TrackAnswersAcc, a: FrameAnswers): void {
+  addClass(acc.gender, a.gender);
+  addClass(acc.ageGroup, a.ageGroup);
+  addClass(acc.smiling, a.smiling);
+  addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
+  for (const [k, p] of Object.entries(a.celeba)) addScalar((acc.celeba[k] ??= { weight: 0, sum: 0 }), p, 1);
+}
+
+/** The smoothed class answers as one string: unchanged = the track's answers are stable. */
+export function answersKey(acc: TrackAnswersAcc): string {
+  return [acc.gender, acc.ageGroup, acc.smiling].map((c) => smoothedClass(c)?.value).join('|');
+}
+
+/** The smoothed answers as events carry them (rounded). */
+export function smoothedAnswers(acc: TrackAnswersAcc) {
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  const cls = (c: ClassAcc) => {
+    const s = smoothedClass(c);
+    return s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
+  };
+  const age = scalarMean(acc.age);
+  return {
+    gender: cls(acc.gender),
+    ageGroup: cls(acc.ageGroup),
+    age: age == null ? undefined : Math.round(age * 10) / 10,
+    smiling: cls(acc.smiling),
+    celeba: Object.fromEntries(Object.entries(acc.celeba).map(([k, v]) => [k, r3(scalarMean(v) ?? 0)])),
+  };
+}

@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../data.ts';
 import { getElement } from '../pipeline/registry.ts';
 import { createStages } from '../pipeline/run.ts';
-import { parsePipeline } from '../pipeline/schema.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 const ctx = { stream: 't', live: false, count: () => {}, emit: () => {} };
@@ -41,8 +40,10 @@ describe('align', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     manifest.inference = { ...manifest.inference, zoom: 0.7 };
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    // align and attributes alone (no detector: the frame brings its face), so built without the order check
+    const el = (element: string, o: object) => ({ element, options: getElement(element)!.options.parse(o) as Record<string, unknown> });
     const crop = async (attributes: object) => {
-      const p = parsePipeline({ name: 'p', elements: [{ ingest: {} }, { align: {} }, { attributes }] }, 'p.yaml');
+      const p = { name: 'p', elements: [el('ingest', {}), el('align', {}), el('attributes', attributes)] };
       const stages = await createStages(p, ctx);
       try {
         return ((await stages[0]!.process(frame())) as AnalysedFrame).faces[0]!.crop!;

@@ -21,6 +21,7 @@ export const alignOptions = z.strictObject({
 
 registerElement({
   name: 'align',
+  after: ['detect'],
   description: 'aligned fixed-size face crops',
   options: alignOptions,
   create: (o, ctx) => {

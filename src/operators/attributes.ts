@@ -1,19 +1,23 @@
 /**
  * `attributes`: the multi-task attribute model on the aligned crops of a frame, in one
- * batch (at most `maxBatch` crops), each track re-classified at most every
- * `intervalMs`; per track the answers are smoothed by their SA confidence
- * (src/calculators/smooth.ts) and reported in track.updated / track.ended.
+ * batch (at most `maxBatch` crops), each track re-classified at most every `intervalMs`
+ * (every `stableIntervalMs` once its smoothed answers stopped changing). Each classified
+ * face gets this frame's answers (`face.attributes`); `report` smooths them per track by
+ * their SA confidence and reports them.
  *
  * @example
  *   - attributes: { maxBatch: 32, intervalMs: 400 }
  */
 import { z } from 'zod';
-import { addClass, addScalar, newClassAcc, scalarMean, smoothedClass } from '../calculators/smooth.ts';
+import { addAnswers, answersKey, newTrackAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import { loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
 import { batcher, type Batcher } from '../models/batcher.ts';
 import type { Crop } from '../models/batch.ts';
 import { registerElement } from '../pipeline/registry.ts';
-import type { AnalysedFrame, FaceObservation, TrackAttributeAcc, TrackState } from '../pipeline/types.ts';
+import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
+
+/** When a track was last classified and how stable its answers are: this element's own state, per track. */
+interface Schedule { lastClassifiedMs: number; answers: TrackAnswersAcc; key: string; unchangedFor: number }
 
 export const attributesOptions = z.strictObject({
   model: z.string().optional().describe('Folder of the model (model.json + weights); by default the shipped models/attributes.'),
@@ -34,26 +38,9 @@ export function attributeBatchStats(): { batches: number; crops: number; largest
   return { batches, crops, largest };
 }
 
-export function trackAttributes(t: TrackState) {
-  const a = t.attributes;
-  if (!a) return undefined;
-  const r3 = (v: number) => Math.round(v * 1000) / 1000;
-  const cls = (acc: TrackAttributeAcc['gender']) => {
-    const s = smoothedClass(acc);
-    return s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
-  };
-  const age = scalarMean(a.age);
-  return {
-    gender: cls(a.gender),
-    ageGroup: cls(a.ageGroup),
-    age: age == null ? undefined : Math.round(age * 10) / 10,
-    smiling: cls(a.smiling),
-    celeba: Object.fromEntries(Object.entries(a.celeba).map(([k, v]) => [k, r3(scalarMean(v) ?? 0)])),
-  };
-}
-
 registerElement({
   name: 'attributes',
+  after: ['align', 'track'],
   description: 'gender, age, smile and the 40 CelebA attributes per track, with SA confidence and grade',
   options: attributesOptions,
   create: async (o, ctx) => {
@@ -69,20 +56,22 @@ registerElement({
     const shared = batchers.get(bkey)!;
     shared.users++;
     let disposed = false;
+    const schedules = new Map<number, Schedule>();
     return {
       dispose() {
         if (!disposed) shared.users--;
         disposed = true;
       },
       async process(item: AnalysedFrame): Promise<AnalysedFrame> {
+        for (const t of item.tracks?.ended ?? []) schedules.delete(t.id);
         const now = item.frame.ptsMs;
-        const due = (t: TrackState) => {
-          const a = t.attributes;
-          if (!a) return true;
-          const interval = a.unchangedFor >= o.stableAfter ? o.stableIntervalMs : o.intervalMs;
-          return now - a.lastClassifiedMs >= interval;
+        const due = (id: number) => {
+          const s = schedules.get(id);
+          if (!s) return true;
+          const interval = s.unchangedFor >= o.stableAfter ? o.stableIntervalMs : o.intervalMs;
+          return now - s.lastClassifiedMs >= interval;
         };
-        const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.track && due(f.track)).slice(0, o.maxBatch);
+        const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.trackId != null && due(f.trackId)).slice(0, o.maxBatch);
         if (!todo.length) return item;
         const answers = await shared.run(todo.map((f) => f.crop!));
         ctx.count('faces.classified', todo.length);
@@ -90,21 +79,15 @@ registerElement({
         todo.forEach((face, i) => {
           const a = answers[i]!;
           face.attributes = a;
-          const t = face.track!;
-          const acc = (t.attributes ??= {
-            gender: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {},
-            lastClassifiedMs: now, answer: '', unchangedFor: 0,
-          });
-          acc.lastClassifiedMs = now;
-          addClass(acc.gender, a.gender);
-          addClass(acc.ageGroup, a.ageGroup);
-          addClass(acc.smiling, a.smiling);
-          addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
-          for (const [k, p] of Object.entries(a.celeba)) addScalar((acc.celeba[k] ??= { weight: 0, sum: 0 }), p, 1);
+          const id = face.trackId!;
+          const s = schedules.get(id) ?? { lastClassifiedMs: now, answers: newTrackAnswers(), key: '', unchangedFor: 0 };
+          schedules.set(id, s);
+          s.lastClassifiedMs = now;
           // stable = the smoothed answers did not change; then the track is classified less often
-          const answer = [acc.gender, acc.ageGroup, acc.smiling].map((c) => smoothedClass(c)?.value).join('|');
-          acc.unchangedFor = answer === acc.answer ? acc.unchangedFor + 1 : 0;
-          acc.answer = answer;
+          addAnswers(s.answers, a);
+          const key = answersKey(s.answers);
+          s.unchangedFor = key === s.key ? s.unchangedFor + 1 : 0;
+          s.key = key;
         });
         return item;
       },

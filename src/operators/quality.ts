@@ -25,6 +25,7 @@ export const qualityOptions = z.strictObject({
 
 registerElement({
   name: 'quality',
+  after: ['detect'],
   description: 'size, blur and pose gate; skipped faces counted by reason',
   options: qualityOptions,
   create: (o, ctx) => ({
@@ -39,10 +40,7 @@ registerElement({
           yawDeg: pose.yawDeg, rollDeg: pose.rollDeg, score: face.score,
         };
         face.quality = q;
-        if (q.widthPx < o.smallBelow) {
-          face.flags.push('small');
-          face.track?.flags.add('small');
-        }
+        if (q.widthPx < o.smallBelow) face.flags.push('small');
         const reason: SkipReason | undefined =
           q.widthPx < o.minSize ? 'small'
           : q.score < o.minScore ? 'score'
@@ -55,10 +53,6 @@ registerElement({
           continue;
         }
         ctx.count('faces.passed');
-        const t = face.track;
-        // best = largest sharp frontal face so far
-        const rank = (x: FaceQuality) => x.widthPx * Math.min(1, x.blur / 100) * Math.cos((x.yawDeg * Math.PI) / 180);
-        if (t && (!t.bestQuality || rank(q) > rank(t.bestQuality))) t.bestQuality = q;
       }
       return item;
     },

@@ -51,6 +51,7 @@ export function upscaleCrops(model: tf.LayersModel, crops: RgbImage[]): RgbImage
 
 registerElement({
   name: 'superres',
+  after: ['quality', 'align'],
   description: 'TRGAN super-resolution of small faces before the attribute model',
   options: superresOptions,
   create: async (o, ctx) => {
@@ -69,11 +70,11 @@ registerElement({
         const todo: FaceObservation[] = [];
         for (const face of item.faces) {
           if (face.predicted || !face.quality || face.quality.widthPx >= o.below) continue;
-          if (face.skipped === 'blur' && o.rescue) {
-            face.skipped = undefined;
+          if (face.skipped === 'blur' && o.rescue && !face.rescued) {
+            face.rescued = true; // the gate's verdict stays; this element adds its own
             ctx.count('superres.rescued');
           }
-          if (face.skipped) continue;
+          if (face.skipped && !face.rescued) continue;
           if (todo.length < o.maxBatch) todo.push(face);
         }
         if (!todo.length) return item;
@@ -81,7 +82,6 @@ registerElement({
         upscaleCrops(model, crops).forEach((crop, i) => {
           todo[i]!.crop = crop;
           todo[i]!.flags.push('superres');
-          todo[i]!.track?.flags.add('superres');
         });
         ctx.count('superres.faces', todo.length);
         return item;

@@ -25,8 +25,11 @@ export function optionsOf<T>(ctx: ElementContext, element: string): T | undefine
 
 export interface Stage<I = unknown, O = unknown> {
   process(item: I): Promise<O> | O;
-  /** The stream ended: report what is still open (tracks...). */
-  flush?(): void | Promise<void>;
+  /**
+   * The stream ended: a last item for the elements after this one (the tracks still open,
+   * ended), or nothing. Flushing goes forward like every frame.
+   */
+  flush?(): unknown | Promise<unknown>;
   dispose?(): void;
 }
 
@@ -36,6 +39,8 @@ export interface ElementDef<O = unknown> {
   options: z.ZodType<O>;
   /** Stage factory; `ingest` has none (it is the source). May load models. */
   create?: (options: O, ctx: ElementContext) => Stage | Promise<Stage>;
+  /** Elements whose output this one reads: each must come earlier in the pipeline (checked at load). */
+  after?: string[];
 }
 
 const elements = new Map<string, ElementDef<never>>();

@@ -14,6 +14,7 @@ import { LatencyHistogram } from './latency.ts';
 import type { IngestOptions } from './elements.ts';
 import { getElement, type ElementContext, type Stage } from './registry.ts';
 import type { PipelineConfig } from './schema.ts';
+import { createReportStage } from '../operators/report.ts';
 import './elements.ts';
 
 export type StreamState = 'starting' | 'live' | 'stalled' | 'restarting' | 'ended' | 'error';
@@ -76,6 +77,9 @@ export async function createStages(pipeline: PipelineConfig, context: ElementCon
     if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
     stages.push(await def.create(options, ctx));
   }
+  // with tracks, `report` comes last: it emits the track events once the frame's answers exist
+  const track = pipeline.elements.find((e) => e.element === 'track');
+  if (track) stages.push(createReportStage(track.options as { updateIntervalMs: number }, ctx));
   return stages;
 }
 
@@ -185,8 +189,15 @@ export function startStream(opts: StreamOptions): RunningStream {
   /** Flushes the stages (open tracks end), then reports the end of the stream. */
   let ending: Promise<StreamEnded> | undefined;
   const end = (error?: unknown): Promise<StreamEnded> => (ending ??= (async () => {
+    // flushing goes forward like a frame: what a stage sends on at the end (the open
+    // tracks, ended) passes through the stages after it
+    let carry: unknown;
     for (const stage of stages) {
-      try { await stage.flush?.(); } catch { /* flushing is best effort */ }
+      try {
+        if (carry !== undefined) carry = await stage.process(carry);
+        const out = await stage.flush?.();
+        if (out !== undefined) carry ??= out;
+      } catch { /* flushing is best effort */ }
       stage.dispose?.();
     }
     stages = [];

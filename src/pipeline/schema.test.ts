@@ -27,6 +27,15 @@ describe('pipeline schema', () => {
     expect(() => loadPipeline('nope')).toThrow(/no pipeline "nope".*known pipelines: .*default/);
   });
 
+  it('each element needs the elements it reads before it, and the error says which', () => {
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { align: {} }] }, 'p.yaml'))
+      .toThrow('p.yaml: elements[1] "align" needs "detect" before it, and the pipeline has none');
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }, { align: {} }, { attributes: {} }, { track: {} }] }, 'p.yaml'))
+      .toThrow('p.yaml: elements[3] "attributes" needs "track" before it, but "track" is elements[4]');
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }, { track: {} }, { align: {} }, { superres: {} }] }, 'p.yaml'))
+      .toThrow(/"superres" needs "quality" before it/);
+  });
+
   it('app config: defaults, strict keys, unique source names', () => {
     expect(parseAppConfig({}, 'c')).toMatchObject({ rtmp: { port: 1935 }, http: { port: 8080 }, pipeline: 'default', sources: [] });
     expect(() => parseAppConfig({ sources: [{ name: 'a', url: 'rtsp://x', pipline: 'd' }] }, 'c.yaml')).toThrow('unknown key "sources[0].pipline"');

@@ -56,6 +56,14 @@ export function parsePipeline(doc: unknown, where: string): PipelineConfig {
   if (elements[0]?.element !== 'ingest') {
     throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[0] must be "ingest" (the source of the frames)`);
   }
+  // each element reads what the ones it names produced: they must come before it
+  elements.forEach(({ element }, i) => {
+    for (const need of getElement(element)!.after ?? []) {
+      const at = elements.findIndex((e) => e.element === need);
+      if (at < 0) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[${i}] "${element}" needs "${need}" before it, and the pipeline has none`);
+      if (at > i) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[${i}] "${element}" needs "${need}" before it, but "${need}" is elements[${at}]`);
+    }
+  });
   return { name: top.data.name, description: top.data.description, elements };
 }
 

@@ -3,20 +3,7 @@ import type { Box } from '../calculators/geometry.ts';
 import type { Point } from '../calculators/similarity.ts';
 import type { RgbImage } from '../calculators/warp.ts';
 import type { Frame } from '../ingest/fromSource.ts';
-import type { ClassAcc, ScalarAcc } from '../calculators/smooth.ts';
 import type { Attributes } from '../models/attributes/model.ts';
-
-export interface TrackAttributeAcc {
-  gender: ClassAcc;
-  ageGroup: ClassAcc;
-  smiling: ClassAcc;
-  age: ScalarAcc;
-  celeba: Record<string, ScalarAcc>;
-  lastClassifiedMs: number;
-  /** The smoothed answers at the last classification, and for how many it has not changed. */
-  answer: string;
-  unchangedFor: number;
-}
 
 export interface FaceQuality {
   /** Box width in the analysed frame, pixels. */
@@ -32,16 +19,15 @@ export interface FaceQuality {
 
 export type SkipReason = 'small' | 'blur' | 'pose' | 'score' | 'predicted';
 
-export interface TrackState {
+/** A confirmed track as the tracker reports it on the frame it starts or ends. */
+export interface TrackInfo {
   id: number;
   firstSeenMs: number;
-  lastSeenMs: number;
-  frames: number;
-  bestQuality?: FaceQuality;
-  /** 'small' once the face was ever below the small threshold. */
-  flags: Set<string>;
-  lastUpdateEmitMs: number;
-  attributes?: TrackAttributeAcc;
+  /** Detections matched to it so far. */
+  hits: number;
+  box: Box;
+  landmarks5: Point[];
+  score: number;
 }
 
 export interface FaceObservation {
@@ -50,11 +36,16 @@ export interface FaceObservation {
   landmarks5: Point[];
   /** Carried by the tracker on a frame without (matching) detection. */
   predicted?: boolean;
-  track?: TrackState;
+  /** The confirmed track this face belongs to (set by `track`). */
+  trackId?: number;
+  /** Detections matched to that track so far, this one included. */
+  trackHits?: number;
   quality?: FaceQuality;
   flags: string[];
   /** Why the quality gate keeps this face from the attribute model. */
   skipped?: SkipReason;
+  /** Taken back by `superres` although skipped (small and blurred: TRGAN's crop is classified). */
+  rescued?: boolean;
   /** The aligned crop (memory only, never sent anywhere unless a setting asks). */
   crop?: RgbImage;
   /** This frame's answers of the attribute model. */
@@ -66,4 +57,8 @@ export interface AnalysedFrame {
   /** Whether the detector ran on this frame (see detect.detectEvery). */
   detected: boolean;
   faces: FaceObservation[];
+  /** Tracks confirmed and ended on this frame (set by `track`). */
+  tracks?: { started: TrackInfo[]; ended: TrackInfo[] };
+  /** The item a stage's flush sends on at the end of the stream (open tracks end). */
+  final?: boolean;
 }
