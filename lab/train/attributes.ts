@@ -1,5 +1,5 @@
 /**
- * `facestream train attributes`: one network, all datasets at once (THESIS.md §1,
+ * `facestream train attributes`: one network, all datasets at once (docs/method.md §1,
  * "problem 1"). Each sample adds loss only to the heads its dataset labels:
  *   CelebA  -> celeba (40 attributes), gender (from Male), smile (from Smiling)
  *   UTKFace -> gender, age (regression), age5

@@ -1,6 +1,6 @@
 /**
  * Phase 2 of the attribute model: SA-softmax heads trained by dynamic tags
- * (THESIS.md §2, algorithm 1) on cached features. The trunk and the plain heads stay as
+ * (docs/method.md §2, algorithm 1) on cached features. The trunk and the plain heads stay as
  * phase 1 left them, so plain and SA answers can be compared on the same faces.
  *
  * Per task (gender, age5, smile): the `${task}_fc_relu` features of every labelled

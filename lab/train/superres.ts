@@ -3,7 +3,7 @@
  * alignment as the pipeline, cached by src/train/crops.ts), low-resolution inputs made by
  * area downscaling (what a distant camera's few pixels average over).
  *
- * Loss (THESIS.md §4): L1 pixel loss to the high-resolution face + lambda x the
+ * Loss (docs/method.md §4): L1 pixel loss to the high-resolution face + lambda x the
  * Wasserstein adversarial term -critic(G(low)). The critic is trained with weight
  * clipping (WGAN), not the gradient penalty: the penalty needs a second-order gradient
  * through the critic every step, which on two CPU cores would cost more than the generator

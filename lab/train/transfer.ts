@@ -1,5 +1,5 @@
 /**
- * The thesis' transfer experiment (THESIS.md §4, table 4-1), redone on our data: the
+ * The thesis' transfer experiment (docs/method.md §4, table 4-1), redone on our data: the
  * smiling head trained on the SMILE (LFW) faces alone, and on SMILE plus its
  * super-resolved copies 1:1 (each face area-downscaled x4 and upscaled by TRGAN, which was
  * trained on CelebA); both tested on CelebA `Smiling` (every CelebA face: none is used in

@@ -1,5 +1,5 @@
 /**
- * SA-softmax (THESIS.md §2): a classifier over N classes with an (N+1)-th output meaning
+ * SA-softmax (docs/method.md §2): a classifier over N classes with an (N+1)-th output meaning
  * "unrecognizable". Pure functions: inference (class probabilities, confidence, grade)
  * and the dynamic-tag relabelling rule of the training algorithm.
  */

@@ -50,7 +50,7 @@ export function similarityParams(m: Affine): { scale: number; rotationDeg: numbe
 /**
  * The 5-point template: the widely used one for 112x112 crops (left eye, right eye, nose
  * tip, left and right mouth corners, in image coordinates: "left" is the image's left).
- * THESIS.md §1's template puts the nose below the mouth (y 488 vs 370 on a 450 canvas),
+ * docs/method.md §1's template puts the nose below the mouth (y 488 vs 370 on a 450 canvas),
  * a typo; this one is consistent (eyes 51.6, nose 71.7, mouth 92.3) and is scaled to any
  * crop size.
  */

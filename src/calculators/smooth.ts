@@ -1,6 +1,6 @@
 /**
  * Per-track smoothing of attribute answers: each frame's class probabilities are
- * averaged with its SA confidence as the weight (THESIS.md §2: the confidence is what
+ * averaged with its SA confidence as the weight (docs/method.md §2: the confidence is what
  * video smoothing should weigh by), so one doubtful frame does not flip an answer.
  * Pure functions over plain accumulators.
  */

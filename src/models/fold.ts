@@ -1,5 +1,5 @@
 /**
- * Layer merging (THESIS.md §3): BatchNormalization folded into the conv or dense layer
+ * Layer merging (docs/method.md §3): BatchNormalization folded into the conv or dense layer
  * in front of it, and a following ReLU fused into the same op.
  *
  *   w' = w * gamma / sqrt(var + eps)        b' = (b - mean) * gamma / sqrt(var + eps) + beta

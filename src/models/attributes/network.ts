@@ -1,5 +1,5 @@
 /**
- * The multi-task attribute network (THESIS.md §1), narrowed for two CPU cores: a shared
+ * The multi-task attribute network (docs/method.md §1), narrowed for two CPU cores: a shared
  * trunk of ConvUnits (conv -> BN -> ReLU, max-pools) on 64x64 aligned crops, and one
  * subnet per task (3x3 conv -> 1x1 conv -> fc_feature -> output). Outputs are logits.
  *

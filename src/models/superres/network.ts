@@ -1,5 +1,5 @@
 /**
- * TRGAN (THESIS.md §4): a face super-resolution generator built from residual blocks, and
+ * TRGAN (docs/method.md §4): a face super-resolution generator built from residual blocks, and
  * a convolutional critic for the Wasserstein loss.
  *
  * Generator, 16x16 -> 64x64 (x4) or 8x8 -> 64x64 (x8), RGB in [0, 1]:
