@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { appConfigSchema, sourceSchema } from '../src/config.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { elementNames, getElement } from '../src/pipeline/registry.ts';
-import '../src/pipeline/elements.ts';
+import '../src/runner/elements.ts';
 
 interface JsonSchema {
   type?: string | string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[]; enum?: unknown[]; const?: unknown;

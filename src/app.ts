@@ -11,7 +11,7 @@ import { redact } from './redact.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
 import { startRedisBus, type RedisBus } from './events/bus.ts';
-import { preparePipeline, startStream, type RunningStream } from './pipeline/run.ts';
+import { preparePipeline, startStream, type RunningStream } from './runner/run.ts';
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';

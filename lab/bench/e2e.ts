@@ -9,7 +9,7 @@
  * count sampled every second (first, last and maximum).
  */
 import { loadPipeline } from '../../src/pipeline/schema.ts';
-import { startStream } from '../../src/pipeline/run.ts';
+import { startStream } from '../../src/runner/run.ts';
 import type { Frame } from '../../src/ingest/fromSource.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { autoWorkers } from '../../src/models/faces/pool.ts';

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
-import { createStages } from '../../src/pipeline/run.ts';
+import { createStages } from '../../src/runner/run.ts';
 import { loadPipeline } from '../../src/pipeline/schema.ts';
 import type { AnalysedFrame } from '../../src/pipeline/types.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';

@@ -23,7 +23,7 @@ import type { NmsSession } from 'node-media-server';
 import { FacestreamError, errorMessage } from '../../src/errors.ts';
 import type { FacestreamEvent } from '../../src/events/types.ts';
 import { createLogger } from '../../src/log.ts';
-import { startStream, type RunningStream } from '../../src/pipeline/run.ts';
+import { startStream, type RunningStream } from '../../src/runner/run.ts';
 import type { PipelineConfig } from '../../src/pipeline/schema.ts';
 
 export const SUPPORTED_NMS = '>=4.0.0 <5.0.0';

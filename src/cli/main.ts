@@ -9,7 +9,7 @@ import { loadAppConfig } from '../config.ts';
 import { FacestreamError, errorMessage } from '../errors.ts';
 import type { FacestreamEvent } from '../events/types.ts';
 import { log } from '../log.ts';
-import { startStream } from '../pipeline/run.ts';
+import { startStream } from '../runner/run.ts';
 import { loadPipeline } from '../pipeline/schema.ts';
 
 /** A whole number within [min, max]: `2.5`, `1e3`, `0x10` and `-1` are refused before anything loads. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../data.ts';
 import { getElement } from '../pipeline/registry.ts';
-import { createStages } from '../pipeline/run.ts';
+import { createStages } from '../runner/run.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 const ctx = { stream: 't', live: false, count: () => {}, emit: () => {} };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPipeline, parsePipeline } from './schema.ts';
 import { parseAppConfig } from '../config.ts';
-import './elements.ts';
+import '../runner/elements.ts';
 
 describe('pipeline schema', () => {
   it('loads every shipped pipeline', () => {

@@ -10,10 +10,10 @@ import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '..
 import { Flow } from '../ingest/flow.ts';
 import { checkSource, fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
-import { LatencyHistogram } from './latency.ts';
-import type { IngestOptions } from './elements.ts';
-import { getElement, type ElementContext, type Stage } from './registry.ts';
-import type { PipelineConfig } from './schema.ts';
+import { LatencyHistogram } from '../pipeline/latency.ts';
+import type { IngestOptions } from '../pipeline/ingest.ts';
+import { getElement, type ElementContext, type Stage } from '../pipeline/registry.ts';
+import type { PipelineConfig } from '../pipeline/schema.ts';
 import { createReportStage } from '../operators/report.ts';
 import './elements.ts';
 

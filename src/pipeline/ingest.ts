@@ -1,4 +1,4 @@
-/** The built-in elements. Importing this module registers them. */
+/** The pipeline's source element, `ingest` (the analysis elements are in src/operators; src/runner/elements.ts registers them all). */
 import { z } from 'zod';
 import { registerElement } from './registry.ts';
 
@@ -17,11 +17,3 @@ registerElement({
   description: 'decode the source with ffmpeg into RGB frames at the analysis rate',
   options: ingestOptions,
 });
-
-// The analysis elements register themselves.
-import '../operators/detect.ts';
-import '../operators/track.ts';
-import '../operators/quality.ts';
-import '../operators/align.ts';
-import '../operators/superres.ts';
-import '../operators/attributes.ts';
