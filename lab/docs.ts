@@ -1,8 +1,9 @@
 /**
  * `npm run docs`: docs/configuration.md generated from the schemas that validate the
  * config file and the pipeline files (zod, through JSON Schema), so that the reference
- * cannot drift from what facestream accepts. test/docs.test.ts fails when the committed
- * file is not what this generates.
+ * cannot drift from what facestream accepts, and each shipped model's MODEL_CARD.md from
+ * its manifest (lab/modelcard.ts). test/docs.test.ts fails when a committed file is not
+ * what this generates.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { appConfigSchema, sourceSchema } from '../src/config.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { elementNames, getElement } from '../src/pipeline/registry.ts';
 import '../src/runner/elements.ts';
+import { modelCards } from './modelcard.ts';
 
 interface JsonSchema {
   type?: string | string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[]; enum?: unknown[]; const?: unknown;
@@ -86,4 +88,8 @@ export const CONFIGURATION_DOC = path.join(PROJECT_ROOT, 'docs', 'configuration.
 if (import.meta.url === `file://${process.argv[1]}`) {
   fs.writeFileSync(CONFIGURATION_DOC, configurationReference());
   process.stdout.write(`${path.relative(process.cwd(), CONFIGURATION_DOC)} written\n`);
+  for (const [file, text] of modelCards()) {
+    fs.writeFileSync(file, text);
+    process.stdout.write(`${path.relative(process.cwd(), file)} written\n`);
+  }
 }
