@@ -12,6 +12,7 @@ import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
 import { startRedisBus, type RedisBus } from './events/bus.ts';
 import { preparePipeline, startStream, type RunningStream } from './runner/run.ts';
+import { SharedResources } from './pipeline/shared.ts';
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
@@ -98,17 +99,27 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const initialSources = [...config.sources, ...stored];
   const sourcePipelines = initialSources.map((s) => loadPipeline(s.pipeline ?? config.pipeline));
   // models loaded (a bad model file fails the start) and detector workers started before any stream
-  for (const p of new Map([pipeline, ...sourcePipelines].map((p) => [p.file ?? p.name, p])).values()) await preparePipeline(p);
+  // the models, batchers and detector workers every stream of this app shares, freed on stop
+  const shared = new SharedResources();
+  for (const p of new Map([pipeline, ...sourcePipelines].map((p) => [p.file ?? p.name, p])).values()) {
+    try {
+      await preparePipeline(p, shared);
+    } catch (err) {
+      await shared.dispose();
+      await store.close();
+      throw err;
+    }
+  }
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
-  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, playSecret: config.rtmp.publishSecret });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, playSecret: config.rtmp.publishSecret, shared });
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
   const pull = (s: SourceConfig, pipeline: PipelineConfig) =>
     pulled.set(s.name, startStream({
-      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent,
+      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, shared,
       ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
     }));
   initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
@@ -172,6 +183,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     await server.stop();
     await bus?.close();
     await store.close();
+    await shared.dispose();
     throw err;
   }
   log.info(`RTMP on ${config.rtmp.host}:${rtmpPort}, HTTP on http://${config.http.host}:${httpServer.port}/`);
@@ -203,6 +215,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await server.stop();
       await bus?.close(); // after the streams ended: their last events are appended first
       await store.close();
+      await shared.dispose(); // models, batchers and detector worker threads
     })()),
   };
 }

@@ -14,6 +14,7 @@ import type { Frame } from '../../src/ingest/fromSource.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { autoWorkers } from '../../src/models/faces/pool.ts';
 import { attributeBatchStats } from '../../src/operators/attributes.ts';
+import { SharedResources } from '../../src/pipeline/shared.ts';
 import { benchClip } from './clip.ts';
 import { percentile } from './stats.ts';
 
@@ -31,7 +32,7 @@ export interface E2eRun {
 
 export async function runStreams(
   n: number, fps: number,
-  opts: { pipeline?: string; clip?: string; realtime?: boolean; workers?: number | 'auto' } = {},
+  opts: { pipeline?: string; clip?: string; realtime?: boolean; workers?: number | 'auto'; shared?: SharedResources } = {},
 ): Promise<E2eRun & { totalFps: number; wallSeconds: number }> {
   await initRuntime();
   const clip = opts.clip ?? benchClip();
@@ -51,9 +52,11 @@ export async function runStreams(
   };
   sample();
   const timer = setInterval(sample, 1000);
+  // the streams share models, batchers and detector workers, as the streams of one app do
+  const shared = opts.shared ?? new SharedResources();
   const streams = spans.map((span, i) => startStream({
     name: `bench-${i}`, uri: clip, pipeline, live: realtime, realtime, endOnEof: true, restartOnStall: false,
-    ingest: { fps }, onEvent: () => {},
+    ingest: { fps }, onEvent: () => {}, shared,
     onItem: (item) => {
       const frame = (item as { frame: Frame }).frame;
       const now = Date.now();
@@ -67,7 +70,8 @@ export async function runStreams(
   }));
   const ended = await Promise.all(streams.map((s) => s.done));
   clearInterval(timer);
-  sample();
+  sample(); // before the shared models are freed: the end of the run as the streams left it
+  if (!opts.shared) await shared.dispose();
   for (const e of ended) if (e.error) throw new Error(`bench stream ${e.stream} failed: ${e.error.message}`);
   const perStream = spans.map((s) => (s.count > 1 ? (s.count - 1) / ((s.last - s.first) / 1000) : 0));
   latencies.sort((a, b) => a - b);
@@ -101,10 +105,12 @@ export async function benchCapacity(opts: { pipeline?: string } = {}): Promise<{
 }
 
 export async function benchE2e(opts: { pipeline?: string } = {}) {
-  const before = attributeBatchStats();
-  const streams1 = await runStreams(1, 10, opts);
-  const streams4 = await runStreams(4, 5, opts);
-  const after = attributeBatchStats();
+  const shared = new SharedResources();
+  const streams1 = await runStreams(1, 10, { ...opts, shared });
+  const streams4 = await runStreams(4, 5, { ...opts, shared });
+  const after = await attributeBatchStats(shared);
+  await shared.dispose();
+  const before = { batches: 0, crops: 0 };
   // load shedding: eight live streams at 10 fps ask for about twice what this machine analyses
   const overload = await runStreams(8, 10, opts);
   const capacity = await benchCapacity(opts);

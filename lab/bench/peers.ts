@@ -22,6 +22,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
 import { createStages } from '../../src/runner/run.ts';
+import { SharedResources } from '../../src/pipeline/shared.ts';
 import { loadPipeline } from '../../src/pipeline/schema.ts';
 import type { AnalysedFrame } from '../../src/pipeline/types.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
@@ -46,8 +47,9 @@ async function timeFrames(frames: Frame[], fn: (f: Frame) => Promise<number>): P
 export async function runFacestream(frames: Frame[], pipelineName = 'default'): Promise<PeerResult & { classified: number }> {
   const pipeline = loadPipeline(pipelineName);
   const counters: Record<string, number> = {};
+  const shared = new SharedResources();
   const ctx = (stream: string) => ({
-    stream, live: false, emit: () => {},
+    stream, live: false, emit: () => {}, shared,
     count: (name: string, by = 1) => { counters[name] = (counters[name] ?? 0) + by; },
   });
   const warm = await createStages(pipeline, ctx('warm-up'));
@@ -69,6 +71,7 @@ export async function runFacestream(frames: Frame[], pipelineName = 'default'): 
   }
   const ms = performance.now() - t0;
   for (const s of stages) { await s.flush?.(); s.dispose?.(); }
+  await shared.dispose();
   return { ...result(ms, found, frames.length), classified: counters['faces.classified'] ?? 0 };
 }
 

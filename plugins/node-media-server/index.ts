@@ -25,6 +25,7 @@ import type { FacestreamEvent } from '../../src/events/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { startStream, type RunningStream } from '../../src/runner/run.ts';
 import type { PipelineConfig } from '../../src/pipeline/schema.ts';
+import type { SharedResources } from '../../src/pipeline/shared.ts';
 
 export const SUPPORTED_NMS = '>=4.0.0 <5.0.0';
 const log = createLogger('nms-plugin');
@@ -48,6 +49,8 @@ export interface PluginOptions {
   nmsVersion?: string;
   /** The server's auth secret when playing needs a signed URL: the plugin signs its own decoder's URL. */
   playSecret?: string;
+  /** Models, batchers and detector workers shared with the app's other streams (default: each stream its own). */
+  shared?: SharedResources;
 }
 
 export interface FacestreamPlugin {
@@ -112,6 +115,7 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
       // signed afresh at every decoder start, so a restart after days still plays
       resolveUri: secret ? () => signUrl(uri, secret, 3600) : undefined,
       onEvent: options.onEvent,
+      shared: options.shared,
     });
     streams.set(streamPath, stream);
     void stream.done.then(() => {

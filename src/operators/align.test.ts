@@ -4,12 +4,17 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../data.ts';
 import { getElement } from '../pipeline/registry.ts';
+import { SharedResources } from '../pipeline/shared.ts';
 import { createStages } from '../runner/run.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
-const ctx = { stream: 't', live: false, count: () => {}, emit: () => {} };
+const shared = new SharedResources();
+const ctx = { stream: 't', live: false, count: () => {}, emit: () => {}, shared };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-align-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await shared.dispose();
+});
 
 /** A 200x200 frame with a gradient (so that framing shows in the pixels) and one face. */
 const frame = (): AnalysedFrame => {

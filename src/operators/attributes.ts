@@ -14,6 +14,7 @@ import { loadAttributeModel, type AttributeModel, type Attributes } from '../mod
 import { batcher, type Batcher } from '../models/batcher.ts';
 import type { Crop } from '../models/batch.ts';
 import { registerElement } from '../pipeline/registry.ts';
+import type { SharedResources } from '../pipeline/shared.ts';
 import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
 
 /** When a track was last classified and how stable its answers are: this element's own state, per track. */
@@ -28,13 +29,12 @@ export const attributesOptions = z.strictObject({
   maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
-const models = new Map<string, Promise<AttributeModel>>();
-const batchers = new Map<string, Batcher<Crop, Attributes>>();
+const BATCHER = 'attributes:batcher:';
 
-/** Batches run and crops classified by the shared batchers of this process (for benchmarks and metrics). */
-export function attributeBatchStats(): { batches: number; crops: number; largest: number } {
+/** Batches run and crops classified by the batchers in `shared` (for benchmarks and metrics). */
+export async function attributeBatchStats(shared: SharedResources): Promise<{ batches: number; crops: number; largest: number }> {
   let batches = 0, crops = 0, largest = 0;
-  for (const b of batchers.values()) { batches += b.stats.batches; crops += b.stats.inputs; largest = Math.max(largest, b.stats.largest); }
+  for (const b of await shared.values<Batcher<Crop, Attributes>>(BATCHER)) { batches += b.stats.batches; crops += b.stats.inputs; largest = Math.max(largest, b.stats.largest); }
   return { batches, crops, largest };
 }
 
@@ -44,16 +44,11 @@ registerElement({
   description: 'gender, age, smile and the 40 CelebA attributes per track, with SA confidence and grade',
   options: attributesOptions,
   create: async (o, ctx) => {
+    // one model and one batcher per setting for all streams of the app: crops of several streams share a batch
     const key = o.model ?? '';
-    if (!models.has(key)) {
-      const p = loadAttributeModel(o.model);
-      models.set(key, p);
-      p.catch(() => models.delete(key));
-    }
-    const model = await models.get(key)!;
+    const model = await ctx.shared.get(`attributes:model:${key}`, () => loadAttributeModel(o.model), (m: AttributeModel) => m.dispose());
     const bkey = JSON.stringify([key, o.maxBatch, o.maxWaitMs]);
-    if (!batchers.has(bkey)) batchers.set(bkey, batcher((crops: Crop[]) => model.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs }));
-    const shared = batchers.get(bkey)!;
+    const shared = await ctx.shared.get(`${BATCHER}${bkey}`, () => batcher((crops: Crop[]) => model.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs }));
     shared.users++;
     let disposed = false;
     const schedules = new Map<number, Schedule>();

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { Frame } from '../ingest/fromSource.ts';
 import { loadDetector, type DetectedFace } from '../models/faces/detector.ts';
-import { autoWorkers, detectorPool } from '../models/faces/pool.ts';
+import { autoWorkers, openDetectorPool } from '../models/faces/pool.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
@@ -31,7 +31,10 @@ registerElement({
   create: async (o, ctx) => {
     const options = { kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles };
     const workers = o.workers === 'auto' ? autoWorkers() : o.workers;
-    const detector = workers > 0 ? await detectorPool(options, workers) : await loadDetector(options);
+    // one detector (or worker pool) per setting for all streams of the app, freed when it stops
+    const detector = workers > 0
+      ? await ctx.shared.get(`detect:pool:${JSON.stringify([options, workers])}`, () => openDetectorPool(options, workers), (p) => p.close())
+      : await ctx.shared.get(`detect:${JSON.stringify(options)}`, () => loadDetector(options), (d) => d.dispose?.());
     let last: DetectedFace[] = [];
     let lastSeq = -1;
     return {

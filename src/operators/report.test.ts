@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Attributes } from '../models/attributes/model.ts';
 import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
+import { SharedResources } from '../pipeline/shared.ts';
 import { createReportStage } from './report.ts';
 import { createTrackStage } from './track.ts';
 
@@ -18,7 +19,7 @@ const answers = (male: number): Attributes => ({
 
 function harness(updateIntervalMs = 0) {
   const events: Array<Record<string, unknown> & { type: string }> = [];
-  const ctx = { stream: 's', live: false, count: () => {}, emit: (e: Record<string, unknown> & { type: string }) => { events.push(e); } };
+  const ctx = { stream: 's', live: false, count: () => {}, emit: (e: Record<string, unknown> & { type: string }) => { events.push(e); }, shared: new SharedResources() };
   const track = createTrackStage({ iouThreshold: 0.2, maxAge: 1, minHits: 2, updateIntervalMs });
   const report = createReportStage({ updateIntervalMs }, ctx);
   /** One frame through track, a stand-in for the attribute model (answers every tracked face), and report. */

@@ -32,7 +32,6 @@ export const superresOptions = z.strictObject({
 });
 export type SuperresOptions = z.infer<typeof superresOptions>;
 
-const models = new Map<string, Promise<tf.LayersModel>>();
 
 /** Upscales crops of size 64/scale to 64x64 with the generator, in one batch. */
 export function upscaleCrops(model: tf.LayersModel, crops: RgbImage[]): RgbImage[] {
@@ -57,12 +56,7 @@ registerElement({
   create: async (o, ctx) => {
     await initRuntime();
     const dir = o.model ?? path.join(PROJECT_ROOT, 'models', 'superres', `x${o.scale}`);
-    if (!models.has(dir)) {
-      const p = loadModel(dir, [HR_SIZE / o.scale, HR_SIZE / o.scale, 3]);
-      models.set(dir, p);
-      p.catch(() => models.delete(dir));
-    }
-    const model = await models.get(dir)!;
+    const model = await ctx.shared.get(`superres:${dir}`, () => loadModel(dir, [HR_SIZE / o.scale, HR_SIZE / o.scale, 3]), (m: tf.LayersModel) => { m.dispose(); });
     const low = HR_SIZE / o.scale;
     const zoom = o.zoom ?? readInferenceSettings(optionsOf<{ model?: string }>(ctx, 'attributes')?.model).zoom;
     return {

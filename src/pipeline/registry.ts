@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { FacestreamEvent } from '../events/types.ts';
+import type { SharedResources } from './shared.ts';
 
 export interface ElementContext {
   stream: string;
@@ -16,6 +17,8 @@ export interface ElementContext {
   emit(event: Record<string, unknown> & { type: string }): void;
   /** The pipeline's elements with their validated options (align reads the attribute model's framing). */
   elements?: ReadonlyArray<{ element: string; options: unknown }>;
+  /** Models, batchers and worker pools shared by the streams of one app (or of this stream alone). */
+  shared: SharedResources;
 }
 
 /** The validated options of another element of the same pipeline, if it has one. */

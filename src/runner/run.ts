@@ -15,6 +15,7 @@ import type { IngestOptions } from '../pipeline/ingest.ts';
 import { getElement, type ElementContext, type Stage } from '../pipeline/registry.ts';
 import type { PipelineConfig } from '../pipeline/schema.ts';
 import { createReportStage } from '../operators/report.ts';
+import { SharedResources } from '../pipeline/shared.ts';
 import './elements.ts';
 
 export type StreamState = 'starting' | 'live' | 'stalled' | 'restarting' | 'ended' | 'error';
@@ -47,6 +48,8 @@ export interface StreamOptions {
   /** Read a file at its own frame rate, as a camera sends (benchmarks, demos). */
   realtime?: boolean;
   onEvent: (e: FacestreamEvent) => void;
+  /** The app's shared models, batchers and worker pools; without it the stream has its own, freed when it ends. */
+  shared?: SharedResources;
   /** Receives every analysed item (frames, until later stages add more). */
   onItem?: (item: unknown) => void;
 }
@@ -84,12 +87,12 @@ export async function createStages(pipeline: PipelineConfig, context: ElementCon
 }
 
 /**
- * Loads a pipeline's models (and starts its detector workers) ahead of any stream, so
- * that a camera connecting later does not wait for them; models and pools are shared
- * per process, so the streams then find them ready.
+ * Loads a pipeline's models (and starts its detector workers) into `shared` ahead of any
+ * stream, so that a camera connecting later does not wait for them: the streams given the
+ * same `shared` find them ready.
  */
-export async function preparePipeline(pipeline: PipelineConfig): Promise<void> {
-  const stages = await createStages(pipeline, { stream: `prepare:${pipeline.name}`, live: false, count: () => {}, emit: () => {} });
+export async function preparePipeline(pipeline: PipelineConfig, shared: SharedResources): Promise<void> {
+  const stages = await createStages(pipeline, { stream: `prepare:${pipeline.name}`, live: false, count: () => {}, emit: () => {}, shared });
   for (const s of stages) s.dispose?.();
 }
 
@@ -134,7 +137,9 @@ export function startStream(opts: StreamOptions): RunningStream {
 
   const subscription = new Subscription();
   let stopped = false;
+  const ownShared = opts.shared ? undefined : new SharedResources();
   const ctx: ElementContext = {
+    shared: opts.shared ?? ownShared!,
     stream: opts.name, live,
     count: (name, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
     emit: (e) => emit({ ...base(), ...e } as FacestreamEvent),
@@ -201,6 +206,7 @@ export function startStream(opts: StreamOptions): RunningStream {
       stage.dispose?.();
     }
     stages = [];
+    await ownShared?.dispose();
     return finish(error);
   })());
 

@@ -35,6 +35,8 @@ export interface BlazeBox { score: number; box: Box; /** right eye, left eye, no
 export interface BlazeFace {
   readonly inputSize: number;
   detect(image: RgbImage, minScore: number, opts?: { tiles?: boolean; iou?: number; maxFaces?: number }): Promise<BlazeBox[]>;
+  /** Frees the model's weights. */
+  dispose(): void;
 }
 
 function anchors(size: number): Float32Array {
@@ -95,13 +97,9 @@ export function tilesFor(width: number, height: number): Array<{ x: number; y: n
   });
 }
 
-const loaded = new Map<string, Promise<BlazeFace>>();
-
-/** Loads the model once per folder and process. */
+/** Loads the model; its owner (the detector, kept in the app's shared resources) disposes it. */
 export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
-  const cached = loaded.get(dir);
-  if (cached) return cached;
-  const loading = (async (): Promise<BlazeFace> => {
+  return (async (): Promise<BlazeFace> => {
     const json = path.join(dir, 'blazeface.json');
     if (!fs.existsSync(json)) throw new FacestreamError('FS_ERR_MODEL', `face model ${json} is missing; reinstall @vladmandic/human`);
     let model: tf.GraphModel;
@@ -164,9 +162,7 @@ export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
         }
         return kept;
       },
+      dispose: () => model.dispose(),
     };
   })();
-  loaded.set(dir, loading);
-  loading.catch(() => loaded.delete(dir));
-  return loading;
 }

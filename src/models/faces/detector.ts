@@ -47,6 +47,8 @@ export interface Detector {
    * a face in that box (eyes too close, points outside it) is dropped.
    */
   refine(image: { width: number; height: number; data: Uint8Array }, faces: DetectedFace[]): Promise<DetectedFace[]>;
+  /** Frees what this detector loaded for itself (BlazeFace's graph; face-api's nets are the library's own, process-wide). */
+  dispose?(): void;
   /** The landmark net on the whole image, taken as the face box (for face crops the detector missed). */
   landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
@@ -69,6 +71,8 @@ export function faceApiModelDir(): string {
   return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 }
 
+// face-api keeps its nets in the library itself, one set per process: these mirror that
+// (the library is loaded once, and a net is loaded into it once per weights folder)
 let faceapi: FaceApi | undefined;
 const loaded = new Map<string, Promise<void>>();
 
@@ -158,6 +162,7 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   };
 
   return {
+    dispose: () => blaze?.dispose(),
     options: o,
     async detect(image) {
       checkImage(image);

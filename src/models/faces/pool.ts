@@ -1,8 +1,9 @@
 /**
  * Detectors in worker threads: wasm runs one thread per Node thread, so a second core is
- * only used by a second thread. `detectorPool(options, size)` starts `size` workers (each
+ * only used by a second thread. `openDetectorPool(options, size)` starts `size` workers (each
  * with its own runtime and copy of the models) and sends each request to the least busy
- * one; all streams of the process share one pool per detector setting. A frame is copied
+ * one; the detect element keeps one pool per detector setting in the app's shared
+ * resources, so all its streams share it and it is closed when the app stops. A frame is copied
  * once into the request (the pipeline keeps its own for alignment).
  *
  * A worker that dies fails its pending requests with an error naming it and is replaced
@@ -119,20 +120,12 @@ export function startDetectorPool(options: DetectorOptions, size: number): Detec
   };
 }
 
-const shared = new Map<string, DetectorPool>();
-
-/** One pool per detector setting and size for the whole process. */
-export async function detectorPool(options: DetectorOptions, size: number): Promise<DetectorPool> {
-  const key = JSON.stringify([options, size]);
-  let pool = shared.get(key);
-  if (!pool) {
-    pool = startDetectorPool(options, size);
-    shared.set(key, pool);
-  }
+/** Starts a pool and waits until its workers have loaded their models (closing it if they cannot). */
+export async function openDetectorPool(options: DetectorOptions, size: number): Promise<DetectorPool> {
+  const pool = startDetectorPool(options, size);
   try {
     await pool.ready();
   } catch (err) {
-    shared.delete(key);
     await pool.close();
     throw err;
   }
