@@ -10,7 +10,7 @@ import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/data.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { childPids } from '../src/ingest/proc.ts';
+import { childPids } from '../lab/proc.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
 import { pidAlive, rawRequest, video, waitFor, waitForAsync } from './helpers.ts';
 

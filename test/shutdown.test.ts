@@ -7,7 +7,7 @@ import { io } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/data.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { childPids } from '../src/ingest/proc.ts';
+import { childPids } from '../lab/proc.ts';
 import { video, waitFor, waitGone } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');

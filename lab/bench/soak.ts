@@ -19,7 +19,7 @@ import { io } from 'socket.io-client';
 import { PROJECT_ROOT, dataDir } from '../../src/data.ts';
 import { demoClip } from '../../src/demo/clip.ts';
 import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
-import { childPids } from '../../src/ingest/proc.ts';
+import { childPids } from '../proc.ts';
 import { median } from './stats.ts';
 
 interface Sample { t: number; rssMb: number; heapMb: number; tensors: number; fds: number; ffmpeg: number; analysed: number; events: number }
