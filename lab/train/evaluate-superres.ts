@@ -10,6 +10,7 @@
  *     bicubic-upscaled and on TRGAN-upscaled x4 faces;
  *   - ms per face of TRGAN and of ESRGAN (batch 32, this machine's backend).
  */
+import { progress } from '../../src/progress.ts';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -131,7 +132,9 @@ export async function evalSuperres(o: {
       q[name].ssim.push(...ssim(a, b));
     };
     let genMs = 0, peerMs = 0;
+    const bar = progress(`eval superres x${scale}`, idx.length);
     for (let i = 0; i < idx.length; i += 32) {
+      bar.update(Math.min(idx.length, i + 32));
       const chunk = idx.slice(i, i + 32);
       const hr = hrBatch(data, chunk);
       const low = downscale(hr, scale);
@@ -163,6 +166,7 @@ export async function evalSuperres(o: {
       }
       tf.dispose([hr, low, ...Object.values(outs)]);
     }
+    bar.stop();
     const summary = (name: string) => q[name] && { psnr: +mean(q[name].psnr).toFixed(3), ssim: +mean(q[name].ssim).toFixed(4) };
     report[`x${scale}`] = { bicubic: summary('bicubic'), trgan: summary('trgan'), esrgan: summary('esrgan') };
     if (gen) ms[`trganX${scale}`] = +(genMs / idx.length).toFixed(2);
