@@ -338,7 +338,13 @@ describe('published streams', () => {
       await waitFor(() => events.some((e) => e.type === 'stream.restarting'), 10_000, 'a restart');
       expect((await listed()).length).toBe(2);
       const before = Object.fromEntries((await listed()).map((s) => [s.name, s.frames]));
-      await waitForAsync(async () => (await listed()).every((s) => s.frames > before[s.name]! + 5), 40_000, 'frames on both after the restart');
+      try {
+        await waitForAsync(async () => (await listed()).every((s) => s.frames > before[s.name]! + 5), 40_000, 'frames on both after the restart');
+      } catch (err) {
+        // what the streams and the process said, to tell a slow machine from a stuck stream
+        throw new Error(`${(err as Error).message}: before ${JSON.stringify(before)}, now ${JSON.stringify(await listed())}, ` +
+          `stream events ${JSON.stringify(events.filter((e) => e.type.startsWith('stream.')))}, log tail ${p.err().slice(-1500)}`);
+      }
       expect(events.filter((e) => e.type === 'stream.ended'), JSON.stringify(events.filter((e) => e.type.startsWith('stream.')))).toEqual([]);
       expect(events.some((e) => e.type === 'track.started')).toBe(true);
       // the publisher leaving is what ends the analysis

@@ -53,6 +53,12 @@ export interface SourceOptions {
   maxWidth?: number;
   /** No frame for this long means stalled. Default 5000. */
   stallTimeoutMs?: number;
+  /**
+   * How long a live decoder (each start and restart) may wait for its first frame: it can
+   * only start at a keyframe, and encoders send one every 10 s by default (x264's 250-frame
+   * GOP, OBS's "auto"). Default: the larger of 15 s and `stallTimeoutMs`.
+   */
+  firstFrameTimeoutMs?: number;
   /** Consecutive failed (re)starts of a live source before giving up. Default 5; Infinity never gives up. */
   maxRestarts?: number;
   /** The URL to open, asked at every (re)start (for a signed URL that must stay fresh). Default: `uri`. */
@@ -133,6 +139,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
   checkSource(uri, { live });
   const name = options.name ?? uri;
   const stallTimeoutMs = options.stallTimeoutMs ?? 5000;
+  const firstFrameTimeoutMs = live ? options.firstFrameTimeoutMs ?? Math.max(15_000, stallTimeoutMs) : stallTimeoutMs;
   const maxRestarts = options.maxRestarts ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
@@ -180,13 +187,17 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       if (proc && proc.exitCode == null && proc.signalCode == null) proc.kill('SIGKILL');
     };
 
+    // before a decoder's first frame it may wait for a keyframe; after it, frames come steadily
+    let waitingFirst = true;
+    let stalledAfterMs = stallTimeoutMs;
     const armStall = () => {
       clearTimeout(stallTimer);
       if (options.flow?.isPaused && !live) return;
+      stalledAfterMs = waitingFirst ? firstFrameTimeoutMs : stallTimeoutMs;
       stallTimer = setTimeout(() => {
-        emit({ type: 'stalled', afterMs: stallTimeoutMs });
+        emit({ type: 'stalled', afterMs: stalledAfterMs });
         kill('stalled');
-      }, stallTimeoutMs);
+      }, stalledAfterMs);
     };
 
     const onExit = (err: Error | undefined, stderr?: string) => {
@@ -197,7 +208,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       if (stopped) return;
       const why = killedFor;
       killedFor = undefined;
-      const reason = why === 'stalled' ? `no frame for ${stallTimeoutMs} ms`
+      const reason = why === 'stalled' ? `no frame for ${stalledAfterMs} ms`
         : err ? exitReason(err, stderr)
         : 'stream ended';
       emit({ type: 'decoder.exited', pid, reason });
@@ -235,6 +246,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
       const parser = new PpmParser();
       const startedAt = Date.now();
       let gotFrame = false;
+      waitingFirst = true;
       const cmd = ffmpeg(options.resolveUri?.() ?? uri).setFfmpegPath(bin).inputOptions(inputOptions).outputOptions(outputOptions);
       let exited = false;
       const finish = (err?: Error, stderr?: string) => {
@@ -266,6 +278,7 @@ export function fromSource(uri: string, options: SourceOptions = {}): Observable
           if (stopped) return;
           if (!gotFrame) {
             gotFrame = true;
+            waitingFirst = false;
             failures = 0;
             if (!firstFrameSeen || attempt > 1) emit({ type: 'first-frame', latencyMs: Date.now() - startedAt, attempt });
             firstFrameSeen = true;
