@@ -6,7 +6,7 @@ import os from 'node:os';
 import net from 'node:net';
 import { register, type FacestreamPlugin } from '../plugins/node-media-server/index.ts';
 import { createMediaServer } from '../plugins/node-media-server/server.ts';
-import { SOURCE_NAME, sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
+import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
 import { redact } from './redact.ts';
 import type { FacestreamEvent } from './events/types.ts';
 import { createLogger } from './log.ts';
@@ -232,7 +232,6 @@ export function checkHttpSource(body: unknown, config: AppConfig): SourceConfig 
   const r = sourceSchema.safeParse(body);
   if (!r.success) throw new HttpError(400, redact(formatIssues(r.error.issues)), 'FS_ERR_SOURCE');
   const s = r.data;
-  if (!SOURCE_NAME.test(s.name)) throw new HttpError(400, 'name: letters, digits, _ and - only (1 to 64)', 'FS_ERR_SOURCE');
   if (s.pipeline != null && !/^[A-Za-z0-9_-]{1,64}$/.test(s.pipeline)) {
     throw new HttpError(400, 'pipeline: the name of a pipeline in the pipelines folder (letters, digits, _ and -), not a path', 'FS_ERR_SOURCE');
   }
