@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources directly through tsx: no build step between a
-// clone and a working command. The lab's commands (train, eval, bench, soak) are added
-// when lab/ is there: in a clone, not in an installed package.
+// In a clone the CLI runs the TypeScript sources directly through tsx: no build step
+// between a clone and a working command; the lab's commands (train, eval, bench, soak) are
+// added when lab/ is there. An installed package runs its built JavaScript (dist/).
 import fs from 'node:fs';
-import { register } from 'tsx/esm/api';
 
-register();
-const cli = await import('../src/cli/main.ts');
-const lab = new URL('../lab/cli.ts', import.meta.url);
-if (fs.existsSync(lab)) (await import(lab.href)).registerLab(cli);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+let cli;
+if (fs.existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import(source.href);
+  const lab = new URL('../lab/cli.ts', import.meta.url);
+  if (fs.existsSync(lab)) (await import(lab.href)).registerLab(cli);
+} else {
+  cli = await import('../dist/src/cli/main.js');
+}
 cli.run(process.argv);

@@ -21,6 +21,9 @@ import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
 import { AggregateStore } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
+import { EventIds, compareEventIds } from './events/ids.ts';
+import { ReplayBuffer } from './events/replay.ts';
+import { startMqtt, type MqttOutput } from './events/mqtt.ts';
 import path from 'node:path';
 
 export function defaultDbFile(): string {
@@ -36,8 +39,9 @@ export interface App {
   socket: SocketLayer;
   plugin: FacestreamPlugin;
   pulled: Map<string, RunningStream>;
-  /** The last events, newest last (bounded). */
+  /** The last events, newest last (bounded: `events.buffer`). */
   events(stream?: string): FacestreamEvent[];
+  readonly buffer: ReplayBuffer;
   /** This node's streams, then (with `bus.kind: redis`) the other live nodes', each with its owner. */
   streams(): StreamInfo[];
   readonly nodeId: string;
@@ -57,10 +61,11 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void; maxEvents?: number } = {}): Promise<App> {
-  const recent: FacestreamEvent[] = [];
+export async function startApp(config: AppConfig, opts: { onEvent?: (e: FacestreamEvent) => void } = {}): Promise<App> {
+  const recent = new ReplayBuffer(config.events.buffer);
+  const ids = new EventIds();
   let bus: RedisBus | undefined;
-  const maxEvents = opts.maxEvents ?? 500;
+  let mqtt: MqttOutput | undefined;
   let socket: SocketLayer | undefined;
   const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
   const store: AggregateStore | PgStore = config.storage.kind === 'postgres'
@@ -79,9 +84,9 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     // demographics only: no per-person event leaves the process
     if (config.storage.demographicsOnly && e.type.startsWith('track.')) return;
     recent.push(e);
-    if (recent.length > maxEvents) recent.splice(0, recent.length - maxEvents);
     socket?.publish(e);
     bus?.append(e);
+    mqtt?.publish(e);
     opts.onEvent?.(e);
   };
   const pipeline = loadPipeline(config.pipeline);
@@ -113,13 +118,13 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
-  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, playSecret: config.rtmp.publishSecret, shared });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, ids, playSecret: config.rtmp.publishSecret, shared });
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
   const pull = (s: SourceConfig, pipeline: PipelineConfig) =>
     pulled.set(s.name, startStream({
-      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, shared,
+      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, ids, shared,
       ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
     }));
   initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
@@ -133,6 +138,9 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     ...[...plugin.streams.values()].map((s) => info(s, 'published')),
     ...[...pulled.values()].map((s) => info(s, 'pulled')),
   ];
+  mqtt = config.mqtt.url
+    ? startMqtt({ ...config.mqtt, url: config.mqtt.url, password: config.mqtt.password ?? process.env.FACESTREAM_MQTT_PASSWORD, clientId: `facestream-${nodeId}` })
+    : undefined;
   bus = config.bus.kind === 'redis'
     ? startRedisBus({ url: config.bus.url, nodeId, maxLen: config.bus.maxLen, localStreams })
     : undefined;
@@ -140,18 +148,34 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const running = () => [...plugin.streams.values(), ...pulled.values()];
   // an ended or failed source stays listed (with its reason) until deleted, but says nothing more
   const active = () => running().filter((s) => s.state !== 'ended' && s.state !== 'error');
-  const events = (stream?: string) => (stream ? recent.filter((e) => e.stream === stream) : [...recent]);
+  const events = (stream?: string) => [...recent.values()].filter((e) => !stream || e.stream === stream);
+  // a reconnecting client's missed events: from Redis (every node's) and this node's buffer
+  // (what is not yet appended to Redis), one copy of each, in order per stream
+  const replay: import('./server/socket.ts').ReplaySource = async (streams, after, since, limit) => {
+    const local = recent.resume(streams, after, since, limit);
+    if (!bus) return local;
+    const remote = await bus.replay(streams, after, since, limit).catch(() => undefined);
+    if (!remote) return local;
+    const seen = new Set(remote.events.map((e) => `${e.stream} ${e.id}`));
+    const merged = [...remote.events, ...local.events.filter((e) => !seen.has(`${e.stream} ${e.id}`))];
+    merged.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : compareEventIds(a.id, b.id)));
+    // Redis keeps more than the buffer: its word on what is lost stands
+    const gaps = remote.gaps;
+    return { events: merged.slice(0, limit), gaps: merged.length > limit ? [...new Set([...gaps, ...merged.slice(limit).map((e) => e.stream)])] : gaps };
+  };
   const metrics = createMetrics({
     streams: () => active().map((s) => ({ name: s.name, ...s.stats })),
     socket: () => socket?.stats ?? { clients: 0, dropped: 0, invalid: 0, refused: 0, sent: 0 },
     store: () => store.unsaved,
     bus: bus ? () => bus?.stats : undefined,
+    mqtt: mqtt ? () => mqtt.stats : undefined,
     tensors: () => tf.memory().numTensors,
   });
   let httpServer: RunningHttpServer;
   try {
     httpServer = await startHttpServer({
-      host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams, events,
+      host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams,
+      events: (q) => recent.query(q),
       stats: (q) => store.stats(q),
       metrics: () => metrics.text(),
       sources: {
@@ -178,10 +202,11 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         },
       },
     });
-    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false });
+    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false, replay });
   } catch (err) {
     await server.stop();
     await bus?.close();
+    await mqtt?.close();
     await store.close();
     await shared.dispose();
     throw err;
@@ -195,7 +220,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       try { rows = await store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 }); } catch { /* database away: the counts say 0 this time */ }
       const r = rows[0];
       onEvent({
-        v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts: Date.now(), since: s.startedAt,
+        id: ids.next(s.name), v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts: Date.now(), since: s.startedAt,
         people: r?.people ?? 0, male: r?.male ?? 0, female: r?.female ?? 0, ageGroups: r?.ageGroups ?? {},
         smilingShare: r?.smilingShare ?? null, meanDwellMs: r?.meanDwellMs ?? null, inView: open.get(s.name) ?? 0,
       });
@@ -205,7 +230,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
 
   let stopping: Promise<void> | undefined;
   return {
-    rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, streams, nodeId, bus,
+    rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, buffer: recent, streams, nodeId, bus,
     stop: () => (stopping ??= (async () => {
       clearInterval(statsTimer);
       await plugin.stopAll();
@@ -214,6 +239,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await httpServer.close();
       await server.stop();
       await bus?.close(); // after the streams ended: their last events are appended first
+      await mqtt?.close();
       await store.close();
       await shared.dispose(); // models, batchers and detector worker threads
     })()),

@@ -22,6 +22,7 @@ import type NodeMediaServer from 'node-media-server';
 import type { NmsSession } from 'node-media-server';
 import { FacestreamError, errorMessage } from '../../src/errors.ts';
 import type { FacestreamEvent } from '../../src/events/types.ts';
+import type { EventIds } from '../../src/events/ids.ts';
 import { createLogger } from '../../src/log.ts';
 import { startStream, type RunningStream } from '../../src/runner/run.ts';
 import type { PipelineConfig } from '../../src/pipeline/schema.ts';
@@ -37,6 +38,8 @@ export interface PluginOptions {
   /** The pipeline for a published stream; a function can choose by stream path. */
   pipeline: PipelineConfig | ((streamPath: string) => PipelineConfig);
   onEvent: (e: FacestreamEvent) => void;
+  /** The node's event ids (facestream start passes its own); default one sequence per stream. */
+  ids?: EventIds;
   /** How often the publisher session is checked for a disconnect. Default 250 ms. */
   pollMs?: number;
   /**
@@ -115,6 +118,7 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
       // signed afresh at every decoder start, so a restart after days still plays
       resolveUri: secret ? () => signUrl(uri, secret, 3600) : undefined,
       onEvent: options.onEvent,
+      ids: options.ids,
       shared: options.shared,
     });
     streams.set(streamPath, stream);

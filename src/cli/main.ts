@@ -11,6 +11,7 @@ import type { FacestreamEvent } from '../events/types.ts';
 import { log } from '../log.ts';
 import { startStream } from '../runner/run.ts';
 import { loadPipeline } from '../pipeline/schema.ts';
+import { PROJECT_ROOT } from '../data.ts';
 
 /** A whole number within [min, max]: `2.5`, `1e3`, `0x10` and `-1` are refused before anything loads. */
 function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
@@ -46,7 +47,7 @@ function onSignals(fn: () => Promise<void>): void {
 }
 
 const program = new Command();
-const version = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 program.name('facestream').description('Real-time face-attribute analytics for live video')
   .version(version, '-V, --version', 'print the version')
   // a usage error is one line, a pointer to the help, and exit code 2 (as POSIX tools do)

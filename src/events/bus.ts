@@ -3,9 +3,11 @@
  * everything in the process):
  *
  * - every event of this node's streams is appended to a Redis Stream, one key per camera
- *   stream (`facestream:events:NAME`, capped at about `maxLen` entries), field `event` =
- *   the event's JSON: integrators read them durably with consumer groups (XREADGROUP,
- *   XACK) and resume after a restart;
+ *   stream (`facestream:events:NAME`, capped at about `maxLen` entries), under the event's
+ *   own id (`MS-SEQ`, the form of a Redis entry id), field `event` = the event's JSON:
+ *   integrators read them durably with consumer groups (XREADGROUP, XACK) and resume
+ *   after a restart, and a socket.io client resuming after a reconnect is sent what it
+ *   missed from here (`replay`);
  * - this node's streams (name, state, counters, owner) are written every 2 s under
  *   `facestream:node:ID` with a 6 s expiry, so `/api/streams` on any node lists every live
  *   node's streams and a dead node's disappear within seconds;
@@ -18,6 +20,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { FacestreamEvent } from './types.ts';
+import { compareEventIds, isEventId, type EventId } from './ids.ts';
 import { createLogger } from '../log.ts';
 
 const log = createLogger('bus');
@@ -28,12 +31,14 @@ export const NODE_KEY_PREFIX = 'facestream:node:';
 /** A stream as nodes list it (the API's StreamInfo fields), with the node that analyses it. */
 export interface NodeStream { name: string; owner: string }
 
-export interface BusStats { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
+export interface BusStats { connected: boolean; appended: number; queued: number; dropped: number; errors: number; /** Events appended under a Redis id instead of their own (the key held a later id). */ reIdentified: number }
 
 export interface RedisBus {
   readonly nodeId: string;
   readonly stats: BusStats;
   append(e: FacestreamEvent): void;
+  /** What a resuming client missed, read from the Redis Streams (see socket.ts ReplaySource). */
+  replay(streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number): Promise<{ events: FacestreamEvent[]; gaps: string[] }>;
   /** Streams of the other live nodes, as last read (refreshed every 2 s). */
   remoteStreams(): NodeStream[];
   /** socket.io adapter factory over this bus' connections. */
@@ -52,7 +57,7 @@ export function startRedisBus(opts: {
   const main = new Redis(opts.url, { maxRetriesPerRequest: null, enableOfflineQueue: false, retryStrategy });
   const pub = new Redis(opts.url, { maxRetriesPerRequest: 1, retryStrategy });
   const sub = new Redis(opts.url, { maxRetriesPerRequest: null, retryStrategy });
-  const stats: BusStats = { connected: false, appended: 0, queued: 0, dropped: 0, errors: 0 };
+  const stats: BusStats = { connected: false, appended: 0, queued: 0, dropped: 0, errors: 0, reIdentified: 0 };
   const maxQueued = opts.maxQueued ?? 10_000;
   const queue: FacestreamEvent[] = [];
   let remote: NodeStream[] = [];
@@ -82,9 +87,20 @@ export function startRedisBus(opts: {
       while (queue.length && main.status === 'ready') {
         const batch = queue.slice(0, 200);
         const p = main.pipeline();
-        for (const e of batch) p.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), '*', 'event', JSON.stringify(e));
+        const add = (e: FacestreamEvent, id: string) => p.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), id, 'event', JSON.stringify(e));
+        for (const e of batch) add(e, isEventId(e.id) ? e.id : '*');
         const res = await p.exec();
-        if (!res || res.some(([err]) => err)) break; // connection lost mid-way: the batch stays queued
+        if (!res) break;
+        // a key that holds a later id (another node wrote this stream, the clock went back):
+        // the event is appended under a Redis id rather than lost
+        const again = batch.filter((_, i) => /equal or smaller/i.test(res[i]?.[0]?.message ?? ''));
+        if (res.some(([err]) => err && !/equal or smaller/i.test(err.message))) break; // connection lost mid-way: the batch stays queued
+        if (again.length) {
+          const retry = main.pipeline();
+          for (const e of again) retry.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), '*', 'event', JSON.stringify(e));
+          await retry.exec();
+          stats.reIdentified += again.length;
+        }
         queue.splice(0, batch.length);
         stats.appended += batch.length;
       }
@@ -127,6 +143,38 @@ export function startRedisBus(opts: {
       if (queue.length > maxQueued) stats.dropped += queue.splice(0, queue.length - maxQueued).length;
       stats.queued = queue.length;
       void flush();
+    },
+    async replay(streams, after, since, limit) {
+      const events: FacestreamEvent[] = [];
+      const gaps: string[] = [];
+      let names = streams.filter((s) => s !== '*');
+      if (streams.includes('*')) {
+        const keys = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, found] = await main.scan(cursor, 'MATCH', `${STREAM_KEY_PREFIX}*`, 'COUNT', 200);
+          cursor = next;
+          for (const k of found) keys.add(k.slice(STREAM_KEY_PREFIX.length));
+        } while (cursor !== '0');
+        names = [...keys];
+      }
+      for (const name of names) {
+        const from = Object.hasOwn(after, name) ? after[name] : since;
+        if (from == null || events.length >= limit) { if (from != null) gaps.push(name); continue; }
+        const key = `${STREAM_KEY_PREFIX}${name}`;
+        // entries trimmed by MAXLEN after the cursor were missed for good
+        const info = await main.call('XINFO', 'STREAM', key).catch(() => undefined) as unknown[] | undefined;
+        const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1] ?? '0-0') : '0-0';
+        if (info && info.includes('max-deleted-entry-id') && isEventId(deleted) && compareEventIds(deleted, from) > 0) gaps.push(name);
+        const want = limit - events.length;
+        const rows = await main.xrange(key, `(${from}`, '+', 'COUNT', want + 1);
+        for (const [, fields] of rows.slice(0, want)) {
+          const i = fields.indexOf('event');
+          try { events.push(JSON.parse(fields[i + 1]!) as FacestreamEvent); } catch { /* not ours */ }
+        }
+        if (rows.length > want && !gaps.includes(name)) gaps.push(name);
+      }
+      return { events, gaps };
     },
     remoteStreams: () => remote,
     adapter: () => createAdapter(pub, sub),

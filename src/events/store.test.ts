@@ -8,7 +8,7 @@ import type { TrackEnded } from './types.ts';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-store-'));
 const cls = (value: string) => ({ value, probability: 0.9, confidence: 0.9, grade: 'S' as const, frames: 5 });
 const ended = (ts: number, id: number, gender: string, smiling: string, ageGroup: string, dwellMs = 4000): TrackEnded => ({
-  v: 1, stream: 'live/door', ts, type: 'track.ended', trackId: id, ptsMs: 0, firstSeenMs: 0, lastSeenMs: dwellMs, dwellMs, frames: 10, flags: [],
+  id: `${ts}-${id}`, v: 1, stream: 'live/door', ts, type: 'track.ended', trackId: id, ptsMs: 0, firstSeenMs: 0, lastSeenMs: dwellMs, dwellMs, frames: 10, flags: [],
   attributes: { gender: cls(gender), smiling: cls(smiling), ageGroup: cls(ageGroup), age: 30, celeba: {} },
 });
 

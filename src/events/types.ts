@@ -1,12 +1,36 @@
 /**
  * The versioned event schema: what integrators and the dashboard receive. Every event
- * has `v` (schema version), `type`, `stream` and `ts` (ms since the epoch).
+ * has `id`, `v` (schema version), `type`, `stream` and `ts` (ms since the epoch).
+ * Schema 1 only grows: fields are added, never renamed or removed (the JSON Schema in
+ * schema/events.schema.json is generated from these types: `npm run schema`).
  */
 export const EVENT_SCHEMA_VERSION = 1;
 
-interface Base { v: typeof EVENT_SCHEMA_VERSION; stream: string; ts: number }
+export interface EventBase {
+  /**
+   * `MS-SEQ`: strictly increasing per stream (src/events/ids.ts); resume a subscription or
+   * page /api/events after it. The form of a Redis Stream entry id.
+   * @pattern ^\d{1,16}-\d{1,16}$
+   */
+  id: string;
+  v: typeof EVENT_SCHEMA_VERSION;
+  /** The camera stream's name (an RTMP path such as live/door, or a pulled source's name). */
+  stream: string;
+  /** When it was emitted, ms since the epoch. */
+  ts: number;
+}
+type Base = EventBase;
 
 export interface StreamStarted extends Base { type: 'stream.started'; uri: string; pipeline: string; live: boolean }
+export interface SizeJson { width: number; height: number }
+/**
+ * The video as analysed: emitted with the first frame (and again when the size changes,
+ * after a restart). Every box and landmark of the stream's track events is in `frame`
+ * pixels: the source scaled down to the pipeline's `maxWidth` when wider. `source` is
+ * given when the frame is the source's own size (not scaled); otherwise the source was
+ * wider than `frame.width` and keeps its aspect ratio.
+ */
+export interface StreamFormat extends Base { type: 'stream.format'; frame: SizeJson; source?: SizeJson }
 export interface StreamStalled extends Base { type: 'stream.stalled'; afterMs: number }
 export interface StreamRestarting extends Base { type: 'stream.restarting'; attempt: number; delayMs: number; reason: string }
 export interface StreamEnded extends Base {
@@ -22,7 +46,7 @@ export interface StreamEnded extends Base {
 }
 export interface StreamError extends Base { type: 'stream.error'; code: string; message: string }
 
-export type StreamEvent = StreamStarted | StreamStalled | StreamRestarting | StreamEnded | StreamError;
+export type StreamEvent = StreamStarted | StreamFormat | StreamStalled | StreamRestarting | StreamEnded | StreamError;
 
 export interface BoxJson { x: number; y: number; width: number; height: number }
 export interface QualityJson { widthPx: number; eyeDistPx: number; blur: number; yawDeg: number; rollDeg: number; score: number }
@@ -61,6 +85,13 @@ export interface TrackUpdated extends TrackBase {
 }
 export interface TrackEnded extends TrackBase {
   type: 'track.ended';
+  /**
+   * Why `attributes` is absent: no face of the track passed the quality gate
+   * (`quality`: too small, blurred or turned), or faces passed but none was classified
+   * (`unclassified`: the track ended before its first answer, or the pipeline has no
+   * attributes element).
+   */
+  noAttributes?: 'quality' | 'unclassified';
   firstSeenMs: number;
   lastSeenMs: number;
   dwellMs: number;
@@ -87,3 +118,10 @@ export interface StatsEvent extends Base {
 }
 
 export type FacestreamEvent = StreamEvent | TrackEvent | StatsEvent;
+export type EventType = FacestreamEvent['type'];
+export const EVENT_TYPES: readonly EventType[] = ['stream.started', 'stream.format', 'stream.stalled', 'stream.restarting', 'stream.ended', 'stream.error', 'track.started', 'track.updated', 'track.ended', 'stats'];
+
+/** An event as the stream builds it, before the node gives it its id. */
+export type UnidentifiedEvent = FacestreamEvent extends infer E ? E extends FacestreamEvent ? Omit<E, 'id'> : never : never;
+/** The event of a type. */
+export type EventOf<T extends EventType> = Extract<FacestreamEvent, { type: T }>;

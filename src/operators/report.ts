@@ -20,6 +20,8 @@ interface TrackReport {
   flags: Set<string>;
   lastUpdateEmitMs: number;
   answers?: TrackAnswersAcc;
+  /** Faces of the track that passed the quality gate. */
+  passed: number;
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
@@ -33,15 +35,15 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
   const stateOf = (t: Pick<TrackInfo, 'id' | 'firstSeenMs'>, pts: number) => {
     let s = tracks.get(t.id);
     if (!s) {
-      s = { id: t.id, firstSeenMs: t.firstSeenMs, lastSeenMs: pts, frames: 0, flags: new Set(), lastUpdateEmitMs: -Infinity };
+      s = { id: t.id, firstSeenMs: t.firstSeenMs, lastSeenMs: pts, frames: 0, flags: new Set(), lastUpdateEmitMs: -Infinity, passed: 0 };
       tracks.set(t.id, s);
     }
     return s;
   };
-  const ended = (t: TrackInfo, s: TrackReport, ptsMs: number): Omit<TrackEnded, 'v' | 'stream' | 'ts'> => ({
+  const ended = (t: TrackInfo, s: TrackReport, ptsMs: number): Omit<TrackEnded, 'id' | 'v' | 'stream' | 'ts'> => ({
     type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: s.firstSeenMs, lastSeenMs: s.lastSeenMs,
     dwellMs: s.lastSeenMs - s.firstSeenMs, frames: t.hits, bestQuality: qualityJson(s.bestQuality), flags: [...s.flags],
-    ...(s.answers ? { attributes: smoothedAnswers(s.answers) } : {}),
+    ...(s.answers ? { attributes: smoothedAnswers(s.answers) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
   });
   return {
     process(item: AnalysedFrame): AnalysedFrame {
@@ -61,6 +63,7 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
         s.frames = face.trackHits ?? s.frames;
         for (const f of face.flags) s.flags.add(f);
         const q = face.quality;
+        if (!face.skipped) s.passed++;
         if (q && !face.skipped && (!s.bestQuality || rank(q) > rank(s.bestQuality))) s.bestQuality = q;
         if (face.attributes) addAnswers((s.answers ??= newTrackAnswers()), face.attributes);
       }

@@ -5,13 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { FacestreamError } from '../errors.ts';
+import { PROJECT_ROOT } from '../data.ts';
 import { getElement, elementNames } from './registry.ts';
 
-export const PIPELINES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pipelines');
+export const PIPELINES_DIR = path.join(PROJECT_ROOT, 'pipelines');
 
 export interface ElementConfig { element: string; options: Record<string, unknown> }
 export interface PipelineConfig { name: string; description?: string; elements: ElementConfig[]; file?: string }

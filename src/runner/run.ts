@@ -6,7 +6,8 @@
 import { Subscription, tap } from 'rxjs';
 import { FacestreamError, errorMessage } from '../errors.ts';
 import { redact, redactDeep } from '../redact.ts';
-import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded } from '../events/types.ts';
+import { EVENT_SCHEMA_VERSION, type FacestreamEvent, type StreamEnded, type UnidentifiedEvent } from '../events/types.ts';
+import { EventIds } from '../events/ids.ts';
 import { Flow } from '../ingest/flow.ts';
 import { checkSource, fromSource, isLive, type Frame } from '../ingest/fromSource.ts';
 import { boundedMap } from '../operators/boundedMap.ts';
@@ -48,6 +49,8 @@ export interface StreamOptions {
   /** Read a file at its own frame rate, as a camera sends (benchmarks, demos). */
   realtime?: boolean;
   onEvent: (e: FacestreamEvent) => void;
+  /** The node's event ids (one per node, so that every source of events for a stream continues one sequence); default the stream's own. */
+  ids?: EventIds;
   /** The app's shared models, batchers and worker pools; without it the stream has its own, freed when it ends. */
   shared?: SharedResources;
   /** Receives every analysed item (frames, until later stages add more). */
@@ -111,8 +114,11 @@ export function startStream(opts: StreamOptions): RunningStream {
   let resolveDone!: (e: StreamEnded) => void;
   const done = new Promise<StreamEnded>((r) => { resolveDone = r; });
   const base = () => ({ v: EVENT_SCHEMA_VERSION as typeof EVENT_SCHEMA_VERSION, stream: opts.name, ts: Date.now() });
-  const emit = (e: FacestreamEvent) => {
-    try { opts.onEvent(redactDeep(e)); } catch { /* a sink's failure never stops the stream */ }
+  const ids = opts.ids ?? new EventIds();
+  const emit = <E extends UnidentifiedEvent>(e: E): E & { id: string } => {
+    const event = { id: ids.next(e.stream), ...e };
+    try { opts.onEvent(redactDeep(event) as unknown as FacestreamEvent); } catch { /* a sink's failure never stops the stream */ }
+    return event;
   };
 
   const finish = (error?: unknown): StreamEnded => {
@@ -123,12 +129,11 @@ export function startStream(opts: StreamOptions): RunningStream {
       : { code: 'FS_ERR_SOURCE_FAILED', message: redact(errorMessage(error)) };
     reason = err?.message;
     if (err) emit({ ...base(), type: 'stream.error', ...err });
-    const event: StreamEnded = {
-      ...base(), type: 'stream.ended', frames: stats.frames, dropped: stats.dropped, restarts: stats.restarts,
+    const event: StreamEnded = emit({
+      ...base(), type: 'stream.ended' as const, frames: stats.frames, dropped: stats.dropped, restarts: stats.restarts,
       durationMs: Date.now() - startedAt, counters: { ...stats.counters }, ...(err ? { error: err } : {}),
-    };
+    });
     ended = event;
-    emit(event);
     resolveDone(event);
     return event;
   };
@@ -142,9 +147,10 @@ export function startStream(opts: StreamOptions): RunningStream {
     shared: opts.shared ?? ownShared!,
     stream: opts.name, live,
     count: (name, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
-    emit: (e) => emit({ ...base(), ...e } as FacestreamEvent),
+    emit: (e) => emit({ ...base(), ...e } as UnidentifiedEvent),
   };
   let stages: Stage[] = [];
+  let format: { width: number; height: number } | undefined;
 
   const run = async () => {
     // The source is checked first (a missing file is said before any model loads); models load
@@ -177,7 +183,16 @@ export function startStream(opts: StreamOptions): RunningStream {
       return item;
     };
     subscription.add(frames$.pipe(
-      tap(() => { stats.frames++; state = 'live'; }),
+      tap((f) => {
+        stats.frames++;
+        state = 'live';
+        if (f.width !== format?.width || f.height !== format?.height) {
+          format = { width: f.width, height: f.height };
+          // scaled down only when wider than maxWidth: a narrower frame is the source's own size
+          const unscaled = !ingest.maxWidth || f.width < ingest.maxWidth;
+          emit({ ...base(), type: 'stream.format', frame: format, ...(unscaled ? { source: { ...format } } : {}) });
+        }
+      }),
       boundedMap(analyse, { maxQueue: ingest.queue, live, flow, onDrop: () => { stats.dropped++; } }),
     ).subscribe({
       next: (item) => {

@@ -12,8 +12,11 @@ import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../data.ts';
+import { eventSchemaText, openApiDocument } from './openapi.ts';
 import type { AddressInfo } from 'node:net';
-import type { FacestreamEvent } from '../events/types.ts';
+import { EVENT_TYPES } from '../events/types.ts';
+import { isEventId } from '../events/ids.ts';
+import type { EventPage, EventQuery } from '../events/replay.ts';
 
 export interface StreamInfo {
   name: string;
@@ -40,7 +43,8 @@ export interface HttpServerOptions {
   /** Other origins whose pages may change sources ('*' any); a page of the server's own origin always may. */
   cors?: string[] | '*';
   streams: () => StreamInfo[];
-  events: (stream?: string) => FacestreamEvent[];
+  /** GET /api/events: a page of the recent events. */
+  events: (q: EventQuery) => EventPage;
   /** GET /api/stats: stored aggregates. */
   stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
   /** Prometheus text for GET /metrics. */
@@ -114,7 +118,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -164,6 +168,27 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     reply.header('x-content-type-options', 'nosniff');
     return payload;
   });
+  // CORS for /api/*: the origins of http.cors may read it from their pages (a token still
+  // required where set); preflights are answered before authentication
+  if (opts.cors) {
+    const cors = opts.cors;
+    const allowedOrigin = (origin: string | undefined) => !!origin && (cors === '*' || cors.includes(origin));
+    app.addHook('onRequest', async (req, reply) => {
+      if (!req.url.startsWith('/api/')) return;
+      const origin = req.headers.origin;
+      if (!allowedOrigin(origin)) return;
+      reply.header('access-control-allow-origin', cors === '*' ? '*' : origin!);
+      reply.header('vary', 'Origin');
+      reply.header('access-control-expose-headers', 'content-type');
+      if (req.method === 'OPTIONS') {
+        return reply.code(204)
+          .header('access-control-allow-methods', 'GET, HEAD, POST, DELETE')
+          .header('access-control-allow-headers', 'authorization, content-type')
+          .header('access-control-max-age', '600')
+          .send();
+      }
+    });
+  }
   if (opts.token) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!req.url.startsWith('/api/')) return;
@@ -206,9 +231,30 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
   app.get('/healthz', () => ({ ok: true, streams: opts.streams().length }));
   app.get('/api/streams', () => ({ streams: opts.streams() }));
-  app.get<{ Querystring: { stream?: string } }>('/api/events', {
-    schema: { querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 200 }, token: { type: 'string' } } } },
-  }, (req) => ({ events: opts.events(req.query.stream) }));
+  app.get<{ Querystring: { stream?: string; after?: string; limit?: string; type?: string } }>('/api/events', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: { stream: { type: 'string', maxLength: 200 }, after: { type: 'string', maxLength: 40 }, limit: { type: 'string', maxLength: 8 }, type: { type: 'string', maxLength: 400 }, token: { type: 'string' } },
+      },
+    },
+  }, (req) => {
+    const { stream, after, limit, type } = req.query;
+    if (after != null && !isEventId(after)) throw new HttpError(400, `after="${after}" is not an event id (MS-SEQ, the id of an event)`, 'FS_ERR_QUERY');
+    const n = limit == null ? 100 : /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
+    if (!(n >= 1 && n <= 1000)) throw new HttpError(400, `limit="${limit}" must be a whole number from 1 to 1000`, 'FS_ERR_QUERY');
+    let types: Set<string> | undefined;
+    if (type != null) {
+      types = new Set(type.split(',').map((t) => t.trim()).filter(Boolean));
+      const unknown = [...types].filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+      if (unknown.length || !types.size) throw new HttpError(400, `type: ${unknown.map((t) => `"${t.slice(0, 40)}"`).join(', ') || 'empty'} is not an event type (${EVENT_TYPES.join(', ')})`, 'FS_ERR_QUERY');
+    }
+    const page = opts.events({ stream, after, limit: n, types });
+    const last = page.events.at(-1)?.id ?? after;
+    return { events: page.events, ...(last ? { next: last } : {}), more: page.more };
+  });
+  app.get('/api/schema', (_req, reply) => reply.type('application/schema+json').send(eventSchemaText()));
+  app.get('/api/openapi.json', () => openApiDocument());
   if (opts.stats) {
     const stats = opts.stats;
     app.get<{ Querystring: { stream?: string; from?: string; to?: string; bucket?: string } }>('/api/stats', {

@@ -7,6 +7,12 @@
  * from the running streams at scrape time.
  */
 import client from 'prom-client';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../data.ts';
+import { EVENT_SCHEMA_VERSION } from '../events/types.ts';
+
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 import { LATENCY_BUCKETS_S, type LatencyHistogram } from '../pipeline/latency.ts';
 
 export interface StreamMetrics {
@@ -19,7 +25,7 @@ export interface StreamMetrics {
   latency: LatencyHistogram;
 }
 
-export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number }
+export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number; replayed?: number }
 export interface StoreMetrics { pending: number; dropped: number }
 export interface BusMetrics { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
 
@@ -28,6 +34,7 @@ export interface MetricsSources {
   socket: () => SocketMetrics;
   store: () => StoreMetrics;
   bus?: () => BusMetrics | undefined;
+  mqtt?: () => { connected: boolean; published: number; queued: number; dropped: number } | undefined;
   tensors?: () => number;
 }
 
@@ -54,6 +61,12 @@ export function createMetrics(src: MetricsSources): Metrics {
   const gauge = (name: string, help: string, value: () => number) => new client.Gauge({
     name, help, registers: [registry], collect() { this.set(value()); },
   });
+  // the standard info metric: a constant 1 whose labels say what runs
+  new client.Gauge({
+    name: 'facestream_build_info', help: 'facestream\'s version, the event schema version and Node\'s version (always 1).',
+    labelNames: ['version', 'schema', 'node'], registers: [registry],
+  }).set({ version: PACKAGE_VERSION, schema: String(EVENT_SCHEMA_VERSION), node: process.versions.node }, 1);
+  counter('facestream_socket_events_replayed_total', 'Events sent again to socket.io clients resuming after a reconnect.', [], () => [[{}, src.socket().replayed ?? 0]]);
   const perStream = (pick: (s: StreamMetrics) => number) => () => src.streams().map((s): Row => [{ stream: s.name }, pick(s)]);
 
   counter('facestream_frames_total', 'Frames decoded.', ['stream'], perStream((s) => s.frames));
@@ -75,6 +88,13 @@ export function createMetrics(src: MetricsSources): Metrics {
   counter('facestream_socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [], () => [[{}, src.socket().oversized ?? 0]]);
   gauge('facestream_store_pending_tracks', 'Ended tracks waiting for the database to be writable.', () => src.store().pending);
   counter('facestream_store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [], () => [[{}, src.store().dropped]]);
+  if (src.mqtt) {
+    const m = src.mqtt;
+    gauge('facestream_mqtt_connected', 'Whether the MQTT broker is connected (1) or not (0).', () => (m()?.connected ? 1 : 0));
+    gauge('facestream_mqtt_queued_events', 'Events waiting for the MQTT broker.', () => m()?.queued ?? 0);
+    counter('facestream_mqtt_published_total', 'Messages the MQTT broker acknowledged (events and retained states).', [], () => [[{}, m()?.published ?? 0]]);
+    counter('facestream_mqtt_dropped_events_total', 'Events dropped because too many waited for the MQTT broker.', [], () => [[{}, m()?.dropped ?? 0]]);
+  }
   if (src.bus) {
     const bus = src.bus;
     gauge('facestream_bus_connected', 'Whether the Redis event bus is connected (1) or not (0).', () => (bus()?.connected ? 1 : 0));

@@ -5,15 +5,26 @@
  * over `maxBuffered` packets are dropped (counted), and the frequent `track.updated` is
  * sent volatile. Unknown or malformed messages are ignored and counted.
  *
- * Client side:
+ * Resuming: a client that reconnects subscribes with `after` (the id of the last event it
+ * received, per stream) and `since` (the newest id it received of any stream: the cursor
+ * of streams it has none for); it is sent what it missed first (from the Redis Streams
+ * with the Redis bus, else from the node's replay buffer), then the live events, with no
+ * duplicate between the two. The ack names the streams of which events were lost (`gaps`).
+ *
+ * Client side (facestream/client does all this):
  *   const socket = io('http://HOST:8080', { auth: { token } });
- *   socket.emit('subscribe', { streams: ['live/demo'] }, (ack) => ...);
+ *   socket.emit('subscribe', { streams: ['live/demo'], after: { 'live/demo': '1764680000000-3' } }, (ack) => ...);
  *   socket.on('event', (e) => ...);
  */
 import type http from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { FacestreamEvent } from '../events/types.ts';
+import { compareEventIds, isEventId, type EventId } from '../events/ids.ts';
 import { originAllowed } from './http.ts';
+
+/** What a resuming client missed, from wherever the node keeps its history. */
+export type ReplaySource = (streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number) =>
+  Promise<{ events: FacestreamEvent[]; gaps: string[] }> | { events: FacestreamEvent[]; gaps: string[] };
 
 function describe(desc: unknown): string {
   const parts: string[] = [];
@@ -42,9 +53,13 @@ export interface SocketOptions {
   adapter?: Parameters<Server['adapter']>[0];
   /** Whether the adapter can reach the other nodes now (events are not forwarded while it cannot). */
   canForward?: () => boolean;
+  /** Where resuming clients' missed events come from; without it nothing is sent again. */
+  replay?: ReplaySource;
+  /** Events sent again to one resuming subscription at most (default 10,000); beyond, the stream is named in `gaps`. */
+  maxReplay?: number;
 }
 
-export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number; oversized: number; subscribedStreams: number }
+export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number; oversized: number; subscribedStreams: number; replayed: number }
 
 export interface SocketLayer {
   publish(e: FacestreamEvent): void;
@@ -60,7 +75,7 @@ const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,128}$/; // stream paths such as live/d
 export const MAX_SUBSCRIPTIONS = 64;
 
 export function attachSocket(server: http.Server, opts: SocketOptions = {}): SocketLayer {
-  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0, oversized: 0, subscribedStreams: 0 };
+  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0, oversized: 0, subscribedStreams: 0, replayed: 0 };
   const io = new Server(server, {
     maxHttpBufferSize: 16 * 1024,
     serveClient: false,
@@ -80,6 +95,26 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
   });
   const maxBuffered = opts.maxBuffered ?? 256;
   const subscribers = new Map<string, Set<Socket>>(); // stream (or '*') -> sockets
+  // sockets being sent what they missed: their live events wait here meanwhile (bounded)
+  const replaying = new Map<Socket, FacestreamEvent[]>();
+  const maxReplay = opts.maxReplay ?? 10_000;
+
+  /** `after` and `since` of a resuming subscribe, or an error message. */
+  const parseCursor = (payload: unknown): { after: Record<string, EventId>; since?: EventId } | string => {
+    const p = (payload && typeof payload === 'object' ? payload : {}) as { after?: unknown; since?: unknown };
+    const after: Record<string, EventId> = {};
+    if (p.after != null) {
+      if (typeof p.after !== 'object' || Array.isArray(p.after)) return 'after: { stream: event id, ... }';
+      const entries = Object.entries(p.after as Record<string, unknown>);
+      if (entries.length > 1024) return 'after: at most 1024 streams';
+      for (const [k, v] of entries) {
+        if (!STREAM_NAME.test(k) || !isEventId(v)) return `after: "${k.slice(0, 64)}" must map a stream name to an event id (MS-SEQ)`;
+        after[k] = v;
+      }
+    }
+    if (p.since != null && !isEventId(p.since)) return 'since: an event id (MS-SEQ)';
+    return { after, ...(p.since != null ? { since: p.since as EventId } : {}) };
+  };
 
   io.use((socket, next) => {
     if (!opts.token) return next();
@@ -117,13 +152,40 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
         stats.invalid++;
         return reply(ack, { ok: false, error: `at most ${MAX_SUBSCRIPTIONS} subscriptions a connection (subscribe to "*" for every stream)` });
       }
+      const cursor = parseCursor(payload);
+      if (typeof cursor === 'string') { stats.invalid++; return reply(ack, { ok: false, error: cursor }); }
+      const resuming = !!opts.replay && (cursor.since != null || Object.keys(cursor.after).length > 0);
+      // joined first: what is published while the missed events are read waits for them
+      if (resuming && !replaying.has(socket)) replaying.set(socket, []);
       for (const s of streams) {
         mine.add(s);
         if (!subscribers.has(s)) subscribers.set(s, new Set());
         subscribers.get(s)!.add(socket);
       }
       stats.subscribedStreams = subscribers.size;
-      reply(ack, { ok: true, streams: [...mine] });
+      if (!resuming) return reply(ack, { ok: true, streams: [...mine] });
+      void (async () => {
+        let missed: { events: FacestreamEvent[]; gaps: string[] };
+        try {
+          missed = await opts.replay!(streams, cursor.after, cursor.since, maxReplay);
+        } catch (err) {
+          missed = { events: [], gaps: [...streams] };
+          void err;
+        }
+        const sentUpTo = new Map<string, EventId>();
+        for (const e of missed.events) {
+          socket.emit('event', e);
+          sentUpTo.set(e.stream, e.id);
+        }
+        stats.replayed += missed.events.length;
+        const waiting = replaying.get(socket) ?? [];
+        replaying.delete(socket);
+        for (const e of waiting) {
+          const upTo = sentUpTo.get(e.stream);
+          if (upTo == null || compareEventIds(e.id, upTo) > 0) send(socket, e);
+        }
+        reply(ack, { ok: true, streams: [...mine], replayed: missed.events.length, gaps: missed.gaps });
+      })();
     });
     socket.on('unsubscribe', (payload: unknown, ack?: unknown) => {
       const streams = parseStreams(payload);
@@ -136,19 +198,28 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
     });
     socket.on('disconnect', () => {
       stats.clients--;
+      replaying.delete(socket);
       for (const s of mine) leave(s, socket);
       mine.clear();
     });
   });
 
+  const send = (socket: Socket, e: FacestreamEvent) => {
+    const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
+    if (buffered > maxBuffered) { stats.dropped++; return; }
+    if (e.type === 'track.updated') socket.volatile.emit('event', e);
+    else socket.emit('event', e);
+    stats.sent++;
+  };
   const deliver = (e: FacestreamEvent) => {
     const targets = new Set<Socket>([...(subscribers.get(e.stream) ?? []), ...(subscribers.get(ALL) ?? [])]);
     for (const socket of targets) {
-      const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-      if (buffered > maxBuffered) { stats.dropped++; continue; }
-      if (e.type === 'track.updated') socket.volatile.emit('event', e);
-      else socket.emit('event', e);
-      stats.sent++;
+      const waiting = replaying.get(socket);
+      if (waiting) {
+        if (waiting.length < maxReplay) waiting.push(e); else stats.dropped++;
+        continue;
+      }
+      send(socket, e);
     }
   };
   if (opts.adapter) {

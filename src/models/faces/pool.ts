@@ -27,7 +27,8 @@ export interface DetectorPool {
 }
 
 const ENTRY = fileURLToPath(new URL('../../runtime/worker-entry.js', import.meta.url));
-const MODULE = new URL('./detect-worker.ts', import.meta.url).href;
+// .ts in a clone (run through tsx), .js in the built package
+const MODULE = new URL(`./detect-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href;
 
 interface Slot {
   worker: Worker;

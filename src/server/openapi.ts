@@ -1,0 +1,115 @@
+/**
+ * The REST API described for integrators: OpenAPI 3.1 at GET /api/openapi.json, with the
+ * events' JSON Schema (schema/events.schema.json, generated from src/events/types.ts) as its
+ * components, and that schema alone at GET /api/schema. test/schema.test.ts checks that every
+ * route the server answers is described here and that the answers fit.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../data.ts';
+
+export const EVENT_SCHEMA_PATH = path.join(PROJECT_ROOT, 'schema', 'events.schema.json');
+
+let schemaText: string | undefined;
+export function eventSchemaText(): string {
+  return (schemaText ??= fs.readFileSync(EVENT_SCHEMA_PATH, 'utf8'));
+}
+
+const error = { $ref: '#/components/schemas/Error' };
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: ({ 400: 'bad request', 401: 'token required', 403: 'origin not allowed', 404: 'not found', 409: 'exists', 413: 'body too large', 415: 'not JSON', 429: 'too many sources', 503: 'storage unavailable' } as Record<number, string>)[c] ?? 'error', content: { 'application/json': { schema: error } } }]));
+const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+
+const streamInfo = {
+  type: 'object',
+  required: ['name', 'uri', 'kind', 'state', 'pipeline', 'frames', 'dropped', 'restarts', 'startedAt'],
+  properties: {
+    name: { type: 'string' }, uri: { type: 'string', description: 'credentials replaced by ***' },
+    kind: { enum: ['published', 'pulled', 'file'] }, state: { type: 'string', description: 'starting, live, stalled, restarting, ended, error' },
+    reason: { type: 'string' }, pipeline: { type: 'string' }, frames: { type: 'integer' }, dropped: { type: 'integer' }, restarts: { type: 'integer' },
+    startedAt: { type: 'integer', description: 'ms since the epoch' }, firstFrameLatencyMs: { type: 'number' }, owner: { type: 'string', description: 'the node that analyses it' },
+  },
+};
+const statsRow = {
+  type: 'object',
+  required: ['from', 'people', 'male', 'female', 'ageGroups', 'smiling', 'smilingShare', 'meanDwellMs'],
+  properties: {
+    from: { type: 'integer', description: 'bucket start, ms since the epoch' }, people: { type: 'integer', description: 'visits: tracks that ended in the bucket' },
+    male: { type: 'integer' }, female: { type: 'integer' }, ageGroups: { type: 'object', additionalProperties: { type: 'integer' } },
+    smiling: { type: 'integer' }, smilingShare: { type: ['number', 'null'] }, meanDwellMs: { type: ['number', 'null'] },
+  },
+};
+
+/** The OpenAPI document; `components.schemas` holds the event schema's definitions. */
+export function openApiDocument(): object {
+  const events = JSON.parse(eventSchemaText()) as { definitions: Record<string, unknown> };
+  const defs = JSON.parse(JSON.stringify(events.definitions).replaceAll('#/definitions/', '#/components/schemas/')) as Record<string, unknown>;
+  const timeParam = (name: string) => q(name, 'ms since the epoch or ISO 8601', { type: 'string' });
+  return {
+    openapi: '3.1.0',
+    info: { title: 'facestream', version: '1', description: 'Live face-attribute analytics: streams, events, aggregates, sources. With `http.token` set, /api/* needs `Authorization: Bearer TOKEN`. Errors are `{ error, code }`.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        ...defs,
+        Error: { type: 'object', required: ['error', 'code'], properties: { error: { type: 'string' }, code: { type: 'string', description: 'FS_ERR_...' } } },
+        StreamInfo: streamInfo,
+        StatsRow: statsRow,
+      },
+    },
+    security: [{ bearer: [] }, {}],
+    paths: {
+      '/api/streams': { get: { summary: 'The streams analysed (every node\'s with the Redis bus)', responses: { 200: json({ type: 'object', required: ['streams'], properties: { streams: { type: 'array', items: { $ref: '#/components/schemas/StreamInfo' } } } }), ...errors(401) } } },
+      '/api/events': {
+        get: {
+          summary: 'Recent events, oldest first; page with `after` = the previous page\'s `next`',
+          parameters: [
+            q('stream', 'one stream\'s events only'),
+            q('after', 'events after this event id (MS-SEQ); without it, the newest `limit`', { type: 'string', pattern: '^\\d{1,16}-\\d{1,16}$' }),
+            q('limit', 'at most this many (1-1000, default 100)', { type: 'string', pattern: '^\\d{1,4}$' }),
+            q('type', 'comma-separated event types, e.g. track.ended,stats'),
+          ],
+          responses: {
+            200: json({
+              type: 'object', required: ['events', 'more'],
+              properties: {
+                events: { type: 'array', items: { $ref: '#/components/schemas/FacestreamEvent' } },
+                next: { type: 'string', description: 'the id to pass as `after` for the next page' },
+                more: { type: 'boolean', description: 'more events match after this page' },
+              },
+            }),
+            ...errors(400, 401),
+          },
+        },
+      },
+      '/api/stats': {
+        get: {
+          summary: 'Stored aggregates per time bucket',
+          parameters: [q('stream', 'one stream only'), timeParam('from'), timeParam('to'), q('bucket', 'bucket width in ms (60000 to a year; default an hour)')],
+          responses: { 200: json({ type: 'object', required: ['buckets'], properties: { buckets: { type: 'array', items: { $ref: '#/components/schemas/StatsRow' } } } }), ...errors(400, 401, 503) },
+        },
+      },
+      '/api/sources': {
+        post: {
+          summary: 'Pull a camera (kept across restarts)',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { type: 'object', required: ['name', 'url'], additionalProperties: false, properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, url: { type: 'string', description: 'rtsp, rtsps, rtmp, rtmps, srt or http(s)' }, pipeline: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, realtime: { type: 'boolean' } } } } },
+          },
+          responses: { 201: json({ type: 'object', required: ['stream'], properties: { stream: { $ref: '#/components/schemas/StreamInfo' } } }, 'added'), ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
+        },
+      },
+      '/api/sources/{name}': {
+        delete: {
+          summary: 'Stop pulling a camera',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json({ type: 'object', required: ['removed'], properties: { removed: { type: 'string' } } }), ...errors(401, 403, 404) },
+        },
+      },
+      '/api/schema': { get: { summary: 'The events\' JSON Schema', responses: { 200: { description: 'JSON Schema (draft-07)', content: { 'application/schema+json': { schema: { type: 'object' } } } }, ...errors(401) } } },
+      '/api/openapi.json': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }), ...errors(401) } } },
+      '/healthz': { get: { summary: 'Liveness (no token needed)', security: [], responses: { 200: json({ type: 'object', required: ['ok', 'streams'], properties: { ok: { type: 'boolean' }, streams: { type: 'integer' } } }) } } },
+      '/metrics': { get: { summary: 'Prometheus metrics (text format)', security: [], responses: { 200: { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    },
+  };
+}
