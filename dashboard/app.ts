@@ -1,12 +1,11 @@
 /**
- * The live dashboard. Served by facestream's HTTP server (transpiled on the fly, no build
- * step); it imports only the event types. Data: GET /api/streams every second, socket.io
+ * The live dashboard. Served by facestream's HTTP server (bundled on the fly by esbuild, no
+ * build step); it follows the events with facestream/client, as integrators do (resuming
+ * after a dropped connection). Data: GET /api/streams every second, socket.io
  * events (all streams) for the live tiles and the log, GET /api/stats for demographics.
  */
 import type { FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, TrackUpdated, StatsEvent } from '../src/events/types.ts';
-// Served by facestream from socket.io's own client build.
-// @ts-expect-error a browser module without types
-import { io } from './vendor/socket.io.esm.min.js';
+import { connect } from 'facestream/client';
 
 interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
 interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
@@ -188,28 +187,27 @@ function summary(e: FacestreamEvent): object {
 
 function snippet(): string {
   return [
-    "import { io } from 'socket.io-client';",
-    `const socket = io('${location.origin}'${token ? ", { auth: { token: 'YOUR_TOKEN' } }" : ''});`,
-    `socket.emit('subscribe', { streams: ['${selected ?? '*'}'] }, (ack) => console.log(ack));`,
-    "socket.on('event', (e) => { if (e.type === 'track.ended') console.log(e.trackId, e.attributes); });",
+    "import { connect } from 'facestream/client';",
+    `const client = connect('${location.origin}', { streams: ['${selected ?? '*'}']${token ? ", token: 'YOUR_TOKEN'" : ''} });`,
+    "client.on('track.ended', (e) => console.log(e.stream, e.trackId, e.attributes?.gender?.value));",
+    "client.on('gap', (streams) => console.warn('events missed for good:', streams));",
   ].join('\n');
 }
 
 // ---- wiring
-const socket = io(location.origin, { auth: token ? { token } : {}, transports: ['websocket', 'polling'] });
+const client = connect(location.origin, { token: token || undefined, streams: ['*'], socket: { transports: ['websocket', 'polling'] } });
 const conn = $('conn');
-socket.on('connect', () => {
+client.on('connect', () => {
   conn.textContent = 'live';
   conn.className = 'pill on';
-  socket.emit('subscribe', { streams: ['*'] });
 });
-socket.on('disconnect', () => { conn.textContent = 'reconnecting…'; conn.className = 'pill off'; });
-socket.on('connect_error', (err: Error) => {
+client.on('disconnect', () => { conn.textContent = 'reconnecting…'; conn.className = 'pill off'; });
+client.on('error', (err: Error) => {
   conn.textContent = 'reconnecting…';
   conn.className = 'pill off';
   if (/unauthorized/.test(err.message)) askToken();
 });
-socket.on('event', (e: FacestreamEvent) => {
+client.on('event', (e: FacestreamEvent) => {
   events.push(e);
   if (events.length > 1000) events.splice(0, events.length - 1000);
   if (e.type.startsWith('track.')) onTrack(e as TrackStarted | TrackUpdated | TrackEnded);

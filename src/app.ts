@@ -219,8 +219,9 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       let rows: Awaited<ReturnType<typeof store.stats>> = [];
       try { rows = await store.stats({ stream: s.name, from: Math.floor(s.startedAt / 60_000) * 60_000, bucketMs: 3_650 * 86_400_000 }); } catch { /* database away: the counts say 0 this time */ }
       const r = rows[0];
+      const ts = Date.now();
       onEvent({
-        id: ids.next(s.name), v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts: Date.now(), since: s.startedAt,
+        id: ids.next(s.name, ts), v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts, since: s.startedAt,
         people: r?.people ?? 0, male: r?.male ?? 0, female: r?.female ?? 0, ageGroups: r?.ageGroups ?? {},
         smilingShare: r?.smilingShare ?? null, meanDwellMs: r?.meanDwellMs ?? null, inView: open.get(s.name) ?? 0,
       });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_DOC, configurationReference } from '../lab/docs.ts';
 import { modelCards } from '../lab/modelcard.ts';
+import { EVENT_SCHEMA_FILE, generateEventSchema } from '../lab/schema.ts';
 
 describe('docs', () => {
   it('docs/configuration.md is what the schemas generate (run npm run docs after changing a schema)', () => {
@@ -19,5 +20,11 @@ describe('docs', () => {
     expect(attr).toContain('non-commercial research');
     expect(attr).toMatch(/\| baby \| \d+ \| \d+\.\d% \|/);
     expect(attr).toContain('## Known failure modes');
+  });
+
+  it('schema/events.schema.json is what src/events/types.ts generates (run npm run schema after changing an event)', () => {
+    const text = generateEventSchema();
+    expect(JSON.parse(text).definitions.TrackEnded.properties.noAttributes).toBeDefined();
+    expect(fs.readFileSync(EVENT_SCHEMA_FILE, 'utf8')).toBe(text);
   });
 });

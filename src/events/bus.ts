@@ -162,10 +162,15 @@ export function startRedisBus(opts: {
         const from = Object.hasOwn(after, name) ? after[name] : since;
         if (from == null || events.length >= limit) { if (from != null) gaps.push(name); continue; }
         const key = `${STREAM_KEY_PREFIX}${name}`;
-        // entries trimmed by MAXLEN after the cursor were missed for good
+        // MAXLEN trims the oldest entries: when the oldest left is after the cursor and some
+        // were trimmed, entries after the cursor may be among them (said as a gap)
         const info = await main.call('XINFO', 'STREAM', key).catch(() => undefined) as unknown[] | undefined;
-        const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1] ?? '0-0') : '0-0';
-        if (info && info.includes('max-deleted-entry-id') && isEventId(deleted) && compareEventIds(deleted, from) > 0) gaps.push(name);
+        if (info) {
+          const field = (f: string) => info[info.indexOf(f) + 1];
+          const trimmed = Number(field('entries-added')) > Number(field('length'));
+          const first = (field('first-entry') as unknown[] | null)?.[0];
+          if (trimmed && (typeof first !== 'string' || !isEventId(first) || compareEventIds(first, from) > 0)) gaps.push(name);
+        }
         const want = limit - events.length;
         const rows = await main.xrange(key, `(${from}`, '+', 'COUNT', want + 1);
         for (const [, fields] of rows.slice(0, want)) {

@@ -31,9 +31,10 @@ export class EventIds {
   private readonly last = new Map<string, [number, number]>();
   constructor(private readonly now: () => number = Date.now) {}
 
-  next(stream: string): EventId {
+  /** The next id of `stream`, from the event's own time `at` (default now). */
+  next(stream: string, at?: number): EventId {
     const prev = this.last.get(stream);
-    const t = Math.floor(this.now());
+    const t = Math.floor(at ?? this.now());
     const id: [number, number] = !prev || t > prev[0] ? [t, 0] : [prev[0], prev[1] + 1];
     this.last.set(stream, id);
     return `${id[0]}-${id[1]}`;

@@ -116,7 +116,7 @@ export function startStream(opts: StreamOptions): RunningStream {
   const base = () => ({ v: EVENT_SCHEMA_VERSION as typeof EVENT_SCHEMA_VERSION, stream: opts.name, ts: Date.now() });
   const ids = opts.ids ?? new EventIds();
   const emit = <E extends UnidentifiedEvent>(e: E): E & { id: string } => {
-    const event = { id: ids.next(e.stream), ...e };
+    const event = { id: ids.next(e.stream, e.ts), ...e };
     try { opts.onEvent(redactDeep(event) as unknown as FacestreamEvent); } catch { /* a sink's failure never stops the stream */ }
     return event;
   };

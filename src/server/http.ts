@@ -78,16 +78,24 @@ const PAGE_FILES = new Set(['/index.html', '/style.css']);
 const VENDOR: Record<string, string> = {
   'uPlot.iife.min.js': path.join(packageDir('uplot'), 'dist'),
   'uPlot.min.css': path.join(packageDir('uplot'), 'dist'),
-  'socket.io.esm.min.js': path.join(packageDir('socket.io'), 'client-dist'),
 };
 
 let appJs: Promise<string> | undefined;
+/**
+ * dashboard/app.ts bundled with facestream/client and socket.io-client, once per process
+ * (esbuild, in memory): from the sources in a clone, from dist/ in the installed package.
+ */
 async function dashboardApp(): Promise<string> {
   appJs ??= (async () => {
     const esbuild = await import('esbuild');
-    const source = fs.readFileSync(path.join(DASHBOARD, 'app.ts'), 'utf8');
-    const out = await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'es2020', sourcefile: 'app.ts' });
-    return out.code;
+    const fromSource = path.join(PROJECT_ROOT, 'src', 'client', 'index.ts');
+    const client = fs.existsSync(fromSource) ? fromSource : path.join(PROJECT_ROOT, 'dist', 'src', 'client', 'index.js');
+    const out = await esbuild.build({
+      entryPoints: [path.join(DASHBOARD, 'app.ts')], bundle: true, write: false, format: 'esm', platform: 'browser',
+      target: 'es2020', minify: true, legalComments: 'none', logLevel: 'silent',
+      plugins: [{ name: 'facestream-client', setup(b) { b.onResolve({ filter: /^facestream\/client$/ }, () => ({ path: client })); } }],
+    });
+    return out.outputFiles[0]!.text;
   })();
   appJs.catch(() => { appJs = undefined; });
   return appJs;

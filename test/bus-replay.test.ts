@@ -1,0 +1,66 @@
+/**
+ * The Redis bus as the history of a resuming client (#27): events appended under their own
+ * ids, read back after a cursor per stream or after `since` for every stream, a stream
+ * trimmed past the cursor reported as a gap, and an event whose id the key already passed
+ * appended under a Redis id rather than lost. Against a real redis-server on a free port.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { freePort } from '../src/app.ts';
+import { startRedisBus, STREAM_KEY_PREFIX, type RedisBus } from '../src/events/bus.ts';
+import type { FacestreamEvent } from '../src/events/types.ts';
+import { waitFor, waitForAsync } from './helpers.ts';
+
+let redis: ChildProcess;
+let url = '';
+let bus: RedisBus;
+const ev = (stream: string, id: string) => ({ id, v: 1, type: 'stats', stream, ts: Number(id.split('-')[0]), since: 0, people: 0, male: 0, female: 0, ageGroups: {}, smilingShare: null, meanDwellMs: null, inView: 0 }) as FacestreamEvent;
+
+beforeAll(async () => {
+  const port = await freePort();
+  url = `redis://127.0.0.1:${port}`;
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  redis.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
+  await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
+  expect(out).toMatch(/Ready to accept connections/);
+  bus = startRedisBus({ url, nodeId: 'n1', maxLen: 100, localStreams: () => [] });
+  await waitFor(() => bus.stats.connected, 10_000, 'the bus');
+});
+afterAll(async () => {
+  await bus?.close();
+  redis?.kill('SIGTERM');
+});
+
+describe('Redis bus replay', () => {
+  it('sends what a client missed, per stream and by since, and names trimmed streams as gaps', async () => {
+    for (let i = 1; i <= 5; i++) bus.append(ev('door', `${1000 + i}-0`));
+    for (let i = 1; i <= 3; i++) bus.append(ev('gate', `${2000 + i}-0`));
+    await waitFor(() => bus.stats.appended === 8, 5000, 'appends');
+    const r = new Redis(url);
+    expect((await r.xrange(`${STREAM_KEY_PREFIX}door`, '-', '+')).map(([id]) => id)).toEqual(['1001-0', '1002-0', '1003-0', '1004-0', '1005-0']);
+
+    const one = await bus.replay(['door'], { door: '1003-0' }, undefined, 100);
+    expect(one).toEqual({ events: [ev('door', '1004-0'), ev('door', '1005-0')], gaps: [] });
+    const all = await bus.replay(['*'], { door: '1004-0' }, '2001-0', 100);
+    expect(all.events.map((e) => `${e.stream} ${e.id}`).sort()).toEqual(['door 1005-0', 'gate 2002-0', 'gate 2003-0']);
+    // over the limit: what is left is a gap
+    expect((await bus.replay(['gate'], { gate: '0-0' }, undefined, 2)).gaps).toEqual(['gate']);
+
+    // trimmed past the cursor (MAXLEN): a gap, with what is left sent
+    await r.xtrim(`${STREAM_KEY_PREFIX}door`, 'MAXLEN', 2);
+    const trimmed = await bus.replay(['door'], { door: '1001-0' }, undefined, 100);
+    expect(trimmed.gaps).toEqual(['door']);
+    expect(trimmed.events.map((e) => e.id)).toEqual(['1004-0', '1005-0']);
+
+    // an id the key already passed (the clock went back, another node wrote it): kept under a Redis id
+    bus.append(ev('door', '1002-7'));
+    await waitFor(() => bus.stats.appended === 9, 5000, 'the append');
+    expect(bus.stats.reIdentified).toBe(1);
+    const last = await waitForAsync(async () => (await r.xrevrange(`${STREAM_KEY_PREFIX}door`, '+', '-', 'COUNT', 1))[0], 5000, 'the entry');
+    expect(JSON.parse(last[1][1]!).id).toBe('1002-7');
+    r.disconnect();
+  });
+});
