@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addClass, newClassAcc, smoothedClass } from './smooth.ts';
+import { addAnswers, addClass, bandOf, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers } from './smooth.ts';
+import { AGE_BINS } from '../models/attributes/labels.ts';
 
 const obs = (female: number, confidence: number) => ({ probs: { male: 1 - female, female }, confidence });
 
@@ -30,3 +31,50 @@ describe('confidence-weighted smoothing', () => {
     expect(smoothedClass(newClassAcc())).toBeUndefined();
   });
 });
+
+/** One frame of the attribute model's answers, made by hand: age-group probabilities, their SA confidence, an age in years. */
+const frame = (groups: Record<string, number>, confidence: number, age: number): FrameAnswers => ({
+  gender: { probs: { male: 0.1, female: 0.9 }, confidence: 0.9 },
+  ageGroup: { probs: groups, confidence },
+  smiling: { probs: { no: 0.5, yes: 0.5 }, confidence: 0.5 },
+  age,
+  celeba: {},
+});
+
+describe('one age: the group is the band of the age in years', () => {
+  it('bands by years, fractions included', () => {
+    expect([0, 3, 3.6, 4, 12.9, 13, 30.5, 31, 55.9, 56, 116].map((a) => bandOf(a, AGE_BINS).name))
+      .toEqual(['baby', 'baby', 'baby', 'child', 'child', 'youth', 'youth', 'middle-aged', 'middle-aged', 'old', 'old']);
+  });
+
+  it('"baby (~43)" cannot be said: the heads disagree, the group follows the age and is graded C at best', () => {
+    const acc = newTrackAnswers();
+    for (let i = 0; i < 5; i++) addAnswers(acc, frame({ baby: 0.7, child: 0.1, youth: 0.1, 'middle-aged': 0.05, old: 0.05 }, 0.95, 43));
+    const a = smoothedAnswers(acc, { ageBands: AGE_BINS });
+    expect(a.age).toBe(43);
+    expect(a.ageGroup!.value).toBe('middle-aged');
+    expect(a.ageGroup!.probability).toBeCloseTo(0.05, 3); // what the group head gave that band
+    expect(a.ageGroup!.grade).toBe('C');
+    // without the bands (the old behaviour), the contradiction
+    expect(smoothedAnswers(acc).ageGroup!.value).toBe('baby');
+  });
+
+  it('when the heads agree the grade is the SA grade, and every answer is coherent', () => {
+    const acc = newTrackAnswers();
+    for (let i = 0; i < 5; i++) addAnswers(acc, frame({ baby: 0.02, child: 0.03, youth: 0.85, 'middle-aged': 0.05, old: 0.05 }, 0.9, 24));
+    const a = smoothedAnswers(acc, { ageBands: AGE_BINS });
+    expect(a.ageGroup).toMatchObject({ value: 'youth', grade: 'S' });
+    // random answers: the group is always the band of the number
+    for (let t = 0; t < 200; t++) {
+      const r = newTrackAnswers();
+      for (let i = 0; i < 1 + (t % 7); i++) {
+        const p = AGE_BINS.map(() => Math.random());
+        const sum = p.reduce((x, y) => x + y, 0);
+        addAnswers(r, frame(Object.fromEntries(AGE_BINS.map((b, k) => [b.name, p[k]! / sum])), Math.random(), Math.random() * 90));
+      }
+      const out = smoothedAnswers(r, { ageBands: AGE_BINS });
+      expect(out.ageGroup!.value).toBe(bandOf(Math.round(out.age! * 10) / 10, AGE_BINS).name);
+    }
+  });
+});
+

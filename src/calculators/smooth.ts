@@ -79,17 +79,50 @@ export function answersKey(acc: TrackAnswersAcc): string {
   return [acc.gender, acc.ageGroup, acc.smiling].map((c) => smoothedClass(c)?.value).join('|');
 }
 
-/** The smoothed answers as events carry them (rounded). */
-export function smoothedAnswers(acc: TrackAnswersAcc) {
+/** An age band by years: `from` and `to` inclusive, the bands in order and contiguous. */
+export interface AgeBand { name: string; from: number; to: number }
+
+/** The band of an age in years (fractions fall in the band whose range starts at or below them). */
+export function bandOf(age: number, bands: readonly AgeBand[]): AgeBand {
+  let found = bands[0]!;
+  for (const b of bands) if (age >= b.from) found = b;
+  return found;
+}
+
+const GRADE_ORDER: Grade[] = ['S', 'A', 'B', 'C', 'D'];
+/** Grade `g`, or `most` when `g` is better: answers the heads disagree on are never graded above it. */
+const capGrade = (g: Grade, most: Grade): Grade => (GRADE_ORDER.indexOf(g) < GRADE_ORDER.indexOf(most) ? most : g);
+
+/**
+ * One age: the age group is the band of the smoothed age in years, so that the group and the
+ * number cannot contradict each other (no "baby (~43)"). Its probability is the mass the
+ * age-group head gave that band over the track; when that head's own choice is another
+ * band, the two heads disagree and the answer is graded C at best (not counted in the
+ * aggregates at the default minGrade B).
+ */
+export function coherentAgeGroup(acc: TrackAnswersAcc, bands: readonly AgeBand[]): SmoothedClass | undefined {
+  const byClass = smoothedClass(acc.ageGroup);
+  const age = scalarMean(acc.age);
+  if (!byClass || age == null) return byClass;
+  // the band of the age as events say it (to a tenth of a year)
+  const band = bandOf(Math.round(age * 10) / 10, bands).name;
+  const probability = (acc.ageGroup.sums[band] ?? 0) / acc.ageGroup.weight;
+  const agree = byClass.value === band;
+  return { ...byClass, value: band, probability, grade: agree ? byClass.grade : capGrade(byClass.grade, 'C') };
+}
+
+/**
+ * The smoothed answers as events carry them (rounded); with `ageBands`, one age
+ * (coherentAgeGroup).
+ */
+export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonly AgeBand[] } = {}) {
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
-  const cls = (c: ClassAcc) => {
-    const s = smoothedClass(c);
-    return s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
-  };
+  const json = (s: SmoothedClass | undefined) => s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
+  const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
   return {
     gender: cls(acc.gender),
-    ageGroup: cls(acc.ageGroup),
+    ageGroup: opts.ageBands ? json(coherentAgeGroup(acc, opts.ageBands)) : cls(acc.ageGroup),
     age: age == null ? undefined : Math.round(age * 10) / 10,
     smiling: cls(acc.smiling),
     celeba: Object.fromEntries(Object.entries(acc.celeba).map(([k, v]) => [k, r3(scalarMean(v) ?? 0)])),

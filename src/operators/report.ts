@@ -9,6 +9,7 @@
 import { addAnswers, newTrackAnswers, smoothedAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import type { TrackEnded } from '../events/types.ts';
 import type { ElementContext } from '../pipeline/registry.ts';
+import { AGE_BINS } from '../models/attributes/labels.ts';
 import type { AnalysedFrame, FaceObservation, FaceQuality, TrackInfo } from '../pipeline/types.ts';
 
 interface TrackReport {
@@ -43,7 +44,7 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
   const ended = (t: TrackInfo, s: TrackReport, ptsMs: number): Omit<TrackEnded, 'id' | 'v' | 'stream' | 'ts'> => ({
     type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: s.firstSeenMs, lastSeenMs: s.lastSeenMs,
     dwellMs: s.lastSeenMs - s.firstSeenMs, frames: t.hits, bestQuality: qualityJson(s.bestQuality), flags: [...s.flags],
-    ...(s.answers ? { attributes: smoothedAnswers(s.answers) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
+    ...(s.answers ? { attributes: smoothedAnswers(s.answers, { ageBands: AGE_BINS }) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
   });
   return {
     process(item: AnalysedFrame): AnalysedFrame {
@@ -75,7 +76,7 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
           type: 'track.updated', trackId: s.id, ptsMs: pts, box: boxJson(face.box),
           landmarks: face.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: Math.round(face.score * 100) / 100,
           quality: qualityJson(s.bestQuality), flags: [...s.flags],
-          ...(s.answers ? { attributes: smoothedAnswers(s.answers) } : {}),
+          ...(s.answers ? { attributes: smoothedAnswers(s.answers, { ageBands: AGE_BINS }) } : {}),
         });
       }
       for (const t of item.tracks?.ended ?? []) {
