@@ -4,7 +4,7 @@
  * after a dropped connection). Data: GET /api/streams every second, socket.io
  * events (all streams) for the live tiles and the log, GET /api/stats for demographics.
  */
-import type { FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, TrackUpdated, StatsEvent } from '../src/events/types.ts';
+import type { AlertEvent, FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, TrackUpdated, StatsEvent } from '../src/events/types.ts';
 import { connect } from 'facestream/client';
 
 interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
@@ -36,6 +36,8 @@ const streams = new Map<string, StreamInfo & { fps?: number; prev?: { frames: nu
 const tracks = new Map<string, Map<number, TrackView>>();
 const inView = new Map<string, number>();
 const events: FacestreamEvent[] = [];
+/** Alerts raised and not cleared: rule|stream|track -> the raising event. */
+const alerts = new Map<string, AlertEvent>();
 let selected: string | undefined;
 let dirty = true;
 
@@ -207,7 +209,25 @@ client.on('error', (err: Error) => {
   conn.className = 'pill off';
   if (/unauthorized/.test(err.message)) askToken();
 });
+function onAlert(a: AlertEvent): void {
+  const key = `${a.rule}|${a.stream}|${a.trackId ?? ''}`;
+  if (a.state === 'raised') alerts.set(key, a); else alerts.delete(key);
+  const box = $('alerts');
+  box.hidden = alerts.size === 0;
+  const ul = document.createElement('ul');
+  for (const x of alerts.values()) {
+    const li = document.createElement('li');
+    li.textContent = `${new Date(x.ts).toLocaleTimeString()} ${x.rule}: ${x.message}`;
+    ul.append(li);
+  }
+  box.replaceChildren(ul);
+}
+
+// alerts raised before this page opened
+void api<{ events: AlertEvent[] }>('/api/events?type=alert&limit=1000').then((r) => { for (const a of r?.events ?? []) onAlert(a); });
+
 client.on('event', (e: FacestreamEvent) => {
+  if (e.type === 'alert') onAlert(e);
   events.push(e);
   if (events.length > 1000) events.splice(0, events.length - 1000);
   if (e.type.startsWith('track.')) onTrack(e as TrackStarted | TrackUpdated | TrackEnded);

@@ -24,6 +24,7 @@ import { EVENT_SCHEMA_VERSION } from './events/types.ts';
 import { EventIds, compareEventIds } from './events/ids.ts';
 import { ReplayBuffer } from './events/replay.ts';
 import { startMqtt, type MqttOutput } from './events/mqtt.ts';
+import { createAlerts } from './events/alerts.ts';
 import path from 'node:path';
 
 export function defaultDbFile(): string {
@@ -75,7 +76,13 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       demographicsOnly: config.storage.demographicsOnly, minGrade: config.storage.minGrade,
     });
   const open = new Map<string, number>(); // stream -> tracks in view
+  const alerts = createAlerts(config.alerts, (e) => onEvent({ id: ids.next(e.stream, e.ts), ...e } as FacestreamEvent));
+  // the event goes out first, then the alert it raises: ids stay in order per stream
   const onEvent = (e: FacestreamEvent) => {
+    deliver(e);
+    alerts.onEvent(e);
+  };
+  const deliver = (e: FacestreamEvent) => {
     if (e.type === 'track.started') open.set(e.stream, (open.get(e.stream) ?? 0) + 1);
     if (e.type === 'track.ended') {
       open.set(e.stream, Math.max(0, (open.get(e.stream) ?? 1) - 1));
@@ -169,6 +176,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     store: () => store.unsaved,
     bus: bus ? () => bus?.stats : undefined,
     mqtt: mqtt ? () => mqtt.stats : undefined,
+    alerts: () => ({ raised: alerts.counts, active: alerts.active().length }),
     tensors: () => tf.memory().numTensors,
   });
   let httpServer: RunningHttpServer;
@@ -228,12 +236,15 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     }
   })(), config.storage.statsIntervalMs);
   statsTimer.unref();
+  const alertTimer = setInterval(() => alerts.tick(active().map((s) => ({ name: s.name, state: s.state, frames: s.stats.frames, dropped: s.stats.dropped }))), 1000);
+  alertTimer.unref();
 
   let stopping: Promise<void> | undefined;
   return {
     rtmpPort, httpPort: httpServer.port, socket: socket!, plugin, pulled, events, buffer: recent, streams, nodeId, bus,
     stop: () => (stopping ??= (async () => {
       clearInterval(statsTimer);
+      clearInterval(alertTimer);
       await plugin.stopAll();
       await Promise.all([...pulled.values()].map((s) => s.stop()));
       await socket!.close();

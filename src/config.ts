@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { FacestreamError } from './errors.ts';
+import { alertRuleSchema } from './events/alerts.ts';
 import { formatIssues } from './pipeline/schema.ts';
 
 const port = z.number().int().min(0).max(65535);
@@ -54,6 +55,7 @@ export const appConfigSchema = z.strictObject({
     url: z.string().default('redis://127.0.0.1:6379').describe('The Redis server of the bus.'),
     maxLen: z.number().int().min(100).max(100_000_000).default(100_000).describe('Entries kept per camera stream key (approximately).'),
   }).prefault({}),
+  alerts: z.array(z.lazy(() => alertRuleSchema)).max(100).default([]).describe('Alert rules: `{name, when: inView | dwellMs | stalled | dropRate, above, streams?}`; raised and cleared as `alert` events, shown on the dashboard, counted in /metrics.'),
   mqtt: z.strictObject({
     url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'mqtt://, mqtts://, ws:// or wss://').optional().describe('An MQTT broker to publish every event to (off when unset), e.g. mqtt://127.0.0.1:1883.'),
     topicPrefix: z.string().regex(/^[^+#\u0000]{1,128}$/, 'no + or # (MQTT wildcards)').default('facestream').describe('Events go to PREFIX/STREAM/events, the retained state to PREFIX/STREAM/state.'),

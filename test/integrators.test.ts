@@ -81,6 +81,7 @@ beforeAll(async () => {
     storage: { file: path.join(dir, 'agg.db'), statsIntervalMs: 1000 },
     events: { buffer: 100_000 },
     mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, topicPrefix: 'fs-test' },
+    alerts: [{ name: 'anyone', when: 'inView', above: 0 }, { name: 'down', when: 'stalled' }],
   }, 'test'));
   base = `http://127.0.0.1:${app.httpPort}`;
 }, 120_000);
@@ -149,7 +150,11 @@ describe('integrators', () => {
     const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
     const events = [...app.buffer.values()];
     const types = new Set(events.map((e) => e.type));
-    for (const t of ['stream.started', 'stream.format', 'track.started', 'track.updated', 'track.ended', 'stats', 'stream.ended']) expect(types).toContain(t);
+    for (const t of ['stream.started', 'stream.format', 'track.started', 'track.updated', 'track.ended', 'stats', 'stream.ended', 'alert']) expect(types).toContain(t);
+    // the alert rule: raised when someone came into view, cleared when the last one left
+    const alerts = events.filter((e) => e.type === 'alert' && e.stream === 'clip') as Array<Extract<FacestreamEvent, { type: 'alert' }>>;
+    expect(alerts[0]).toMatchObject({ rule: 'anyone', state: 'raised', value: 1, threshold: 0 });
+    expect(alerts.at(-1)!.state).toBe('cleared');
     for (const e of events) {
       if (!validate(e as unknown)) throw new Error(`${e.type} ${e.id} does not fit the schema: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
     }
@@ -208,6 +213,8 @@ describe('integrators', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/facestream_build_info\{version="\d+\.\d+\.\d+",schema="1",node="[\d.]+"\} 1/);
     expect(metrics).toMatch(/facestream_mqtt_connected 1/);
+    expect(metrics).toMatch(/facestream_alerts_total\{rule="anyone"\} [1-9]/);
+    expect(metrics).toMatch(/facestream_alerts_total\{rule="down"\} 0/);
     expect(metrics).toMatch(/facestream_socket_events_replayed_total [1-9]/);
   });
 });

@@ -117,9 +117,28 @@ export interface StatsEvent extends Base {
   inView: number;
 }
 
-export type FacestreamEvent = StreamEvent | TrackEvent | StatsEvent;
+/**
+ * A rule of `alerts` in the config raised or cleared (src/events/alerts.ts): people in
+ * view, one person's dwell, a stream down, frames dropped.
+ */
+export interface AlertEvent extends Base {
+  type: 'alert';
+  /** The rule's name. */
+  rule: string;
+  when: 'inView' | 'dwellMs' | 'stalled' | 'dropRate';
+  state: 'raised' | 'cleared';
+  /** What was measured: people, ms, 1 (down) / 0, or the dropped share. */
+  value: number;
+  threshold?: number;
+  /** For dwellMs: the person's track. */
+  trackId?: number;
+  /** Said for a person: what happened, with the numbers. */
+  message: string;
+}
+
+export type FacestreamEvent = StreamEvent | TrackEvent | StatsEvent | AlertEvent;
 export type EventType = FacestreamEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['stream.started', 'stream.format', 'stream.stalled', 'stream.restarting', 'stream.ended', 'stream.error', 'track.started', 'track.updated', 'track.ended', 'stats'];
+export const EVENT_TYPES: readonly EventType[] = ['stream.started', 'stream.format', 'stream.stalled', 'stream.restarting', 'stream.ended', 'stream.error', 'track.started', 'track.updated', 'track.ended', 'stats', 'alert'];
 
 /** An event as the stream builds it, before the node gives it its id. */
 export type UnidentifiedEvent = FacestreamEvent extends infer E ? E extends FacestreamEvent ? Omit<E, 'id'> : never : never;

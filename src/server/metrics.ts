@@ -35,6 +35,7 @@ export interface MetricsSources {
   store: () => StoreMetrics;
   bus?: () => BusMetrics | undefined;
   mqtt?: () => { connected: boolean; published: number; queued: number; dropped: number } | undefined;
+  alerts?: () => { raised: ReadonlyMap<string, number>; active: number };
   tensors?: () => number;
 }
 
@@ -88,6 +89,11 @@ export function createMetrics(src: MetricsSources): Metrics {
   counter('facestream_socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [], () => [[{}, src.socket().oversized ?? 0]]);
   gauge('facestream_store_pending_tracks', 'Ended tracks waiting for the database to be writable.', () => src.store().pending);
   counter('facestream_store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [], () => [[{}, src.store().dropped]]);
+  if (src.alerts) {
+    const a = src.alerts;
+    counter('facestream_alerts_total', 'Alerts raised, by rule.', ['rule'], () => [...a().raised].map(([rule, n]): Row => [{ rule }, n]));
+    gauge('facestream_alerts_active', 'Alerts raised and not yet cleared.', () => a().active);
+  }
   if (src.mqtt) {
     const m = src.mqtt;
     gauge('facestream_mqtt_connected', 'Whether the MQTT broker is connected (1) or not (0).', () => (m()?.connected ? 1 : 0));
