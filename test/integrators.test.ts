@@ -195,6 +195,20 @@ describe('integrators', () => {
     }
   });
 
+  it('GET /api/report.csv: one row per bucket and stream, as a spreadsheet opens it', async () => {
+    const res = await fetch(`${base}/api/report.csv?stream=clip,nobody&bucket=60000`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+    const [head, ...rows] = (await res.text()).trim().split('\r\n');
+    expect(head).toBe('bucket_start,stream,visits,male,female,gender_unsure,baby,child,youth,middle_aged,old,smiling_share,mean_dwell_s');
+    expect(rows.length).toBeGreaterThan(0);
+    const cells = rows.map((r) => r.split(','));
+    expect(cells.every((c) => c[1] === 'clip' && !Number.isNaN(Date.parse(c[0]!)))).toBe(true);
+    const visits = cells.reduce((n, c) => n + Number(c[2]), 0);
+    expect(visits).toBe([...app.buffer.values()].filter((e) => e.stream === 'clip' && e.type === 'track.ended').length);
+    expect((await fetch(`${base}/api/report.csv?bucket=5`)).status).toBe(400);
+  });
+
   it('CORS for the origins of http.cors on /api/*, OpenAPI lists every route, /metrics says what runs', async () => {
     const ok = await fetch(`${base}/api/streams`, { headers: { origin: ORIGIN } });
     expect(ok.headers.get('access-control-allow-origin')).toBe(ORIGIN);
@@ -205,7 +219,7 @@ describe('integrators', () => {
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
     const doc = await (await fetch(`${base}/api/openapi.json`)).json() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe('3.1.0');
-    for (const [p, m] of [['/api/streams', 'get'], ['/api/events', 'get'], ['/api/stats', 'get'], ['/api/sources', 'post'], ['/api/sources/{name}', 'delete'], ['/api/schema', 'get'], ['/healthz', 'get'], ['/metrics', 'get']]) {
+    for (const [p, m] of [['/api/report.csv', 'get'], ['/api/streams', 'get'], ['/api/events', 'get'], ['/api/stats', 'get'], ['/api/sources', 'post'], ['/api/sources/{name}', 'delete'], ['/api/schema', 'get'], ['/healthz', 'get'], ['/metrics', 'get']]) {
       expect(doc.paths[p!]?.[m!], `${m} ${p}`).toBeDefined();
     }
     expect(doc.components.schemas.TrackEnded).toBeDefined();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError, parseTime, startHttpServer, type RunningHttpServer } from './http.ts';
+import { HttpError, csvField, parseTime, startHttpServer, type RunningHttpServer } from './http.ts';
 
 let server: RunningHttpServer;
 let base: string;
@@ -68,5 +68,9 @@ describe('http', () => {
     expect(await r.json()).toMatchObject({ code: 'FS_ERR_QUERY' });
     const ok = await (await fetch(`${base}/api/stats?from=1000&to=2000&bucket=60000`, { headers: auth })).json() as { buckets: Array<{ q: unknown }> };
     expect(ok.buckets[0]!.q).toMatchObject({ from: 1000, to: 2000, bucketMs: 60_000 });
+  });
+  it('CSV fields are quoted when needed and never start a formula', () => {
+    expect(['plain', 'a,b', 'say "hi"', '=HYPERLINK("x")', '-1+1', '@cmd', 12, null].map(csvField))
+      .toEqual(['plain', '"a,b"', '"say ""hi"""', `"'=HYPERLINK(""x"")"`, "'-1+1", "'@cmd", '12', '']);
   });
 });

@@ -110,6 +110,36 @@ export function parseTime(name: string, v: string | null | undefined): number | 
   return n;
 }
 
+/** from, to and bucket of a stats or report query, checked. */
+function statsQuery(q: { from?: string; to?: string; bucket?: string }): { from?: number; to?: number; bucketMs?: number } {
+  const { bucket } = q;
+  const bucketMs = bucket == null ? undefined : /^\d{1,16}$/.test(bucket) ? Number(bucket) : NaN;
+  if (bucketMs != null && !(Number.isInteger(bucketMs) && bucketMs >= 60_000 && bucketMs <= 366 * 86_400_000)) {
+    throw new HttpError(400, `bucket="${bucket!.slice(0, 64)}" must be whole milliseconds from 60000 (a minute) to a year`, 'FS_ERR_QUERY');
+  }
+  const from = parseTime('from', q.from);
+  const to = parseTime('to', q.to);
+  if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from', 'FS_ERR_QUERY');
+  return { from, to, bucketMs };
+}
+
+interface ReportRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smilingShare: number | null; meanDwellMs: number | null }
+export const REPORT_COLUMNS = ['bucket_start', 'stream', 'visits', 'male', 'female', 'gender_unsure', 'baby', 'child', 'youth', 'middle_aged', 'old', 'smiling_share', 'mean_dwell_s'];
+/** A CSV field: quoted when it must be, and never read as a formula by a spreadsheet. */
+export function csvField(v: string | number | null): string {
+  if (v == null) return '';
+  let t = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(t)) t = `'${t}`;
+  return /[",\r\n]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
+}
+function reportLine(stream: string, r: ReportRow): string {
+  const g = r.ageGroups;
+  return [new Date(r.from).toISOString(), stream, r.people, r.male, r.female, r.people - r.male - r.female,
+    g.baby ?? 0, g.child ?? 0, g.youth ?? 0, g['middle-aged'] ?? 0, g.old ?? 0,
+    r.smilingShare == null ? null : Math.round(r.smilingShare * 1000) / 1000,
+    r.meanDwellMs == null ? null : Math.round(r.meanDwellMs / 100) / 10].map(csvField).join(',');
+}
+
 /**
  * Whether a browser request's Origin may act here: its own origin (the Host it asked), or
  * one listed in `cors`. Requests without an Origin (curl, integrators' servers) pass: the
@@ -126,7 +156,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events|schema|openapi\.json)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -265,6 +295,27 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.get('/api/openapi.json', () => openApiDocument());
   if (opts.stats) {
     const stats = opts.stats;
+    // a venue's report as a spreadsheet opens it: one row per bucket and stream
+    app.get<{ Querystring: { stream?: string; from?: string; to?: string; bucket?: string } }>('/api/report.csv', {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { stream: { type: 'string', maxLength: 2000 }, from: timeQuery, to: timeQuery, bucket: { type: 'string', maxLength: 20 }, token: { type: 'string' } },
+        },
+      },
+    }, async (req, reply) => {
+      const { from, to, bucketMs } = statsQuery(req.query);
+      const names = req.query.stream ? req.query.stream.split(',').map((n) => n.trim()).filter(Boolean).slice(0, 64) : [undefined];
+      const lines = [REPORT_COLUMNS.join(',')];
+      try {
+        for (const name of names) {
+          for (const r of await stats({ stream: name, from, to, bucketMs: bucketMs ?? 3_600_000 }) as ReportRow[]) lines.push(reportLine(name ?? '*', r));
+        }
+      } catch (err) {
+        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+      }
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="facestream-report.csv"').send(lines.join('\r\n') + '\r\n');
+    });
     app.get<{ Querystring: { stream?: string; from?: string; to?: string; bucket?: string } }>('/api/stats', {
       schema: {
         querystring: {
@@ -273,14 +324,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         },
       },
     }, async (req) => {
-      const { bucket } = req.query;
-      const bucketMs = bucket == null ? undefined : /^\d{1,16}$/.test(bucket) ? Number(bucket) : NaN;
-      if (bucketMs != null && !(Number.isInteger(bucketMs) && bucketMs >= 60_000 && bucketMs <= 366 * 86_400_000)) {
-        throw new HttpError(400, `bucket="${bucket!.slice(0, 64)}" must be whole milliseconds from 60000 (a minute) to a year`, 'FS_ERR_QUERY');
-      }
-      const from = parseTime('from', req.query.from);
-      const to = parseTime('to', req.query.to);
-      if (from != null && to != null && to < from) throw new HttpError(400, 'to is before from', 'FS_ERR_QUERY');
+      const { from, to, bucketMs } = statsQuery(req.query);
       try {
         return { buckets: await stats({ stream: req.query.stream, from, to, bucketMs }) };
       } catch (err) {

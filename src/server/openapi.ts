@@ -89,6 +89,13 @@ export function openApiDocument(): object {
           responses: { 200: json({ type: 'object', required: ['buckets'], properties: { buckets: { type: 'array', items: { $ref: '#/components/schemas/StatsRow' } } } }), ...errors(400, 401, 503) },
         },
       },
+      '/api/report.csv': {
+        get: {
+          summary: 'The stored aggregates as CSV, one row per bucket and stream (visits, gender, age groups, smiling share, mean dwell)',
+          parameters: [q('stream', 'comma-separated streams, side by side (default: every stream summed, stream "*")'), timeParam('from'), timeParam('to'), q('bucket', 'bucket width in ms (60000 to a year; default an hour)')],
+          responses: { 200: { description: 'CSV with a header line', content: { 'text/csv': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) },
+        },
+      },
       '/api/sources': {
         post: {
           summary: 'Pull a camera (kept across restarts)',
