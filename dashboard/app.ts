@@ -72,6 +72,12 @@ function renderStreams(): void {
     cells.forEach((c, i) => {
       const td = document.createElement('td');
       td.textContent = c;
+      // frames dropped because the analysis is behind the camera: a warning past 5%
+      if (i === 4 && s.frames > 20 && s.dropped / s.frames > 0.05) {
+        td.className = 'warn';
+        td.textContent = `${c} (${Math.round((100 * s.dropped) / s.frames)}%)`;
+        td.title = 'frames dropped because the analysis is behind the camera: lower ingest.fps or add a machine';
+      }
       if (i === 1) {
         td.className = s.state;
         if (s.reason) td.title = s.reason; // why it restarts, stalled or failed
@@ -142,7 +148,7 @@ const rangeMs = () => Number(($('range') as HTMLSelectElement).value);
 async function pollStats(): Promise<void> {
   if (!selected) return;
   const range = rangeMs();
-  const bucket = range > 3_600_000 ? 900_000 : 60_000;
+  const bucket = range > 7 * 86_400_000 ? 86_400_000 : range > 86_400_000 ? 3_600_000 : range > 3_600_000 ? 900_000 : 60_000;
   const r = await api<{ buckets: StatsRow[] }>(`api/stats?stream=${encodeURIComponent(selected)}&from=${Date.now() - range}&bucket=${bucket}`).catch(() => undefined);
   if (!r) return;
   const rows = r.buckets;
@@ -152,9 +158,12 @@ async function pollStats(): Promise<void> {
   const female = sum((b) => b.female);
   $('people').textContent = String(people);
   const known = male + female;
+  const pm = known ? Math.round((100 * male) / known) : 0;
+  // the numbers under the bar: a narrow segment has no room for its label
   $('gender').innerHTML = known
-    ? `<span class="m" style="width:${(100 * male) / known}%">${Math.round((100 * male) / known)}% m</span><span class="f" style="width:${(100 * female) / known}%">${Math.round((100 * female) / known)}% f</span>`
+    ? `<span class="m" style="width:${(100 * male) / known}%">${pm >= 25 ? `${pm}%` : ''}</span><span class="f" style="width:${(100 * female) / known}%">${100 - pm >= 25 ? `${100 - pm}%` : ''}</span>`
     : '<span style="width:100%;color:#666">no answers yet</span>';
+  $('gender-caption').textContent = known ? `${pm}% male · ${100 - pm}% female` : 'gender';
   // people whose gender the network graded below storage.minGrade: counted, not split
   $('gender').title = people > known ? `${people - known} of ${people} unsure (below the configured grade)` : '';
   $('gender-unsure').textContent = people > known ? `${people - known} unsure` : '';
@@ -256,6 +265,15 @@ setInterval(() => {
   if (logDirty) { logDirty = false; renderLog(); }
 }, 300);
 setInterval(() => { dirty = true; }, 1000); // dwell times and ended tiles age
+interface ServerInfo { version: string; node: string; rtmp: { port: number }; backend: string; rssBytes: number; cpuPercent: number | null }
+async function pollInfo(): Promise<void> {
+  const i = await api<ServerInfo>('/api/info').catch(() => undefined);
+  if (!i) return;
+  $('publish-url').textContent = `rtmp://${location.hostname}:${i.rtmp.port}/live/NAME`;
+  $('system').textContent = `v${i.version} · ${i.backend} · ${Math.round(i.rssBytes / 2 ** 20)} MB${i.cpuPercent == null ? '' : ` · CPU ${Math.round(i.cpuPercent)}%`}`;
+}
 setInterval(() => { void pollStreams(); }, 1000);
+setInterval(() => { void pollInfo(); }, 5000);
+void pollInfo();
 setInterval(() => { void pollStats(); }, 5000);
 void pollStreams().then(pollStats);

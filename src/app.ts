@@ -26,6 +26,8 @@ import { ReplayBuffer } from './events/replay.ts';
 import { startMqtt, type MqttOutput } from './events/mqtt.ts';
 import { createAlerts } from './events/alerts.ts';
 import path from 'node:path';
+import fs from 'node:fs';
+import { PROJECT_ROOT } from './data.ts';
 
 export function defaultDbFile(): string {
   const base = process.env.XDG_DATA_HOME || path.join(os.homedir() || os.tmpdir(), '.local', 'share');
@@ -33,6 +35,7 @@ export function defaultDbFile(): string {
 }
 
 const log = createLogger('app');
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface App {
   rtmpPort: number;
@@ -180,12 +183,19 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     tensors: () => tf.memory().numTensors,
   });
   let httpServer: RunningHttpServer;
+  let lastCpu: { at: number; cpu: NodeJS.CpuUsage } | undefined;
   try {
     httpServer = await startHttpServer({
       host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams,
       events: (q) => recent.query(q),
       stats: (q) => store.stats(q),
       metrics: () => metrics.text(),
+      info: () => {
+        const now = Date.now(), cpu = process.cpuUsage();
+        const cpuPercent = lastCpu ? (100 * ((cpu.user + cpu.system) - (lastCpu.cpu.user + lastCpu.cpu.system)) / 1000) / Math.max(1, now - lastCpu.at) : null;
+        lastCpu = { at: now, cpu };
+        return { version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), rssBytes: process.memoryUsage().rss, cpuPercent };
+      },
       sources: {
         add: async (body) => {
           const s = checkHttpSource(body, config);

@@ -78,7 +78,7 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
         const n = inView.get(e.stream) ?? 0;
         for (const r of rules) {
           if (r.when !== 'inView' || !applies(r, e.stream)) continue;
-          if (n > r.above!) raise(r, e.stream, n, `${n} people in view of ${e.stream} (more than ${r.above})`);
+          if (n > r.above!) raise(r, e.stream, n, `${n} ${n === 1 ? 'person' : 'people'} in view of ${e.stream} (more than ${r.above})`);
           else clear(r, e.stream, n);
         }
       }

@@ -47,6 +47,8 @@ export interface HttpServerOptions {
   events: (q: EventQuery) => EventPage;
   /** GET /api/stats: stored aggregates. */
   stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
+  /** GET /api/info: what runs (version, node, RTMP port, backend, memory, CPU). */
+  info?: () => object;
   /** Prometheus text for GET /metrics. */
   metrics?: () => string | Promise<string>;
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
@@ -156,7 +158,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|info)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -269,6 +271,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
   app.get('/healthz', () => ({ ok: true, streams: opts.streams().length }));
   app.get('/api/streams', () => ({ streams: opts.streams() }));
+  if (opts.info) {
+    const info = opts.info;
+    app.get('/api/info', () => info());
+  }
   app.get<{ Querystring: { stream?: string; after?: string; limit?: string; type?: string } }>('/api/events', {
     schema: {
       querystring: {

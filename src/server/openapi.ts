@@ -113,6 +113,15 @@ export function openApiDocument(): object {
           responses: { 200: json({ type: 'object', required: ['removed'], properties: { removed: { type: 'string' } } }), ...errors(401, 403, 404) },
         },
       },
+      '/api/info': {
+        get: {
+          summary: 'What runs: version, node, RTMP port, tensorflow.js backend, memory and CPU',
+          responses: {
+            200: json({ type: 'object', required: ['version', 'node', 'rtmp', 'backend', 'rssBytes', 'cpuPercent'], properties: { version: { type: 'string' }, node: { type: 'string' }, rtmp: { type: 'object', properties: { port: { type: 'integer' } } }, backend: { type: 'string' }, rssBytes: { type: 'integer' }, cpuPercent: { type: ['number', 'null'], description: 'of one core, since the previous call' } } }),
+            ...errors(401),
+          },
+        },
+      },
       '/api/schema': { get: { summary: 'The events\' JSON Schema', responses: { 200: { description: 'JSON Schema (draft-07)', content: { 'application/schema+json': { schema: { type: 'object' } } } }, ...errors(401) } } },
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }), ...errors(401) } } },
       '/healthz': { get: { summary: 'Liveness (no token needed)', security: [], responses: { 200: json({ type: 'object', required: ['ok', 'streams'], properties: { ok: { type: 'boolean' }, streams: { type: 'integer' } } }) } } },
