@@ -25,6 +25,7 @@ import { EventIds, compareEventIds } from './events/ids.ts';
 import { ReplayBuffer } from './events/replay.ts';
 import { startMqtt, type MqttOutput } from './events/mqtt.ts';
 import { createAlerts } from './events/alerts.ts';
+import { startLeases, type SourceLeases } from './cluster/leases.ts';
 import path from 'node:path';
 import fs from 'node:fs';
 import { PROJECT_ROOT } from './data.ts';
@@ -137,7 +138,26 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, ids, shared,
       ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
     }));
-  initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
+  // several nodes (the Redis bus): the cluster's sources in Redis, each pulled by the one node
+  // that holds its lease (src/cluster/leases.ts); one node alone pulls its own
+  let leases: SourceLeases | undefined;
+  if (config.bus.kind === 'redis') {
+    leases = startLeases({
+      url: config.bus.url, nodeId, capacity: config.node.capacity,
+      start: (_name, doc) => {
+        const s = sourceSchema.parse(doc);
+        pull(s, loadPipeline(s.pipeline ?? config.pipeline));
+      },
+      stop: async (name) => {
+        const s = pulled.get(name);
+        pulled.delete(name);
+        await s?.stop();
+      },
+    });
+    for (const s of initialSources) await leases.add(s.name, s).catch((err: Error) => log.error(`source ${s.name} not shared with the cluster: ${err.message}`));
+  } else {
+    initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
+  }
 
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo & { owner: string } => ({
     name: s.name, uri: s.uri, kind, state: s.state, ...(s.reason ? { reason: s.reason } : {}), pipeline: s.pipeline, frames: s.stats.frames,
@@ -196,7 +216,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         lastCpu = { at: now, cpu };
         return { version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), rssBytes: process.memoryUsage().rss, cpuPercent };
       },
-      sources: {
+      sources: leases ? clusterSources(leases, config, streams) : {
+        list: () => localStreams().filter((s) => s.kind === 'pulled').map((s) => ({ name: s.name, uri: s.uri, pipeline: s.pipeline, owner: nodeId, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })),
         add: async (body) => {
           const s = checkHttpSource(body, config);
           if (pulled.has(s.name)) throw new HttpError(409, `a source named "${s.name}" exists; DELETE it first`, 'FS_ERR_SOURCE_EXISTS');
@@ -222,6 +243,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     });
     socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false, replay });
   } catch (err) {
+    await leases?.release();
     await server.stop();
     await bus?.close();
     await mqtt?.close();
@@ -255,6 +277,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     stop: () => (stopping ??= (async () => {
       clearInterval(statsTimer);
       clearInterval(alertTimer);
+      await leases?.release(); // its sources handed over to the other nodes first
       await plugin.stopAll();
       await Promise.all([...pulled.values()].map((s) => s.stop()));
       await socket!.close();
@@ -265,6 +288,34 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await store.close();
       await shared.dispose(); // models, batchers and detector worker threads
     })()),
+  };
+}
+
+/** /api/sources over the cluster's sources (the Redis bus): any node adds, removes and lists them. */
+function clusterSources(leases: SourceLeases, config: AppConfig, streams: () => StreamInfo[]) {
+  return {
+    list: async () => {
+      const known = new Map(streams().map((s) => [s.name, s]));
+      return (await leases.list()).map(({ name, config: doc, owner }) => {
+        const s = known.get(name);
+        const d = (doc ?? {}) as { url?: string; pipeline?: string };
+        return { name, uri: redact(String(d.url ?? '')), pipeline: d.pipeline ?? config.pipeline, owner, state: s?.state ?? (owner ? 'starting' : 'waiting for a node'), ...(s?.reason ? { reason: s.reason } : {}) };
+      });
+    },
+    add: async (body: unknown): Promise<StreamInfo> => {
+      const s = checkHttpSource(body, config);
+      const all = await leases.list();
+      if (all.some((x) => x.name === s.name)) throw new HttpError(409, `a source named "${s.name}" exists; DELETE it first`, 'FS_ERR_SOURCE_EXISTS');
+      if (all.length >= config.maxSources) throw new HttpError(429, `${all.length} sources already, the most this cluster takes (maxSources)`, 'FS_ERR_SOURCE_LIMIT');
+      loadPipeline(s.pipeline ?? config.pipeline);
+      try {
+        await leases.add(s.name, s);
+      } catch (err) {
+        throw new HttpError(503, `the source could not be stored in Redis: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+      }
+      return { name: s.name, uri: redact(s.url), kind: 'pulled', state: 'starting', pipeline: s.pipeline ?? config.pipeline, frames: 0, dropped: 0, restarts: 0, startedAt: Date.now() };
+    },
+    remove: (name: string) => leases.remove(name),
   };
 }
 

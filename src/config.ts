@@ -49,7 +49,10 @@ export const appConfigSchema = z.strictObject({
   events: z.strictObject({
     buffer: z.number().int().min(100).max(1_000_000).default(10_000).describe('Recent events kept in memory: GET /api/events pages through them and a reconnecting client is sent what it missed (with the Redis bus, from Redis too).'),
   }).prefault({}),
-  node: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)').optional() }).prefault({}).describe('This node\'s id among several (default: host name and process id).'),
+  node: z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (at most 64)').optional().describe('This node\'s id among several (default: host name and process id).'),
+    capacity: z.number().positive().max(1000).default(1).describe('With the Redis bus: this node\'s weight in the split of the pulled sources (2 takes twice the share of 1).'),
+  }).prefault({}).describe('This node among several.'),
   bus: z.strictObject({
     kind: z.enum(['memory', 'redis']).default('memory').describe('memory: one node; redis: events to Redis Streams, socket.io across nodes, the node registry.'),
     url: z.string().default('redis://127.0.0.1:6379').describe('The Redis server of the bus.'),

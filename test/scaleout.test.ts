@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import pg from 'pg';
+import { PgStore } from '../src/events/pgstore.ts';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/app.ts';
@@ -78,6 +80,15 @@ beforeAll(async () => {
   redisUrl = `redis://127.0.0.1:${redisPort}`;
   await startRedis();
   await startPostgres();
+  // three nodes migrating a fresh database at the same moment (#28): the advisory lock lets
+  // each through in turn (without it one failed with a duplicate pg_type key)
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE fresh');
+  await admin.end();
+  const fresh = pgUrl.replace(/\/postgres$/, '/fresh');
+  const stores = await Promise.all([1, 2, 3].map((i) => PgStore.open({ url: fresh, node: `m${i}` })));
+  for (const st of stores) await st.close();
 }, 60_000);
 
 afterAll(async () => {
@@ -102,6 +113,23 @@ describe('two nodes on Redis and PostgreSQL', () => {
       await waitForAsync(async () => (await listed()).some((s) => s.name === 'live/hall'), 10_000, 'A\'s stream on B');
       expect((await listed()).find((s) => s.name === 'live/hall')).toMatchObject({ owner: 'node-a' });
       expect(await (await fetch(`${a.http}/metrics`)).text()).toMatch(/^facestream_bus_connected 1$/m);
+
+      // a camera added on B is the cluster's (#28): pulled by exactly one node, listed with its
+      // owner by both, removed from A
+      const added = await fetch(`${b.http}/api/sources`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'relay', url: `rtmp://127.0.0.1:${a.rtmpPort}/live/hall` }) });
+      expect(added.status).toBe(201);
+      await waitFor(() => got.find((e) => e.stream === 'relay' && e.type === 'stream.format'), 60_000, 'the pulled camera analysed');
+      const sources = async (n: Node) => ((await (await fetch(`${n.http}/api/sources`)).json()) as { sources: Array<{ name: string; owner: string | null; state: string }> }).sources;
+      const owner = (await sources(a)).find((x) => x.name === 'relay')?.owner;
+      expect(owner).toMatch(/^node-[ab]$/);
+      expect((await sources(b)).find((x) => x.name === 'relay')).toMatchObject({ owner, state: 'live' });
+      // one decoder reads the camera for the relay, beside A's own for the published stream
+      const readers = spawnSync('pgrep', ['-f', `ffmpeg.*-i rtmp://127.0.0.1:${a.rtmpPort}/live/hall`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      expect(readers).toHaveLength(2);
+      expect(got.filter((e) => e.stream === 'relay' && e.type === 'stream.started')).toHaveLength(1);
+      expect((await fetch(`${a.http}/api/sources/relay`, { method: 'DELETE' })).status).toBe(200);
+      await waitFor(() => got.find((e) => e.stream === 'relay' && e.type === 'stream.ended'), 20_000, 'the camera stopped by its owner');
+      expect((await sources(b)).find((x) => x.name === 'relay')).toBeUndefined();
 
       // a consumer group reads the camera's events durably: part, a restart, the rest; each once
       const key = `${STREAM_KEY_PREFIX}live/hall`;

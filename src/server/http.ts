@@ -53,6 +53,8 @@ export interface HttpServerOptions {
   metrics?: () => string | Promise<string>;
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
   sources?: {
+    /** GET /api/sources: every pulled source (the cluster's with the Redis bus) with its owner and state. */
+    list?(): Promise<unknown[]> | unknown[];
     add(body: unknown): Promise<StreamInfo> | StreamInfo;
     remove(name: string): Promise<boolean> | boolean;
   };
@@ -156,7 +158,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 
 /** The routes and their methods, for 405 answers with `Allow`. */
 const ROUTES: Array<[RegExp, string[]]> = [
-  [/^\/api\/sources$/, ['POST']],
+  [/^\/api\/sources$/, ['GET', 'HEAD', 'POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
   [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|info)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
@@ -347,6 +349,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         throw new HttpError(403, `origin ${String(req.headers.origin).slice(0, 100)} may not change sources`, 'FS_ERR_ORIGIN');
       }
     };
+    if (src.list) {
+      const list = src.list;
+      app.get('/api/sources', async () => {
+        try {
+          return { sources: await list() };
+        } catch (err) {
+          throw new HttpError(503, `sources unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+        }
+      });
+    }
     app.post('/api/sources', { onRequest: sameOrigin }, async (req, reply) => {
       try {
         return reply.code(201).send({ stream: await src.add(req.body ?? null) });

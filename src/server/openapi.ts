@@ -97,6 +97,10 @@ export function openApiDocument(): object {
         },
       },
       '/api/sources': {
+        get: {
+          summary: 'Every pulled source (the cluster\'s with the Redis bus) with the node that pulls it and its state',
+          responses: { 200: json({ type: 'object', required: ['sources'], properties: { sources: { type: 'array', items: { type: 'object', required: ['name', 'uri', 'pipeline', 'owner', 'state'], properties: { name: { type: 'string' }, uri: { type: 'string' }, pipeline: { type: 'string' }, owner: { type: ['string', 'null'] }, state: { type: 'string' }, reason: { type: 'string' } } } } } }), ...errors(401, 503) },
+        },
         post: {
           summary: 'Pull a camera (kept across restarts)',
           requestBody: {
