@@ -145,7 +145,25 @@ function makeChart(el: HTMLElement, label: string, color: string, range?: [numbe
 
 const rangeMs = () => Number(($('range') as HTMLSelectElement).value);
 
+async function pollHeatmap(): Promise<void> {
+  if (!selected) return;
+  const r = await api<{ weekdays: string[]; cells: number[][] }>(`api/heatmap?stream=${encodeURIComponent(selected)}&from=${Date.now() - Math.max(rangeMs(), 7 * 86_400_000)}&tz=${-new Date().getTimezoneOffset()}`).catch(() => undefined);
+  if (!r) return;
+  const max = Math.max(1, ...r.cells.flat());
+  const el = $('heatmap');
+  el.replaceChildren(...r.cells.flatMap((row, d) => [
+    Object.assign(document.createElement('span'), { className: 'day', textContent: r.weekdays[d] }),
+    ...row.map((v, h) => {
+      const c = document.createElement('i');
+      c.style.opacity = String(v ? 0.15 + (0.85 * v) / max : 0.04);
+      c.title = `${r.weekdays[d]} ${h}:00-${h + 1}:00: ${v} visit${v === 1 ? '' : 's'}`;
+      return c;
+    }),
+  ]));
+}
+
 async function pollStats(): Promise<void> {
+  void pollHeatmap();
   if (!selected) return;
   const range = rangeMs();
   const bucket = range > 7 * 86_400_000 ? 86_400_000 : range > 86_400_000 ? 3_600_000 : range > 3_600_000 ? 900_000 : 60_000;

@@ -19,7 +19,7 @@ import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { createMetrics } from './server/metrics.ts';
 import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
-import { AggregateStore } from './events/store.ts';
+import { AggregateStore, heatmap } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
 import { EventIds, compareEventIds } from './events/ids.ts';
 import { ReplayBuffer } from './events/replay.ts';
@@ -209,6 +209,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       host: config.http.host, port: config.http.port, token: config.http.token, cors: config.http.cors, streams,
       events: (q) => recent.query(q),
       stats: (q) => store.stats(q),
+      heatmap: async (q) => heatmap(await store.hourly(q), q.tzOffsetMin),
       metrics: () => metrics.text(),
       info: () => {
         const now = Date.now(), cpu = process.cpuUsage();

@@ -207,6 +207,12 @@ describe('integrators', () => {
     const visits = cells.reduce((n, c) => n + Number(c[2]), 0);
     expect(visits).toBe([...app.buffer.values()].filter((e) => e.stream === 'clip' && e.type === 'track.ended').length);
     expect((await fetch(`${base}/api/report.csv?bucket=5`)).status).toBe(400);
+    // the same visits by weekday and hour
+    const heat = await (await fetch(`${base}/api/heatmap?stream=clip&tz=60`)).json() as { weekdays: string[]; cells: number[][] };
+    expect(heat.weekdays[0]).toBe('Mon');
+    expect(heat.cells).toHaveLength(7);
+    expect(heat.cells.flat().reduce((a, b) => a + b, 0)).toBe(visits);
+    expect((await fetch(`${base}/api/heatmap?tz=9999`)).status).toBe(400);
   });
 
   it('CORS for the origins of http.cors on /api/*, OpenAPI lists every route, /metrics says what runs', async () => {
@@ -219,7 +225,7 @@ describe('integrators', () => {
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
     const doc = await (await fetch(`${base}/api/openapi.json`)).json() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe('3.1.0');
-    for (const [p, m] of [['/api/report.csv', 'get'], ['/api/streams', 'get'], ['/api/events', 'get'], ['/api/stats', 'get'], ['/api/sources', 'post'], ['/api/sources/{name}', 'delete'], ['/api/schema', 'get'], ['/healthz', 'get'], ['/metrics', 'get']]) {
+    for (const [p, m] of [['/api/heatmap', 'get'], ['/api/info', 'get'], ['/api/report.csv', 'get'], ['/api/streams', 'get'], ['/api/events', 'get'], ['/api/stats', 'get'], ['/api/sources', 'post'], ['/api/sources/{name}', 'delete'], ['/api/schema', 'get'], ['/healthz', 'get'], ['/metrics', 'get']]) {
       expect(doc.paths[p!]?.[m!], `${m} ${p}`).toBeDefined();
     }
     expect(doc.components.schemas.TrackEnded).toBeDefined();

@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { createLogger } from '../log.ts';
 import type { Grade } from '../calculators/sa.ts';
-import { statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
+import { ROLLUPS, rollupFor, statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const log = createLogger('pgstore');
@@ -30,6 +30,10 @@ const MIGRATIONS = [
   // cameras added at run time, per node (set node.id so that a restarted node finds its own)
   `CREATE TABLE IF NOT EXISTS sources (node TEXT NOT NULL, name TEXT NOT NULL, config JSONB NOT NULL, added_at BIGINT NOT NULL,
     PRIMARY KEY (node, name));`,
+  // rollups per hour and day (UTC), filled from the minutes
+  ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL);
+    INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male), SUM(female), SUM(age_baby), SUM(age_child),
+      SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum) FROM aggregates GROUP BY 1, 2;`),
 ];
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }
@@ -102,13 +106,15 @@ export class PgStore {
       await c.query('BEGIN');
       for (const e of batch) {
         const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
-        await c.query(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
-          VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
-          ON CONFLICT (stream, bucket) DO UPDATE SET people = aggregates.people + 1, male = aggregates.male + excluded.male,
-            female = aggregates.female + excluded.female, smiling = aggregates.smiling + excluded.smiling,
-            smile_known = aggregates.smile_known + excluded.smile_known, dwell_sum = aggregates.dwell_sum + excluded.dwell_sum
-            ${ageCol ? `, ${ageCol} = aggregates.${ageCol} + 1` : ''}`,
-        [e.stream, bucket, ...counts]);
+        for (const r of ROLLUPS) {
+          await c.query(`INSERT INTO ${r.table} AS a (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
+            VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
+            ON CONFLICT (stream, bucket) DO UPDATE SET people = a.people + 1, male = a.male + excluded.male,
+              female = a.female + excluded.female, smiling = a.smiling + excluded.smiling,
+              smile_known = a.smile_known + excluded.smile_known, dwell_sum = a.dwell_sum + excluded.dwell_sum
+              ${ageCol ? `, ${ageCol} = a.${ageCol} + 1` : ''}`,
+          [e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts]);
+        }
         if (!this.opts.demographicsOnly) {
           await c.query('INSERT INTO tracks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [...track, this.opts.node]);
         }
@@ -135,7 +141,7 @@ export class PgStore {
     this.lastPrune = Date.now();
     const before = Date.now() - this.opts.retentionDays * 86_400_000;
     try {
-      await this.pool.query('DELETE FROM aggregates WHERE bucket < $1', [before]);
+      for (const r of ROLLUPS) await this.pool.query(`DELETE FROM ${r.table} WHERE bucket < $1`, [Math.floor(before / r.ms) * r.ms]);
       await this.pool.query('DELETE FROM tracks WHERE ended_at < $1', [before]);
     } catch (err) {
       log.warn(`pruning PostgreSQL failed: ${(err as Error).message}`);
@@ -158,12 +164,21 @@ export class PgStore {
 
   async stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): Promise<StatsRow[]> {
     const bucketMs = statsBucketMs(q.bucketMs);
+    const r = rollupFor(bucketMs, q.from, q.to);
     const { rows } = await this.pool.query<Record<string, string | null>>(`SELECT (bucket / $1::bigint) * $1::bigint AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
         SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
-      FROM aggregates WHERE ($2::text IS NULL OR stream = $2) AND bucket >= $3 AND bucket < $4 GROUP BY b ORDER BY b`,
-    [bucketMs, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER]);
+      FROM ${r.table} WHERE ($2::text IS NULL OR stream = $2) AND bucket >= $3 AND bucket < $4 GROUP BY b ORDER BY b`,
+    [bucketMs, q.stream ?? null, r.from ?? 0, r.to ?? Number.MAX_SAFE_INTEGER]);
     return rows.map(statsRow);
+  }
+
+  /** Visits per hour (UTC hours; `heatmap` shifts them to local time). */
+  async hourly(q: { stream?: string; from?: number; to?: number }): Promise<Array<{ bucket: number; people: number }>> {
+    const { rows } = await this.pool.query<{ bucket: string; people: string }>(`SELECT bucket, SUM(people) people FROM aggregates_hour
+      WHERE ($1::text IS NULL OR stream = $1) AND bucket >= $2 AND bucket < $3 GROUP BY bucket`,
+    [q.stream ?? null, Math.floor((q.from ?? 0) / 3_600_000) * 3_600_000, q.to ?? Number.MAX_SAFE_INTEGER]);
+    return rows.map((r) => ({ bucket: Number(r.bucket), people: Number(r.people) }));
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AggregateStore } from './store.ts';
+import Database from 'better-sqlite3';
+import { AggregateStore, heatmap, rollupFor } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-store-'));
@@ -110,6 +111,40 @@ describe('aggregate store', () => {
     s.close(); // writes what waits
     const again = new AggregateStore({ file: path.join(tmp, 'full.db') });
     expect(again.stats({}).reduce((n, r) => n + r.people, 0)).toBe(5);
+    again.close();
+  });
+});
+
+describe('rollups and the heatmap', () => {
+  it('a report by day reads the day rollup and says what the minutes say; a database of an earlier version is filled', () => {
+    const file = path.join(tmp, 'roll.db');
+    const day0 = Date.UTC(2026, 10, 2); // a Monday
+    const s = new AggregateStore({ file, retentionDays: 3650 });
+    let id = 0;
+    for (let d = 0; d < 10; d++) for (let h = 0; h < 24; h += 5) s.addTrack(ended(day0 + d * 86_400_000 + h * 3_600_000 + 17 * 60_000, ++id, d % 2 ? 'male' : 'female', 'yes', 'youth', 1000 * (h + 1)));
+    expect(rollupFor(86_400_000, day0 + 5000, day0 + 3 * 86_400_000 + 5000)).toEqual({ table: 'aggregates_day', from: day0, to: day0 + 3 * 86_400_000 });
+    expect(rollupFor(3_600_000, day0, undefined).table).toBe('aggregates_hour');
+    expect(rollupFor(3_600_000, day0 + 60_000, undefined).table).toBe('aggregates'); // a range that is not whole hours
+    const byDay = s.stats({ bucketMs: 86_400_000, from: day0 });
+    expect(byDay).toHaveLength(10);
+    expect(byDay.map((r) => r.people)).toEqual(new Array(10).fill(5));
+    // the same sums from the minutes: the rollups hold the same counts
+    const byMinute = s.stats({ bucketMs: 60_000 });
+    expect(byMinute.reduce((n, r) => n + r.people, 0)).toBe(50);
+    expect(byDay.reduce((n, r) => n + r.female, 0)).toBe(byMinute.reduce((n, r) => n + r.female, 0));
+    expect(byDay[1]!.meanDwellMs).toBe(byMinute.filter((r) => r.from >= day0 + 86_400_000 && r.from < day0 + 2 * 86_400_000).reduce((n, r) => n + r.meanDwellMs! * r.people, 0) / 5);
+    // Monday 00:17 UTC is Monday 01:17 at UTC+1
+    const cells = heatmap(s.hourly({ from: day0, to: day0 + 86_400_000 }), 60);
+    expect(cells[0]![1]).toBe(1);
+    expect(cells.flat().reduce((a, b) => a + b, 0)).toBe(5);
+    s.close();
+
+    // a database with minutes only (an earlier version): the rollups are filled on opening
+    const old = new Database(file);
+    old.exec('DROP TABLE aggregates_day; DROP TABLE aggregates_hour');
+    old.close();
+    const again = new AggregateStore({ file, retentionDays: 3650 });
+    expect(again.stats({ bucketMs: 86_400_000, from: day0 }).map((r) => r.people)).toEqual(new Array(10).fill(5));
     again.close();
   });
 });

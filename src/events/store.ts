@@ -49,6 +49,53 @@ export function trackValues(e: TrackEnded, minGrade: Grade = 'D') {
   };
 }
 
+/**
+ * Rollups: the aggregates per minute (`aggregates`), per hour (`aggregates_hour`) and per
+ * day (`aggregates_day`, UTC days), all written with each track, so that a report over
+ * months reads a few hundred rows instead of a year of minutes.
+ */
+const AGGREGATE_COLUMNS = `stream TEXT NOT NULL, bucket INTEGER NOT NULL, people INTEGER NOT NULL DEFAULT 0,
+  male INTEGER NOT NULL DEFAULT 0, female INTEGER NOT NULL DEFAULT 0,
+  age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0, age_youth INTEGER NOT NULL DEFAULT 0,
+  age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
+  smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (stream, bucket)`;
+
+export const ROLLUPS = [
+  { table: 'aggregates_day', ms: 86_400_000 },
+  { table: 'aggregates_hour', ms: 3_600_000 },
+  { table: 'aggregates', ms: BUCKET_MS },
+] as const;
+
+/**
+ * The coarsest rollup a query can read: its bucket a whole number of the rollup's periods and
+ * its range whole periods (an open end counts as whole). `from` and `to` are taken down to
+ * that period when the bucket is a day or more (reports), so that a 90-day report uses days.
+ */
+export function rollupFor(bucketMs: number, from?: number, to?: number): { table: string; from?: number; to?: number } {
+  for (const r of ROLLUPS) {
+    if (bucketMs % r.ms !== 0) continue;
+    const snap = bucketMs >= 86_400_000;
+    const f = from == null ? undefined : snap ? Math.floor(from / r.ms) * r.ms : from;
+    const t = to == null ? undefined : snap ? Math.floor(to / r.ms) * r.ms : to;
+    if ((f == null || f % r.ms === 0) && (t == null || t % r.ms === 0)) return { table: r.table, from: f, to: t };
+  }
+  return { table: 'aggregates', from, to };
+}
+
+/**
+ * Visits by weekday and hour of day in local time (`tzOffsetMin`: minutes east of UTC, as
+ * the browser's -getTimezoneOffset()): `cells[weekday][hour]`, weekday 0 = Monday.
+ */
+export function heatmap(hours: ReadonlyArray<{ bucket: number; people: number }>, tzOffsetMin = 0): number[][] {
+  const cells = Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
+  for (const h of hours) {
+    const local = new Date(h.bucket + tzOffsetMin * 60_000);
+    cells[(local.getUTCDay() + 6) % 7]![local.getUTCHours()]! += Number(h.people);
+  }
+  return cells;
+}
+
 /** The bucket width of a stats query: whole minutes, an hour by default. */
 export function statsBucketMs(bucketMs?: number): number {
   return Math.max(BUCKET_MS, Math.round((bucketMs ?? 3_600_000) / BUCKET_MS) * BUCKET_MS);
@@ -102,18 +149,21 @@ export class AggregateStore {
     // it holds the cameras added at run time, credentials included: the operator's eyes only
     if (opts.file !== ':memory:') { try { fs.chmodSync(opts.file, 0o600); } catch { /* not ours to change */ } }
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS aggregates (
-        stream TEXT NOT NULL, bucket INTEGER NOT NULL, people INTEGER NOT NULL DEFAULT 0,
-        male INTEGER NOT NULL DEFAULT 0, female INTEGER NOT NULL DEFAULT 0,
-        age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0, age_youth INTEGER NOT NULL DEFAULT 0,
-        age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
-        smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (stream, bucket));
+      CREATE TABLE IF NOT EXISTS aggregates (${AGGREGATE_COLUMNS});
       CREATE TABLE IF NOT EXISTS tracks (
         stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at INTEGER NOT NULL, dwell_ms INTEGER NOT NULL,
         gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes TEXT);
       CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);
       CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, config TEXT NOT NULL, added_at INTEGER NOT NULL);`);
+    // the rollups, filled from the minutes once when a database of an earlier version has none
+    for (const r of ROLLUPS.slice(0, 2)) {
+      const fresh = !this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`).get(r.table);
+      this.db.exec(`CREATE TABLE IF NOT EXISTS ${r.table} (${AGGREGATE_COLUMNS})`);
+      if (fresh) {
+        this.db.exec(`INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male), SUM(female), SUM(age_baby), SUM(age_child),
+          SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum) FROM aggregates GROUP BY 1, 2`);
+      }
+    }
     this.prune();
     // retention holds on a node that runs for months, not only at start-up
     this.pruneTimer = setInterval(() => this.prune(), opts.pruneIntervalMs ?? 3_600_000);
@@ -163,31 +213,40 @@ export class AggregateStore {
 
   private write(e: TrackEnded): void {
     const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
-    this.db.prepare(`INSERT INTO aggregates (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
-      VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
-      ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
-        smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
-        ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
-      .run(e.stream, bucket, ...counts);
+    for (const r of ROLLUPS) {
+      this.db.prepare(`INSERT INTO ${r.table} (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
+        VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
+        ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
+          smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
+          ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
+        .run(e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts);
+    }
     if (!this.opts.demographicsOnly) this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(...track);
   }
 
   /** Sums over [from, to) grouped by `bucketMs` (a multiple of a minute). */
   stats(q: { stream?: string; from?: number; to?: number; bucketMs?: number }): StatsRow[] {
     const bucketMs = statsBucketMs(q.bucketMs);
+    const r = rollupFor(bucketMs, q.from, q.to);
     const rows = this.db.prepare(`SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
         SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
-      FROM aggregates WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`)
-      .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, unknown>>;
+      FROM ${r.table} WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`)
+      .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, r.from ?? 0, r.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, unknown>>;
     return rows.map(statsRow);
+  }
+
+  /** Visits per hour of the week (UTC hours; `heatmap` shifts them to local time). */
+  hourly(q: { stream?: string; from?: number; to?: number }): Array<{ bucket: number; people: number }> {
+    return this.db.prepare(`SELECT bucket, SUM(people) people FROM aggregates_hour WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY bucket`)
+      .all(q.stream ?? null, q.stream ?? null, Math.floor((q.from ?? 0) / 3_600_000) * 3_600_000, q.to ?? Number.MAX_SAFE_INTEGER) as Array<{ bucket: number; people: number }>;
   }
 
   prune(now = Date.now()): void {
     if (!this.opts.retentionDays) return;
     const before = now - this.opts.retentionDays * 86_400_000;
     try {
-      this.db.prepare('DELETE FROM aggregates WHERE bucket < ?').run(before);
+      for (const r of ROLLUPS) this.db.prepare(`DELETE FROM ${r.table} WHERE bucket < ?`).run(Math.floor(before / r.ms) * r.ms);
       this.db.prepare('DELETE FROM tracks WHERE ended_at < ?').run(before);
     } catch (err) {
       log.warn(`pruning ${this.file} failed: ${(err as Error).message}`);

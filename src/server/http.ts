@@ -47,6 +47,8 @@ export interface HttpServerOptions {
   events: (q: EventQuery) => EventPage;
   /** GET /api/stats: stored aggregates. */
   stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
+  /** GET /api/heatmap: visits by weekday and hour (local time of `tzOffsetMin`). */
+  heatmap?: (q: { stream?: string; from?: number; to?: number; tzOffsetMin: number }) => number[][] | Promise<number[][]>;
   /** GET /api/info: what runs (version, node, RTMP port, backend, memory, CPU). */
   info?: () => object;
   /** Prometheus text for GET /metrics. */
@@ -160,7 +162,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['GET', 'HEAD', 'POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|info)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|info|heatmap)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -301,6 +303,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   });
   app.get('/api/schema', (_req, reply) => reply.type('application/schema+json').send(eventSchemaText()));
   app.get('/api/openapi.json', () => openApiDocument());
+  if (opts.heatmap) {
+    const heat = opts.heatmap;
+    app.get<{ Querystring: { stream?: string; from?: string; to?: string; tz?: string } }>('/api/heatmap', {
+      schema: { querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 200 }, from: timeQuery, to: timeQuery, tz: { type: 'string', maxLength: 6 }, token: { type: 'string' } } } },
+    }, async (req) => {
+      const { from, to } = statsQuery(req.query);
+      const tz = req.query.tz == null ? 0 : /^-?\d{1,4}$/.test(req.query.tz) ? Number(req.query.tz) : NaN;
+      if (!(Math.abs(tz) <= 14 * 60)) throw new HttpError(400, `tz="${String(req.query.tz).slice(0, 8)}" must be minutes east of UTC (-840 to 840)`, 'FS_ERR_QUERY');
+      try {
+        return { weekdays: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], cells: await heat({ stream: req.query.stream, from, to, tzOffsetMin: tz }) };
+      } catch (err) {
+        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+      }
+    });
+  }
   if (opts.stats) {
     const stats = opts.stats;
     // a venue's report as a spreadsheet opens it: one row per bucket and stream

@@ -89,6 +89,13 @@ export function openApiDocument(): object {
           responses: { 200: json({ type: 'object', required: ['buckets'], properties: { buckets: { type: 'array', items: { $ref: '#/components/schemas/StatsRow' } } } }), ...errors(400, 401, 503) },
         },
       },
+      '/api/heatmap': {
+        get: {
+          summary: 'Visits by weekday (Monday first) and hour of day, in the local time of `tz`',
+          parameters: [q('stream', 'one stream only'), timeParam('from'), timeParam('to'), q('tz', 'minutes east of UTC (the browser\'s -getTimezoneOffset()), default 0')],
+          responses: { 200: json({ type: 'object', required: ['weekdays', 'cells'], properties: { weekdays: { type: 'array', items: { type: 'string' } }, cells: { type: 'array', items: { type: 'array', items: { type: 'integer' } }, description: '7 rows (weekdays) of 24 hours' } } }), ...errors(400, 401, 503) },
+        },
+      },
       '/api/report.csv': {
         get: {
           summary: 'The stored aggregates as CSV, one row per bucket and stream (visits, gender, age groups, smiling share, mean dwell)',
