@@ -94,6 +94,11 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     }
     // demographics only: no per-person event leaves the process
     if (config.storage.demographicsOnly && e.type.startsWith('track.')) return;
+    // ...nor a track id in an alert (a dwell alert names the person's track otherwise)
+    if (config.storage.demographicsOnly && e.type === 'alert' && e.trackId != null) {
+      const { trackId: _dropped, ...rest } = e;
+      e = rest;
+    }
     recent.push(e);
     socket?.publish(e);
     bus?.append(e);

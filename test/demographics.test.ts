@@ -18,6 +18,7 @@ beforeAll(async () => {
   app = await startApp(parseAppConfig({
     rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' },
     storage: { file: path.join(dir, 'agg.db'), statsIntervalMs: 1000, demographicsOnly: true },
+    alerts: [{ name: 'stay', when: 'dwellMs', above: 300 }],
   }, 'test'));
 });
 afterAll(async () => {
@@ -38,6 +39,10 @@ describe('demographics-only mode', () => {
     await waitFor(() => got.find((e) => e.type === 'stream.ended'), 15_000, 'stream.ended');
     await waitFor(() => got.some((e) => e.type === 'stats' && e.people >= 1) || app.streams().length === 0, 5000, 'stats');
     expect(got.filter((e) => e.type.startsWith('track.'))).toHaveLength(0);
+    // a dwell alert still says that someone stayed, but not which track
+    const alerts = got.filter((e) => e.type === 'alert');
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(alerts.every((a) => !('trackId' in a))).toBe(true);
     expect(app.events().filter((e) => e.type.startsWith('track.'))).toHaveLength(0);
     const r = await (await fetch(`http://127.0.0.1:${app.httpPort}/api/stats?stream=live/door`)).json();
     expect(r.buckets.reduce((n: number, b: { people: number }) => n + b.people, 0)).toBe(1);

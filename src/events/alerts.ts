@@ -72,7 +72,12 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
       if (e.type === 'track.ended') {
         inView.set(e.stream, Math.max(0, (inView.get(e.stream) ?? 1) - 1));
         tracks.delete(`${e.stream}|${e.trackId}`);
-        for (const r of rules) if (r.when === 'dwellMs') clear(r, e.stream, e.dwellMs, e.trackId);
+        for (const r of rules) {
+          if (r.when !== 'dwellMs' || !applies(r, e.stream)) continue;
+          // a stay longer than the rule that ended between two ticks is still said
+          if (e.dwellMs > r.above!) raise(r, e.stream, e.dwellMs, `a person was in view of ${e.stream} for ${Math.round(e.dwellMs / 100) / 10} s (over ${Math.round(r.above! / 1000)} s; track ${e.trackId})`, e.trackId);
+          clear(r, e.stream, e.dwellMs, e.trackId);
+        }
       }
       if (e.type === 'track.started' || e.type === 'track.ended') {
         const n = inView.get(e.stream) ?? 0;
