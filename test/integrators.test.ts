@@ -213,6 +213,14 @@ describe('integrators', () => {
     expect(heat.cells).toHaveLength(7);
     expect(heat.cells.flat().reduce((a, b) => a + b, 0)).toBe(visits);
     expect((await fetch(`${base}/api/heatmap?tz=9999`)).status).toBe(400);
+    // the printable report: the same visits, no script
+    const page = await fetch(`${base}/api/report.html?stream=clip,<b>x</b>`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<h2>clip</h2>');
+    expect(html).toContain(`<th>visits</th><td>${visits}</td>`);
+    expect(html).toContain('&lt;b&gt;x&lt;/b&gt;'); // a name is text, never markup
+    expect(html).not.toMatch(/<script/i);
   });
 
   it('CORS for the origins of http.cors on /api/*, OpenAPI lists every route, /metrics says what runs', async () => {

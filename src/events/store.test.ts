@@ -122,7 +122,7 @@ describe('rollups and the heatmap', () => {
     const s = new AggregateStore({ file, retentionDays: 3650 });
     let id = 0;
     for (let d = 0; d < 10; d++) for (let h = 0; h < 24; h += 5) s.addTrack(ended(day0 + d * 86_400_000 + h * 3_600_000 + 17 * 60_000, ++id, d % 2 ? 'male' : 'female', 'yes', 'youth', 1000 * (h + 1)));
-    expect(rollupFor(86_400_000, day0 + 5000, day0 + 3 * 86_400_000 + 5000)).toEqual({ table: 'aggregates_day', from: day0, to: day0 + 3 * 86_400_000 });
+    expect(rollupFor(86_400_000, day0 + 5000, day0 + 3 * 86_400_000 + 5000)).toEqual({ table: 'aggregates_day', from: day0, to: day0 + 4 * 86_400_000 });
     expect(rollupFor(3_600_000, day0, undefined).table).toBe('aggregates_hour');
     expect(rollupFor(3_600_000, day0 + 60_000, undefined).table).toBe('aggregates'); // a range that is not whole hours
     const byDay = s.stats({ bucketMs: 86_400_000, from: day0 });

@@ -69,15 +69,16 @@ export const ROLLUPS = [
 
 /**
  * The coarsest rollup a query can read: its bucket a whole number of the rollup's periods and
- * its range whole periods (an open end counts as whole). `from` and `to` are taken down to
- * that period when the bucket is a day or more (reports), so that a 90-day report uses days.
+ * its range whole periods (an open end counts as whole). With a bucket of a day or more
+ * (reports) the range is widened to whole days (`from` down, `to` up: today is in), so that
+ * a 90-day report reads days.
  */
 export function rollupFor(bucketMs: number, from?: number, to?: number): { table: string; from?: number; to?: number } {
   for (const r of ROLLUPS) {
     if (bucketMs % r.ms !== 0) continue;
     const snap = bucketMs >= 86_400_000;
     const f = from == null ? undefined : snap ? Math.floor(from / r.ms) * r.ms : from;
-    const t = to == null ? undefined : snap ? Math.floor(to / r.ms) * r.ms : to;
+    const t = to == null ? undefined : snap ? Math.ceil(to / r.ms) * r.ms : to;
     if ((f == null || f % r.ms === 0) && (t == null || t % r.ms === 0)) return { table: r.table, from: f, to: t };
   }
   return { table: 'aggregates', from, to };

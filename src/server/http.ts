@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../data.ts';
 import { eventSchemaText, openApiDocument } from './openapi.ts';
+import { renderReport, type ReportRow as PrintRow } from './report.ts';
 import type { AddressInfo } from 'node:net';
 import { EVENT_TYPES } from '../events/types.ts';
 import { isEventId } from '../events/ids.ts';
@@ -162,7 +163,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['GET', 'HEAD', 'POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|info|heatmap)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|report\.html|info|heatmap)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -313,6 +314,28 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (!(Math.abs(tz) <= 14 * 60)) throw new HttpError(400, `tz="${String(req.query.tz).slice(0, 8)}" must be minutes east of UTC (-840 to 840)`, 'FS_ERR_QUERY');
       try {
         return { weekdays: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], cells: await heat({ stream: req.query.stream, from, to, tzOffsetMin: tz }) };
+      } catch (err) {
+        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+      }
+    });
+  }
+  if (opts.stats && opts.heatmap) {
+    const stats = opts.stats, heat = opts.heatmap;
+    app.get<{ Querystring: { stream?: string; from?: string; to?: string; token?: string } }>('/api/report.html', {
+      schema: { querystring: { type: 'object', properties: { stream: { type: 'string', maxLength: 2000 }, from: timeQuery, to: timeQuery, token: { type: 'string' } } } },
+    }, async (req, reply) => {
+      const q = statsQuery(req.query);
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - 30 * 86_400_000;
+      const names = (req.query.stream ?? '').split(',').map((n) => n.trim()).filter(Boolean).slice(0, 64);
+      const wanted = names.length ? names : opts.streams().map((s) => s.name);
+      try {
+        const streams = await Promise.all(wanted.map(async (name) => ({
+          name,
+          days: await stats({ stream: name, from, to, bucketMs: 86_400_000 }) as PrintRow[],
+          heat: await heat({ stream: name, from, to, tzOffsetMin: 0 }),
+        })));
+        return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReport({ from, to, generatedAt: Date.now(), streams }));
       } catch (err) {
         throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
       }

@@ -96,6 +96,13 @@ export function openApiDocument(): object {
           responses: { 200: json({ type: 'object', required: ['weekdays', 'cells'], properties: { weekdays: { type: 'array', items: { type: 'string' } }, cells: { type: 'array', items: { type: 'array', items: { type: 'integer' } }, description: '7 rows (weekdays) of 24 hours' } } }), ...errors(400, 401, 503) },
         },
       },
+      '/api/report.html': {
+        get: {
+          summary: 'A printable report (HTML, no script): per stream the visits, gender, age groups, smiling, dwell, visits per day and the weekday x hour heatmap',
+          parameters: [q('stream', 'comma-separated streams (default: the streams analysed now)'), timeParam('from'), timeParam('to')],
+          responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) },
+        },
+      },
       '/api/report.csv': {
         get: {
           summary: 'The stored aggregates as CSV, one row per bucket and stream (visits, gender, age groups, smiling share, mean dwell)',
