@@ -14,7 +14,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 let app: App;
 beforeAll(async () => {
   app = await startApp(parseAppConfig({
-    rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' }, storage: { file: ':memory:' }, maxSources: 8,
+    rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1', cors: ['http://a.example'] }, storage: { file: ':memory:' }, maxSources: 8,
   }, 'fuzz'));
 });
 afterAll(async () => { await app?.stop(); });
@@ -40,7 +40,11 @@ const METHODS = ['GET', 'POST', 'DELETE', 'PUT', 'HEAD', 'OPTIONS', 'PATCH', 'BR
 const TARGETS = ['/', '//[', '//:99999', '//a:-1/', '/api/sources', '/api/sources/..', '/api/sources/%', '/api/sources/%E0%A4%A',
   '/api/stats?from=-5', '/api/stats?from=1e400&to=-0', '/api/stats?bucket=NaN', '/api/events?stream=%00', '/metrics', '/healthz',
   '/app.js', '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/vendor/../../package.json', '/__proto__', '/constructor',
-  '/hasOwnProperty', '*', 'http://[::1', 'http://x:99999/', '/\u00ff\u00fe', '/api/sources/' + 'a'.repeat(5000)];
+  '/hasOwnProperty', '*', 'http://[::1', 'http://x:99999/', '/\u00ff\u00fe', '/api/sources/' + 'a'.repeat(5000),
+  // the integrators' and venues' routes
+  '/api/events?after=1-0&limit=1000&type=track.ended', '/api/events?after=99999999999999999-0', '/api/events?type=,,,', '/api/events?limit=-1',
+  '/api/events?after=1-0&after=2-0', '/api/report.csv?stream=' + ','.repeat(200), '/api/report.csv?bucket=60000&from=0', '/api/report.html?stream=%3Cscript%3E',
+  '/api/report.html?from=2026-01-01&to=2025-01-01', '/api/heatmap?tz=-0', '/api/heatmap?tz=1e3', '/api/info', '/api/schema', '/api/openapi.json'];
 const BODIES = ['{', '[', 'null', '{"name":1}', '{"__proto__":{"polluted":1},"name":"p","url":"rtsp://127.0.0.1:9/x"}',
   '{"name":"x","url":"file:///etc/passwd"}', '{"name":"x","url":"rtsp://127.0.0.1:9/x","pipeline":"/etc/shadow"}',
   '{"name":"..","url":"rtsp://127.0.0.1:9/x"}', '{"name":"ok","url":"gopher://127.0.0.1/"}', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',

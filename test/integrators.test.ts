@@ -223,6 +223,21 @@ describe('integrators', () => {
     expect(html).not.toMatch(/<script/i);
   });
 
+  it('a malformed resume is refused with a reason and the connection stays usable', async () => {
+    const { io } = await import('socket.io-client');
+    const sock = io(base, { transports: ['websocket'], reconnection: false });
+    await new Promise<void>((r) => sock.on('connect', () => r()));
+    for (const bad of [{ streams: ['*'], after: { clip: 'nope' } }, { streams: ['*'], after: [] }, { streams: ['*'], since: 5 }, { streams: ['*'], after: { '../x': '1-0' } }, { streams: ['*'], after: Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`s${i}`, '1-0'])) }]) {
+      const ack = await sock.timeout(5000).emitWithAck('subscribe', bad) as { ok: boolean; error?: string };
+      expect(ack.ok).toBe(false);
+      expect(ack.error).toMatch(/after|since/);
+    }
+    const ok = await sock.timeout(5000).emitWithAck('subscribe', { streams: ['clip'], after: { clip: '0-0' } }) as { ok: boolean; replayed: number; gaps: string[] };
+    expect(ok).toMatchObject({ ok: true, gaps: [] });
+    expect(ok.replayed).toBe([...app.buffer.values()].filter((e) => e.stream === 'clip').length);
+    sock.close();
+  });
+
   it('CORS for the origins of http.cors on /api/*, OpenAPI lists every route, /metrics says what runs', async () => {
     const ok = await fetch(`${base}/api/streams`, { headers: { origin: ORIGIN } });
     expect(ok.headers.get('access-control-allow-origin')).toBe(ORIGIN);
