@@ -5,12 +5,11 @@
  * appended under a Redis id rather than lost. Against a real redis-server on a free port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/app.ts';
 import { startRedisBus, STREAM_KEY_PREFIX, type RedisBus } from '../src/events/bus.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { waitFor, waitForAsync } from './helpers.ts';
+import { startRedisServer, waitFor, waitForAsync } from './helpers.ts';
 
 let redis: ChildProcess;
 let url = '';
@@ -18,14 +17,7 @@ let bus: RedisBus;
 const ev = (stream: string, id: string) => ({ id, v: 1, type: 'stats', stream, ts: Number(id.split('-')[0]), since: 0, people: 0, male: 0, female: 0, ageGroups: {}, smilingShare: null, meanDwellMs: null, inView: 0 }) as FacestreamEvent;
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `redis://127.0.0.1:${port}`;
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  redis.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
-  await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
-  expect(out).toMatch(/Ready to accept connections/);
+  ({ proc: redis, url } = await startRedisServer());
   bus = startRedisBus({ url, nodeId: 'n1', maxLen: 100, localStreams: () => [] });
   await waitFor(() => bus.stats.connected, 10_000, 'the bus');
 });

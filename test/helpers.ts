@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -61,4 +62,17 @@ export function rawRequest(port: number, data: string | Buffer, timeoutMs = 3000
     s.setTimeout(timeoutMs, () => s.destroy());
     s.end(data);
   });
+}
+
+/** A redis-server on a free port of 127.0.0.1, without persistence: its process and URL. */
+export async function startRedisServer(port?: number): Promise<{ proc: ChildProcess; url: string; port: number }> {
+  const { freePort } = await import('../src/app.ts');
+  const p = port ?? await freePort();
+  const proc = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
+  await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
+  if (!/Ready to accept connections/.test(out)) throw new Error(`redis-server did not start: ${out.slice(-500)}`);
+  return { proc, url: `redis://127.0.0.1:${p}`, port: p };
 }

@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/app.ts';
 import { SOURCES_KEY } from '../src/cluster/leases.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
-import { waitFor } from './helpers.ts';
+import { startRedisServer, waitFor } from './helpers.ts';
 
 interface Line { t: number; node: string; event: 'start' | 'stop' | 'up' | 'down'; name?: string }
 const lines: Line[] = [];
@@ -65,14 +64,7 @@ const count = (id: string) => [...holders().values()].filter((h) => h.includes(i
 const allHeldOnce = () => SOURCES.every((s) => (holders().get(s) ?? []).length === 1);
 
 beforeAll(async () => {
-  const port = await freePort();
-  url = `redis://127.0.0.1:${port}`;
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  redis.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  redis.on('error', (e) => { out += `spawn failed: ${e.message} (apt-get install -y redis-server)`; });
-  await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
-  expect(out).toMatch(/Ready to accept connections/);
+  ({ proc: redis, url } = await startRedisServer());
   const r = new Redis(url);
   for (const s of SOURCES) await r.hset(SOURCES_KEY, s, JSON.stringify({ name: s, url: `rtsp://127.0.0.1:9/${s}` }));
   r.disconnect();
