@@ -27,8 +27,7 @@ import { startMqtt, type MqttOutput } from './events/mqtt.ts';
 import { createAlerts } from './events/alerts.ts';
 import { startLeases, type SourceLeases } from './cluster/leases.ts';
 import path from 'node:path';
-import fs from 'node:fs';
-import { PROJECT_ROOT } from './data.ts';
+import { PACKAGE_VERSION } from './data.ts';
 
 export function defaultDbFile(): string {
   const base = process.env.XDG_DATA_HOME || path.join(os.homedir() || os.tmpdir(), '.local', 'share');
@@ -36,7 +35,6 @@ export function defaultDbFile(): string {
 }
 
 const log = createLogger('app');
-const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface App {
   rtmpPort: number;

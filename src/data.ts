@@ -17,6 +17,9 @@ export const PROJECT_ROOT = (() => {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 })();
 
+/** The package's version (its package.json): the CLI's --version, /api/info, facestream_build_info. */
+export const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
 export function dataDir(): string {
   return path.resolve(process.env.FACESTREAM_DATA ?? path.join(PROJECT_ROOT, '..', 'shared', 'data'));
 }

@@ -2,8 +2,6 @@
  * The `facestream` command line. Logs go to stderr; `--json` output goes to stdout, one
  * JSON object per line.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadAppConfig } from '../config.ts';
 import { FacestreamError, errorMessage } from '../errors.ts';
@@ -11,7 +9,7 @@ import type { FacestreamEvent } from '../events/types.ts';
 import { log } from '../log.ts';
 import { startStream } from '../runner/run.ts';
 import { loadPipeline } from '../pipeline/schema.ts';
-import { PROJECT_ROOT } from '../data.ts';
+import { PACKAGE_VERSION } from '../data.ts';
 
 /** A whole number within [min, max]: `2.5`, `1e3`, `0x10` and `-1` are refused before anything loads. */
 function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
@@ -47,9 +45,8 @@ function onSignals(fn: () => Promise<void>): void {
 }
 
 const program = new Command();
-const version = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 program.name('facestream').description('Real-time face-attribute analytics for live video')
-  .version(version, '-V, --version', 'print the version')
+  .version(PACKAGE_VERSION, '-V, --version', 'print the version')
   // a usage error is one line, a pointer to the help, and exit code 2 (as POSIX tools do)
   .showHelpAfterError("(run 'facestream --help' or 'facestream COMMAND --help' for usage)")
   .exitOverride((err: CommanderError) => {

@@ -7,12 +7,9 @@
  * from the running streams at scrape time.
  */
 import client from 'prom-client';
-import fs from 'node:fs';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../data.ts';
+import { PACKAGE_VERSION } from '../data.ts';
 import { EVENT_SCHEMA_VERSION } from '../events/types.ts';
 
-const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 import { LATENCY_BUCKETS_S, type LatencyHistogram } from '../pipeline/latency.ts';
 
 export interface StreamMetrics {
