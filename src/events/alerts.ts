@@ -39,15 +39,19 @@ type Emit = (e: UnidentifiedEvent & { type: 'alert' }) => void;
 export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
   const raised = new Map<string, AlertEvent>(); // rule|stream|track -> the raising event
   const counts = new Map<string, number>(rules.map((r) => [r.name, 0]));
-  const inView = new Map<string, number>();
   const tracks = new Map<string, { stream: string; trackId: number; since: number }>(); // stream|track
+  const inView = (stream: string) => { let n = 0; for (const t of tracks.values()) if (t.stream === stream) n++; return n; };
   const frames = new Map<string, Array<{ at: number; frames: number; dropped: number }>>();
   const applies = (r: AlertRule, stream: string) => !r.streams || r.streams.includes(stream);
 
+  const alert = (r: AlertRule, stream: string, state: 'raised' | 'cleared', value: number, message: string, trackId?: number) => ({
+    v: 1 as const, type: 'alert' as const, stream, ts: Date.now(), rule: r.name, when: r.when, state, value,
+    ...(r.above != null ? { threshold: r.above } : {}), ...(trackId != null ? { trackId } : {}), message,
+  });
   const raise = (r: AlertRule, stream: string, value: number, message: string, trackId?: number) => {
     const key = `${r.name}|${stream}|${trackId ?? ''}`;
     if (raised.has(key)) return;
-    const e = { v: 1 as const, type: 'alert' as const, stream, ts: Date.now(), rule: r.name, when: r.when, state: 'raised' as const, value, ...(r.above != null ? { threshold: r.above } : {}), ...(trackId != null ? { trackId } : {}), message };
+    const e = alert(r, stream, 'raised', value, message, trackId);
     raised.set(key, e as AlertEvent);
     counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
     emit(e);
@@ -57,7 +61,7 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
     const was = raised.get(key);
     if (!was) return;
     raised.delete(key);
-    emit({ v: 1, type: 'alert', stream, ts: Date.now(), rule: r.name, when: r.when, state: 'cleared', value, ...(r.above != null ? { threshold: r.above } : {}), ...(trackId != null ? { trackId } : {}), message: `${was.message}: cleared` });
+    emit(alert(r, stream, 'cleared', value, `${was.message}: cleared`, trackId));
   };
 
   return {
@@ -66,11 +70,9 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
     onEvent(e) {
       if (e.type === 'alert') return;
       if (e.type === 'track.started') {
-        inView.set(e.stream, (inView.get(e.stream) ?? 0) + 1);
         tracks.set(`${e.stream}|${e.trackId}`, { stream: e.stream, trackId: e.trackId, since: e.ts });
       }
       if (e.type === 'track.ended') {
-        inView.set(e.stream, Math.max(0, (inView.get(e.stream) ?? 1) - 1));
         tracks.delete(`${e.stream}|${e.trackId}`);
         for (const r of rules) {
           if (r.when !== 'dwellMs' || !applies(r, e.stream)) continue;
@@ -80,7 +82,7 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
         }
       }
       if (e.type === 'track.started' || e.type === 'track.ended') {
-        const n = inView.get(e.stream) ?? 0;
+        const n = inView(e.stream);
         for (const r of rules) {
           if (r.when !== 'inView' || !applies(r, e.stream)) continue;
           if (n > r.above!) raise(r, e.stream, n, `${n} ${n === 1 ? 'person' : 'people'} in view of ${e.stream} (more than ${r.above})`);
@@ -93,13 +95,9 @@ export function createAlerts(rules: readonly AlertRule[], emit: Emit): Alerts {
       }
       if (e.type === 'stream.ended') {
         // the stream is gone: what was raised for it is over
-        for (const [key, a] of raised) {
-          if (a.stream !== e.stream) continue;
-          const r = rules.find((x) => x.name === a.rule)!;
-          clear(r, a.stream, 0, a.trackId);
-          raised.delete(key);
+        for (const a of [...raised.values()]) {
+          if (a.stream === e.stream) clear(rules.find((x) => x.name === a.rule)!, a.stream, 0, a.trackId);
         }
-        inView.delete(e.stream);
         frames.delete(e.stream);
         for (const k of [...tracks.keys()]) if (k.startsWith(`${e.stream}|`)) tracks.delete(k);
       }
