@@ -84,6 +84,9 @@ export function rollupFor(bucketMs: number, from?: number, to?: number): { table
   return { table: 'aggregates', from, to };
 }
 
+/** The rows of `heatmap`, Monday first. */
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+
 /**
  * Visits by weekday and hour of day in local time (`tzOffsetMin`: minutes east of UTC, as
  * the browser's -getTimezoneOffset()): `cells[weekday][hour]`, weekday 0 = Monday.

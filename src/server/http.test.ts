@@ -9,7 +9,7 @@ beforeAll(async () => {
     host: '127.0.0.1', port: 0, token: 'secret-token',
     streams: () => [{ name: 'cam', uri: 'rtsp://***@h/x', kind: 'pulled', state: 'live', pipeline: 'default', frames: 1, dropped: 0, restarts: 0, startedAt: 0 }],
     events: (q) => ({ events: [{ id: '1-0', v: 1, type: 'stream.started', stream: q.stream ?? 'cam', ts: 1, uri: 'x', pipeline: 'default', live: true }], more: false }),
-    stats: async (q) => [{ q }],
+    stats: async (q) => [{ q }] as never, // echoes the parsed query
     metrics: () => 'facestream_up 1\n',
     sources: {
       add: (body) => {

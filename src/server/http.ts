@@ -13,7 +13,8 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../data.ts';
 import { eventSchemaText, openApiDocument } from './openapi.ts';
-import { renderReport, type ReportRow as PrintRow } from './report.ts';
+import { renderReport } from './report.ts';
+import { WEEKDAYS, type StatsRow } from '../events/store.ts';
 import type { AddressInfo } from 'node:net';
 import { EVENT_TYPES } from '../events/types.ts';
 import { isEventId } from '../events/ids.ts';
@@ -47,7 +48,7 @@ export interface HttpServerOptions {
   /** GET /api/events: a page of the recent events. */
   events: (q: EventQuery) => EventPage;
   /** GET /api/stats: stored aggregates. */
-  stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => unknown[] | Promise<unknown[]>;
+  stats?: (q: { stream?: string; from?: number; to?: number; bucketMs?: number }) => StatsRow[] | Promise<StatsRow[]>;
   /** GET /api/heatmap: visits by weekday and hour (local time of `tzOffsetMin`). */
   heatmap?: (q: { stream?: string; from?: number; to?: number; tzOffsetMin: number }) => number[][] | Promise<number[][]>;
   /** GET /api/info: what runs (version, node, RTMP port, backend, memory, CPU). */
@@ -117,6 +118,18 @@ export function parseTime(name: string, v: string | null | undefined): number | 
   return n;
 }
 
+/** The stored aggregates' answer, or a 503 that says why the store could not give it. */
+async function fromStorage<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
+  }
+}
+
+/** `stream=a,b` of a report: the names given (at most 64). */
+const streamNames = (q?: string) => (q ?? '').split(',').map((n) => n.trim()).filter(Boolean).slice(0, 64);
+
 /** from, to and bucket of a stats or report query, checked. */
 function statsQuery(q: { from?: string; to?: string; bucket?: string }): { from?: number; to?: number; bucketMs?: number } {
   const { bucket } = q;
@@ -130,7 +143,6 @@ function statsQuery(q: { from?: string; to?: string; bucket?: string }): { from?
   return { from, to, bucketMs };
 }
 
-interface ReportRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smilingShare: number | null; meanDwellMs: number | null }
 export const REPORT_COLUMNS = ['bucket_start', 'stream', 'visits', 'male', 'female', 'gender_unsure', 'baby', 'child', 'youth', 'middle_aged', 'old', 'smiling_share', 'mean_dwell_s'];
 /** A CSV field: quoted when it must be, and never read as a formula by a spreadsheet. */
 export function csvField(v: string | number | null): string {
@@ -139,7 +151,7 @@ export function csvField(v: string | number | null): string {
   if (typeof v === 'string' && /^[=+\-@\t\r]/.test(t)) t = `'${t}`;
   return /[",\r\n]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
 }
-function reportLine(stream: string, r: ReportRow): string {
+function reportLine(stream: string, r: StatsRow): string {
   const g = r.ageGroups;
   return [new Date(r.from).toISOString(), stream, r.people, r.male, r.female, r.people - r.male - r.female,
     g.baby ?? 0, g.child ?? 0, g.youth ?? 0, g['middle-aged'] ?? 0, g.old ?? 0,
@@ -312,11 +324,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const { from, to } = statsQuery(req.query);
       const tz = req.query.tz == null ? 0 : /^-?\d{1,4}$/.test(req.query.tz) ? Number(req.query.tz) : NaN;
       if (!(Math.abs(tz) <= 14 * 60)) throw new HttpError(400, `tz="${String(req.query.tz).slice(0, 8)}" must be minutes east of UTC (-840 to 840)`, 'FS_ERR_QUERY');
-      try {
-        return { weekdays: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], cells: await heat({ stream: req.query.stream, from, to, tzOffsetMin: tz }) };
-      } catch (err) {
-        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
-      }
+      return { weekdays: WEEKDAYS, cells: await fromStorage(async () => heat({ stream: req.query.stream, from, to, tzOffsetMin: tz })) };
     });
   }
   if (opts.stats && opts.heatmap) {
@@ -327,18 +335,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const q = statsQuery(req.query);
       const to = q.to ?? Date.now();
       const from = q.from ?? to - 30 * 86_400_000;
-      const names = (req.query.stream ?? '').split(',').map((n) => n.trim()).filter(Boolean).slice(0, 64);
+      const names = streamNames(req.query.stream);
       const wanted = names.length ? names : opts.streams().map((s) => s.name);
-      try {
-        const streams = await Promise.all(wanted.map(async (name) => ({
-          name,
-          days: await stats({ stream: name, from, to, bucketMs: 86_400_000 }) as PrintRow[],
-          heat: await heat({ stream: name, from, to, tzOffsetMin: 0 }),
-        })));
-        return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReport({ from, to, generatedAt: Date.now(), streams }));
-      } catch (err) {
-        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
-      }
+      const streams = await fromStorage(() => Promise.all(wanted.map(async (name) => ({
+        name,
+        days: await stats({ stream: name, from, to, bucketMs: 86_400_000 }),
+        heat: await heat({ stream: name, from, to, tzOffsetMin: 0 }),
+      }))));
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReport({ from, to, generatedAt: Date.now(), streams }));
     });
   }
   if (opts.stats) {
@@ -353,15 +357,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       },
     }, async (req, reply) => {
       const { from, to, bucketMs } = statsQuery(req.query);
-      const names = req.query.stream ? req.query.stream.split(',').map((n) => n.trim()).filter(Boolean).slice(0, 64) : [undefined];
+      const names = streamNames(req.query.stream);
       const lines = [REPORT_COLUMNS.join(',')];
-      try {
-        for (const name of names) {
-          for (const r of await stats({ stream: name, from, to, bucketMs: bucketMs ?? 3_600_000 }) as ReportRow[]) lines.push(reportLine(name ?? '*', r));
+      await fromStorage(async () => {
+        for (const name of names.length ? names : [undefined]) {
+          for (const r of await stats({ stream: name, from, to, bucketMs: bucketMs ?? 3_600_000 })) lines.push(reportLine(name ?? '*', r));
         }
-      } catch (err) {
-        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
-      }
+      });
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="facestream-report.csv"').send(lines.join('\r\n') + '\r\n');
     });
     app.get<{ Querystring: { stream?: string; from?: string; to?: string; bucket?: string } }>('/api/stats', {
@@ -373,11 +375,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       },
     }, async (req) => {
       const { from, to, bucketMs } = statsQuery(req.query);
-      try {
-        return { buckets: await stats({ stream: req.query.stream, from, to, bucketMs }) };
-      } catch (err) {
-        throw new HttpError(503, `aggregates unavailable: ${(err as Error).message}`, 'FS_ERR_STORAGE');
-      }
+      return { buckets: await fromStorage(async () => stats({ stream: req.query.stream, from, to, bucketMs })) };
     });
   }
 

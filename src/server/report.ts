@@ -4,7 +4,7 @@
  * over the range, visits per day, and the weekday x hour heatmap. Under /api/, so the token
  * is required where one is set (`?token=` works for a browser). Every text is escaped.
  */
-export interface ReportRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null; meanDwellMs: number | null }
+import { WEEKDAYS, type StatsRow } from '../events/store.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const pct = (n: number, d: number) => (d ? `${Math.round((100 * n) / d)}%` : '–');
@@ -12,10 +12,10 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export function renderReport(o: {
   from: number; to: number; generatedAt: number;
-  streams: Array<{ name: string; days: ReportRow[]; heat: number[][] }>;
+  streams: Array<{ name: string; days: StatsRow[]; heat: number[][] }>;
 }): string {
   const sections = o.streams.map(({ name, days, heat }) => {
-    const sum = (f: (r: ReportRow) => number) => days.reduce((a, r) => a + f(r), 0);
+    const sum = (f: (r: StatsRow) => number) => days.reduce((a, r) => a + f(r), 0);
     const visits = sum((r) => r.people), male = sum((r) => r.male), female = sum((r) => r.female);
     const ages: Record<string, number> = {};
     for (const r of days) for (const [k, v] of Object.entries(r.ageGroups)) ages[k] = (ages[k] ?? 0) + v;
@@ -25,7 +25,7 @@ export function renderReport(o: {
     const smileVisits = sum((r) => (r.smilingShare == null ? 0 : r.people));
     const smileShare = smileVisits ? sum((r) => (r.smilingShare ?? 0) * r.people) / smileVisits : null;
     const max = Math.max(1, ...heat.flat());
-    const heatRows = heat.map((row, d) => `<tr><th>${['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][d]}</th>${row.map((v) => `<td style="background:rgba(59,111,209,${v ? (0.15 + (0.85 * v) / max).toFixed(2) : 0})">${v || ''}</td>`).join('')}</tr>`).join('');
+    const heatRows = heat.map((row, d) => `<tr><th>${WEEKDAYS[d]}</th>${row.map((v) => `<td style="background:rgba(59,111,209,${v ? (0.15 + (0.85 * v) / max).toFixed(2) : 0})">${v || ''}</td>`).join('')}</tr>`).join('');
     return `<section><h2>${esc(name)}</h2>
 <table class="kpi"><tr><th>visits</th><td>${visits}</td><th>male</th><td>${male} (${pct(male, male + female)})</td><th>female</th><td>${female} (${pct(female, male + female)})</td><th>gender unsure</th><td>${visits - male - female}</td></tr>
 <tr><th>smiling</th><td>${smileShare == null ? '–' : `${Math.round(smileShare * 100)}%`}</td><th>mean dwell</th><td>${visits ? `${(dwell / visits / 1000).toFixed(1)} s` : '–'}</td>${Object.entries(ages).map(([k, v]) => `<th>${esc(k)}</th><td>${v} (${pct(v, agesKnown)})</td>`).join('')}</tr></table>
