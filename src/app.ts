@@ -22,7 +22,7 @@ import { PgStore } from './events/pgstore.ts';
 import { AggregateStore, heatmap } from './events/store.ts';
 import { EVENT_SCHEMA_VERSION } from './events/types.ts';
 import { EventIds, compareEventIds } from './events/ids.ts';
-import { ReplayBuffer } from './events/replay.ts';
+import { ReplayBuffer, type ReplaySource } from './events/replay.ts';
 import { startMqtt, type MqttOutput } from './events/mqtt.ts';
 import { createAlerts } from './events/alerts.ts';
 import { startLeases, type SourceLeases } from './cluster/leases.ts';
@@ -184,7 +184,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const events = (stream?: string) => [...recent.values()].filter((e) => !stream || e.stream === stream);
   // a reconnecting client's missed events: from Redis (every node's) and this node's buffer
   // (what is not yet appended to Redis), one copy of each, in order per stream
-  const replay: import('./server/socket.ts').ReplaySource = async (streams, after, since, limit) => {
+  const replay: ReplaySource = async (streams, after, since, limit) => {
     const local = recent.resume(streams, after, since, limit);
     if (!bus) return local;
     const remote = await bus.replay(streams, after, since, limit).catch(() => undefined);

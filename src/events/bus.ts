@@ -20,7 +20,8 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { FacestreamEvent } from './types.ts';
-import { compareEventIds, isEventId, type EventId } from './ids.ts';
+import { compareEventIds, isEventId } from './ids.ts';
+import type { Missed, ReplaySource } from './replay.ts';
 import { createLogger } from '../log.ts';
 
 const log = createLogger('bus');
@@ -37,8 +38,8 @@ export interface RedisBus {
   readonly nodeId: string;
   readonly stats: BusStats;
   append(e: FacestreamEvent): void;
-  /** What a resuming client missed, read from the Redis Streams (see socket.ts ReplaySource). */
-  replay(streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number): Promise<{ events: FacestreamEvent[]; gaps: string[] }>;
+  /** What a resuming client missed, read from the Redis Streams. */
+  replay(...args: Parameters<ReplaySource>): Promise<Missed>;
   /** Streams of the other live nodes, as last read (refreshed every 2 s). */
   remoteStreams(): NodeStream[];
   /** socket.io adapter factory over this bus' connections. */
@@ -80,6 +81,8 @@ export function startRedisBus(opts: {
   });
   main.on('close', () => { stats.connected = false; });
 
+  const xadd = (p: ReturnType<Redis['pipeline']>, e: FacestreamEvent, id: string) =>
+    p.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), id, 'event', JSON.stringify(e));
   const flush = async () => {
     if (flushing || closed) return;
     flushing = true;
@@ -87,17 +90,17 @@ export function startRedisBus(opts: {
       while (queue.length && main.status === 'ready') {
         const batch = queue.slice(0, 200);
         const p = main.pipeline();
-        const add = (e: FacestreamEvent, id: string) => p.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), id, 'event', JSON.stringify(e));
-        for (const e of batch) add(e, isEventId(e.id) ? e.id : '*');
+        for (const e of batch) xadd(p, e, isEventId(e.id) ? e.id : '*');
         const res = await p.exec();
         if (!res) break;
         // a key that holds a later id (another node wrote this stream, the clock went back):
         // the event is appended under a Redis id rather than lost
-        const again = batch.filter((_, i) => /equal or smaller/i.test(res[i]?.[0]?.message ?? ''));
-        if (res.some(([err]) => err && !/equal or smaller/i.test(err.message))) break; // connection lost mid-way: the batch stays queued
+        const stale = (err: Error | null | undefined) => /equal or smaller/i.test(err?.message ?? '');
+        const again = batch.filter((_, i) => stale(res[i]?.[0]));
+        if (res.some(([err]) => err && !stale(err))) break; // connection lost mid-way: the batch stays queued
         if (again.length) {
           const retry = main.pipeline();
-          for (const e of again) retry.xadd(`${STREAM_KEY_PREFIX}${e.stream}`, 'MAXLEN', '~', String(opts.maxLen), '*', 'event', JSON.stringify(e));
+          for (const e of again) xadd(retry, e, '*');
           await retry.exec();
           stats.reIdentified += again.length;
         }

@@ -14,6 +14,16 @@ export interface EventQuery {
   limit: number;
 }
 
+/** What a resuming client missed: the events, and the streams of which some are gone. */
+export interface Missed { events: FacestreamEvent[]; gaps: string[] }
+
+/**
+ * Where a resuming client's missed events come from (this buffer, the Redis Streams): the
+ * events of `streams` ('*' every one) after the client's cursor for each (`after`), or after
+ * `since` for a stream it has no cursor of, oldest first per stream, at most `limit`.
+ */
+export type ReplaySource = (streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number) => Missed | Promise<Missed>;
+
 export interface EventPage {
   events: FacestreamEvent[];
   /** More events match after the last one returned. */
@@ -31,8 +41,6 @@ export class ReplayBuffer {
     if (!(Number.isInteger(capacity) && capacity > 0)) throw new RangeError(`replay buffer capacity ${capacity}`);
     this.ring = new Array(capacity);
   }
-
-  get length(): number { return this.size; }
 
   push(e: FacestreamEvent): void {
     if (this.size === this.capacity) {
@@ -87,13 +95,8 @@ export class ReplayBuffer {
     return out;
   }
 
-  /**
-   * What a client resuming a subscription missed: the events of the `streams` it names
-   * ('*' every one) after its cursor for that stream, or after `since` for a stream it has
-   * no cursor of, oldest first, at most `limit`; `gaps` names the streams of which some
-   * events are gone (or were beyond `limit`).
-   */
-  resume(streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number): { events: FacestreamEvent[]; gaps: string[] } {
+  /** A ReplaySource over this buffer; `gaps` also names streams cut by `limit`. */
+  resume(streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number): Missed {
     const all = streams.includes('*');
     const wanted = (s: string) => all || streams.includes(s);
     const cursor = (s: string): EventId | undefined => (Object.hasOwn(after, s) ? after[s] : since);

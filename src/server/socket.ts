@@ -22,9 +22,7 @@ import type { FacestreamEvent } from '../events/types.ts';
 import { compareEventIds, isEventId, type EventId } from '../events/ids.ts';
 import { originAllowed } from './http.ts';
 
-/** What a resuming client missed, from wherever the node keeps its history. */
-export type ReplaySource = (streams: readonly string[], after: Readonly<Record<string, EventId>>, since: EventId | undefined, limit: number) =>
-  Promise<{ events: FacestreamEvent[]; gaps: string[] }> | { events: FacestreamEvent[]; gaps: string[] };
+import type { Missed, ReplaySource } from '../events/replay.ts';
 
 function describe(desc: unknown): string {
   const parts: string[] = [];
@@ -165,7 +163,7 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
       stats.subscribedStreams = subscribers.size;
       if (!resuming) return reply(ack, { ok: true, streams: [...mine] });
       void (async () => {
-        let missed: { events: FacestreamEvent[]; gaps: string[] };
+        let missed: Missed;
         try {
           missed = await opts.replay!(streams, cursor.after, cursor.since, maxReplay);
         } catch (err) {
