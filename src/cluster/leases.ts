@@ -72,11 +72,15 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
   let closed = false;
   let warned = false;
 
+  const forget = (name: string) => { held.delete(name); goodUntil.delete(name); };
   const stopSource = async (name: string) => {
-    held.delete(name);
-    goodUntil.delete(name);
+    forget(name);
     try { await opts.stop(name); } catch (err) { log.warn(`stopping ${name}: ${(err as Error).message}`); }
   };
+  /** Gives the lease up, if still this node's. */
+  const release = (name: string) => redis.eval(RELEASE, 1, `${LEASE_PREFIX}${name}`, opts.nodeId);
+  /** Stops the camera first, then gives its lease up: it is never pulled twice. */
+  const handBack = async (name: string) => { await stopSource(name); await release(name); };
 
   const round = async () => {
     if (closed) return;
@@ -88,8 +92,7 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
       // removed from the cluster: stop, then give the lease back
       for (const name of [...held]) {
         if (!(name in sources)) {
-          await stopSource(name);
-          await redis.eval(RELEASE, 1, `${LEASE_PREFIX}${name}`, opts.nodeId);
+          await handBack(name);
         }
       }
       // renew what is held; a lease lost (expired and taken) means stop at once
@@ -115,8 +118,7 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
       const share = Math.ceil((names.length * capacity) / total);
       // beyond the share (a node joined): stop the newest-named extras, then release them
       for (const name of [...held].sort().reverse().slice(0, Math.max(0, held.size - share))) {
-        await stopSource(name);
-        await redis.eval(RELEASE, 1, `${LEASE_PREFIX}${name}`, opts.nodeId);
+        await handBack(name);
         log.info(`${name} handed over (this node's share is ${share})`);
       }
       // free sources up to the share, in an order that differs by node (fewer collisions)
@@ -136,9 +138,8 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
             await opts.start(name, config);
           } catch (err) {
             log.warn(`starting ${name}: ${(err as Error).message}; handing it back`);
-            held.delete(name);
-            goodUntil.delete(name);
-            await redis.eval(RELEASE, 1, `${LEASE_PREFIX}${name}`, opts.nodeId);
+            forget(name);
+            await release(name);
           }
         }
       }
@@ -187,8 +188,7 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
       clearInterval(timer);
       await running?.catch(() => {});
       for (const name of [...held]) {
-        await stopSource(name);
-        await redis.eval(RELEASE, 1, `${LEASE_PREFIX}${name}`, opts.nodeId).catch(() => {});
+        await handBack(name).catch(() => {});
       }
       await redis.del(`${MEMBER_PREFIX}${opts.nodeId}`).catch(() => {});
       redis.disconnect();
