@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { createLogger } from '../log.ts';
 import type { Grade } from '../calculators/sa.ts';
-import { ROLLUPS, rollupFor, statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
+import { ROLLUPS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const log = createLogger('pgstore');
@@ -31,9 +31,7 @@ const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS sources (node TEXT NOT NULL, name TEXT NOT NULL, config JSONB NOT NULL, added_at BIGINT NOT NULL,
     PRIMARY KEY (node, name));`,
   // rollups per hour and day (UTC), filled from the minutes
-  ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL);
-    INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male), SUM(female), SUM(age_baby), SUM(age_child),
-      SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum) FROM aggregates GROUP BY 1, 2;`),
+  ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL); ${fillRollupSql(r)};`),
 ];
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }

@@ -67,6 +67,11 @@ export const ROLLUPS = [
   { table: 'aggregates', ms: BUCKET_MS },
 ] as const;
 
+/** SQL (SQLite and PostgreSQL alike) that fills a rollup table from the minutes. */
+export const fillRollupSql = (r: { table: string; ms: number }) => `INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male),
+  SUM(female), SUM(age_baby), SUM(age_child), SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum)
+  FROM aggregates GROUP BY 1, 2`;
+
 /**
  * The coarsest rollup a query can read: its bucket a whole number of the rollup's periods and
  * its range whole periods (an open end counts as whole). With a bucket of a day or more
@@ -164,8 +169,7 @@ export class AggregateStore {
       const fresh = !this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`).get(r.table);
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${r.table} (${AGGREGATE_COLUMNS})`);
       if (fresh) {
-        this.db.exec(`INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male), SUM(female), SUM(age_baby), SUM(age_child),
-          SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum) FROM aggregates GROUP BY 1, 2`);
+        this.db.exec(fillRollupSql(r));
       }
     }
     this.prune();
