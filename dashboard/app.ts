@@ -9,7 +9,11 @@ import { connect } from 'facestream/client';
 
 interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
 interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
-interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number }
+interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number; endId?: string }
+interface Answer { value: string; grade: string; probability?: number }
+interface TrackRow { id: string | null; stream: string; trackId: number; endedAt: number; dwellMs: number; grade: string | null; gender?: Answer; ageGroup?: Answer; age?: number; smiling?: Answer; snapshot: boolean }
+interface VideoFace { box: { x: number; y: number; width: number; height: number }; trackId?: number; predicted?: boolean; gender?: Answer; ageGroup?: Answer; age?: number }
+interface VideoFrame { stream: string; ptsMs: number; wallMs: number; sentMs: number; width: number; height: number; jpeg: ArrayBuffer; faces: VideoFace[] }
 declare const uPlot: new (opts: object, data: unknown[], el: HTMLElement) => { setData(d: unknown[]): void; setSize(s: { width: number; height: number }): void };
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -84,10 +88,15 @@ function renderStreams(): void {
       }
       tr.append(td);
     });
-    tr.onclick = () => { selected = s.name; dirty = true; renderStreams(); void pollStats(); };
+    tr.onclick = () => { selected = s.name; dirty = true; renderStreams(); void pollStats(); watchSelected(); };
     return tr;
   }));
   $('live-name').textContent = selected ?? 'pick a stream';
+  const pick = $<HTMLSelectElement>('rv-stream');
+  for (const name of streams.keys()) {
+    if (![...pick.options].some((o) => o.value === name)) pick.append(new Option(name, name));
+  }
+  watchSelected();
 }
 
 // ---- live tiles
@@ -97,12 +106,12 @@ function onTrack(e: TrackStarted | TrackUpdated | TrackEnded): void {
   const t = m.get(e.trackId) ?? { id: e.trackId, firstTs: e.ts, lastTs: e.ts, flags: [] };
   t.lastTs = e.ts;
   if (e.type !== 'track.started') { t.flags = e.flags; if (e.attributes) t.attributes = e.attributes; }
-  if (e.type === 'track.ended') { t.ended = Date.now(); t.dwellMs = e.dwellMs; }
+  if (e.type === 'track.ended') { t.ended = Date.now(); t.dwellMs = e.dwellMs; t.endId = e.id; }
   m.set(e.trackId, t);
   if (e.stream === selected) dirty = true;
 }
 
-function answer(label: string, a?: { value: string; grade: string; probability: number }): string {
+function answer(label: string, a?: Answer): string {
   if (!a) return `<div class="row"><span>${label}</span><span>–</span></div>`;
   return `<div class="row"><span>${label}</span><span>${esc(a.value)}<span class="grade g-${a.grade}" title="confidence grade">${a.grade}</span></span></div>`;
 }
@@ -115,18 +124,140 @@ function renderTracks(): void {
   const box = $('tracks');
   const m = selected ? tracks.get(selected) : undefined;
   const now = Date.now();
-  if (m) for (const [id, t] of m) if (t.ended && now - t.ended > 5000) m.delete(id);
+  if (m) for (const [id, t] of m) if (t.ended && now - t.ended > 5000) { m.delete(id); if (t.endId) forgetThumb(selected!, t.endId); }
   const list = m ? [...m.values()].sort((a, b) => a.id - b.id) : [];
   if (!list.length) { box.innerHTML = '<p class="empty">no one in view</p>'; return; }
   box.innerHTML = list.slice(0, 200).map((t) => {
     const a = t.attributes;
     const dwell = ((t.dwellMs ?? t.lastTs - t.firstTs) / 1000).toFixed(1);
     const top = a ? Object.entries(a.celeba).filter(([, p]) => p > 0.6).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k]) => k.replace(/_/g, ' ')).join(', ') : '';
+    const thumb = t.endId && features.snapshots ? thumbUrl(selected!, t.endId) : undefined;
     return `<div class="tile${t.ended ? ' ended' : ''}" data-track="${t.id}"><h3><span>#${t.id}</span><span>${dwell} s${t.ended ? ' · left' : ''}</span></h3>`
+      + (thumb ? `<img class="thumb" alt="track ${t.id}" src="${thumb}">` : '')
       + answer('gender', a?.gender) + answer('age', a?.ageGroup && { ...a.ageGroup, value: `${a.ageGroup.value}${a.age != null ? ` (~${Math.round(a.age)})` : ''}` })
       + answer('smiling', a?.smiling) + `<div class="flags">${esc([...t.flags, top].filter(Boolean).join(' · '))}</div></div>`;
   }).join('');
 }
+
+// ---- thumbnails (storage.snapshots): fetched once with the token in a header, kept as blob URLs
+const thumbs = new Map<string, string | null>(); // "stream id" -> object URL (null: loading or none)
+function thumbUrl(stream: string, id: string): string | undefined {
+  const key = `${stream} ${id}`;
+  if (!thumbs.has(key)) {
+    thumbs.set(key, null);
+    void fetch(`api/tracks/${encodeURIComponent(id)}/snapshot.jpg?stream=${encodeURIComponent(stream)}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})
+      .then(async (r) => { if (r.ok) { thumbs.set(key, URL.createObjectURL(await r.blob())); dirty = true; reviewDirty = true; } })
+      .catch(() => {});
+  }
+  return thumbs.get(key) ?? undefined;
+}
+function forgetThumb(stream: string, id: string): void {
+  const key = `${stream} ${id}`;
+  const url = thumbs.get(key);
+  if (url) URL.revokeObjectURL(url);
+  thumbs.delete(key);
+}
+
+// ---- live view (dashboard.video): the analysed frames with the boxes found in them
+let features = { video: false, tracks: false, snapshots: false };
+const canvas = $<HTMLCanvasElement>('video');
+const video = { frames: 0, lagMs: [] as number[], watching: undefined as string | undefined };
+function watchSelected(): void {
+  if (!features.video || !selected || video.watching === selected || !client.socket.connected) return;
+  video.watching = selected;
+  client.socket.emit('watch', { stream: selected }, (ack: { ok: boolean; error?: string }) => {
+    if (!ack?.ok) $('video-info').textContent = ack?.error ?? 'the live view was refused';
+  });
+}
+const BOX = '#00e5ff';
+function label(f: VideoFace): string {
+  const parts = [f.trackId != null ? `#${f.trackId}` : 'new'];
+  if (f.gender) parts.push(`${f.gender.value} ${f.gender.grade}`);
+  if (f.ageGroup) parts.push(`${f.ageGroup.value}${f.age != null ? ` ~${Math.round(f.age)}` : ''} ${f.ageGroup.grade}`);
+  return parts.join(' · ');
+}
+async function onFrame(f: VideoFrame): Promise<void> {
+  if (f.stream !== selected) return;
+  const bmp = await createImageBitmap(new Blob([f.jpeg], { type: 'image/jpeg' }));
+  if (canvas.width !== f.width || canvas.height !== f.height) { canvas.width = f.width; canvas.height = f.height; }
+  const g = canvas.getContext('2d')!;
+  g.drawImage(bmp, 0, 0);
+  bmp.close();
+  g.lineWidth = 3;
+  g.font = '600 13px system-ui, sans-serif';
+  for (const face of f.faces) {
+    const { x, y, width, height } = face.box;
+    g.strokeStyle = BOX;
+    g.setLineDash(face.predicted ? [6, 4] : []);
+    g.strokeRect(x, y, width, height);
+    const text = label(face);
+    const w = g.measureText(text).width + 8;
+    const ty = y > 20 ? y - 20 : y + height;
+    g.fillStyle = 'rgba(0,0,0,.65)';
+    g.fillRect(x, ty, w, 19);
+    g.fillStyle = '#fff';
+    g.fillText(text, x + 4, ty + 14);
+  }
+  g.setLineDash([]);
+  // the picture's delay behind its decoding on the server; the boxes are this frame's own
+  const lag = Date.now() - f.wallMs;
+  video.frames++;
+  video.lagMs.push(lag);
+  if (video.lagMs.length > 50) video.lagMs.shift();
+  const sorted = [...video.lagMs].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  canvas.dataset.frames = String(video.frames);
+  canvas.dataset.faces = String(f.faces.length);
+  canvas.dataset.lagMs = String(median);
+  if (f.faces[0]) canvas.dataset.box = JSON.stringify(f.faces[0].box);
+  $('video-info').textContent = `${f.stream} at ${(f.ptsMs / 1000).toFixed(1)} s · ${f.faces.length} face${f.faces.length === 1 ? '' : 's'} · `
+    + `boxes drawn on the frame they were found in · the picture is ${median} ms behind the server's decoding (median)`;
+}
+
+// ---- review (per-track rows; thumbnails with storage.snapshots)
+let reviewDirty = false;
+let reviewRows: TrackRow[] = [];
+let reviewNext: number | undefined;
+async function loadReview(more = false): Promise<void> {
+  if (!features.tracks) return;
+  const v = (id: string) => ($(id) as HTMLSelectElement).value;
+  const q = new URLSearchParams({ from: String(Date.now() - Number(v('rv-range'))), limit: '60' });
+  for (const [k, id] of [['stream', 'rv-stream'], ['gender', 'rv-gender'], ['ageGroup', 'rv-age'], ['grade', 'rv-grade']] as const) if (v(id)) q.set(k, v(id));
+  if (more && reviewNext != null) q.set('before', String(reviewNext));
+  const r = await api<{ tracks: TrackRow[]; next?: number }>(`api/tracks?${q}`).catch(() => undefined);
+  if (!r) return;
+  reviewRows = more ? [...reviewRows, ...r.tracks] : r.tracks;
+  reviewNext = r.next;
+  $('rv-more').hidden = r.next == null;
+  renderReview();
+}
+function renderReview(): void {
+  const box = $('rv-list');
+  if (!reviewRows.length) { box.innerHTML = '<p class="empty">no track in this range</p>'; return; }
+  box.innerHTML = reviewRows.map((t) => {
+    const img = t.snapshot && t.id ? thumbUrl(t.stream, t.id) : undefined;
+    return `<div class="tile rv" data-id="${esc(t.id ?? '')}" data-stream="${esc(t.stream)}">${img ? `<img alt="track ${t.trackId}" src="${img}">` : ''}`
+      + `<h3><span>#${t.trackId}</span><span>${(t.dwellMs / 1000).toFixed(1)} s</span></h3>`
+      + `<div class="when">${esc(t.stream)} · ${new Date(t.endedAt).toLocaleString()}</div>`
+      + answer('gender', t.gender) + answer('age', t.ageGroup && { ...t.ageGroup, value: `${t.ageGroup.value}${t.age != null ? ` (~${Math.round(t.age)})` : ''}` })
+      + answer('smiling', t.smiling)
+      + (t.id ? '<button class="del" title="delete this track and its thumbnail">delete</button>' : '') + '</div>';
+  }).join('');
+}
+$('rv-list').addEventListener('click', async (ev) => {
+  const b = ev.target as HTMLElement;
+  if (!b.classList.contains('del')) return;
+  const tile = b.closest<HTMLElement>('.rv')!;
+  const { id, stream } = tile.dataset;
+  const res = await fetch(`api/tracks/${encodeURIComponent(id!)}?stream=${encodeURIComponent(stream!)}`, { method: 'DELETE', ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+  if (res.ok || res.status === 404) {
+    reviewRows = reviewRows.filter((t) => !(t.id === id && t.stream === stream));
+    forgetThumb(stream!, id!);
+    renderReview();
+  }
+});
+for (const id of ['rv-range', 'rv-stream', 'rv-gender', 'rv-age', 'rv-grade']) $(id).addEventListener('change', () => { void loadReview(); });
+$('rv-more').addEventListener('click', () => { void loadReview(true); });
 
 // ---- demographics
 let peopleChart: ReturnType<typeof makeChart> | undefined;
@@ -229,7 +360,10 @@ const conn = $('conn');
 client.on('connect', () => {
   conn.textContent = 'live';
   conn.className = 'pill on';
+  video.watching = undefined; // a new connection watches nothing yet
+  watchSelected();
 });
+client.socket.on('frame', (f: VideoFrame) => { void onFrame(f).catch(() => {}); });
 client.on('disconnect', () => { conn.textContent = 'reconnecting…'; conn.className = 'pill off'; });
 client.on('error', (err: Error) => {
   conn.textContent = 'reconnecting…';
@@ -280,18 +414,32 @@ $('copy').addEventListener('click', async () => {
 
 setInterval(() => {
   if (dirty) { dirty = false; renderTracks(); }
+  if (reviewDirty) { reviewDirty = false; renderReview(); }
   if (logDirty) { logDirty = false; renderLog(); }
 }, 300);
 setInterval(() => { dirty = true; }, 1000); // dwell times and ended tiles age
-interface ServerInfo { version: string; node: string; rtmp: { port: number }; backend: string; rssBytes: number; cpuPercent: number | null }
+interface ServerInfo { version: string; node: string; rtmp: { port: number }; backend: string; rssBytes: number; cpuPercent: number | null; features?: typeof features }
 async function pollInfo(): Promise<void> {
   const i = await api<ServerInfo>('/api/info').catch(() => undefined);
   if (!i) return;
   $('publish-url').textContent = `rtmp://${location.hostname}:${i.rtmp.port}/live/NAME`;
+  if (i.features && JSON.stringify(i.features) !== JSON.stringify(features)) {
+    features = i.features;
+    $('video-wrap').hidden = !features.video;
+    $('review').hidden = !features.tracks;
+    if (features.video || features.snapshots) {
+      $('privacy').textContent = `${features.video ? 'The live view shows the analysed frames (dashboard.video is on). ' : ''}`
+        + `${features.snapshots ? 'Each track keeps a thumbnail of its face (storage.snapshots is on). ' : ''}Grades S–D say how far to trust each answer (S: the model is sure).`;
+    }
+    watchSelected();
+    void loadReview();
+  }
   $('system').textContent = `v${i.version} · ${i.backend} · ${Math.round(i.rssBytes / 2 ** 20)} MB${i.cpuPercent == null ? '' : ` · CPU ${Math.round(i.cpuPercent)}%`}`;
 }
 setInterval(() => { void pollStreams(); }, 1000);
 setInterval(() => { void pollInfo(); }, 5000);
 void pollInfo();
 setInterval(() => { void pollStats(); }, 5000);
+// the review's first page follows new tracks; older pages stay as they are while read
+setInterval(() => { if (reviewNext == null) void loadReview(); }, 10_000);
 void pollStreams().then(pollStats);

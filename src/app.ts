@@ -16,6 +16,7 @@ import { SharedResources } from './pipeline/shared.ts';
 import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/schema.ts';
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
+import { createVideoTap } from './server/video.ts';
 import { createMetrics } from './server/metrics.ts';
 import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
@@ -97,12 +98,23 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       const { trackId: _dropped, ...rest } = e;
       e = rest;
     }
+    if (e.type === 'stream.ended') video?.drop(e.stream);
     recent.push(e);
     socket?.publish(e);
     bus?.append(e);
     mqtt?.publish(e);
     opts.onEvent?.(e);
   };
+  // the live view (dashboard.video) and thumbnails (storage.snapshots): off unless enabled
+  const video = config.dashboard.video
+    ? createVideoTap({ fps: config.dashboard.videoFps, width: config.dashboard.videoWidth, watching: (s) => socket?.watching(s) ?? false, send: (s, f) => socket?.sendFrame(s, f) })
+    : undefined;
+  const onItem = video ? (stream: string, item: unknown) => video.offer(stream, item) : undefined;
+  const onSnapshot = config.storage.snapshots ? (stream: string, id: string, jpeg: Buffer) => store.addSnapshot(stream, id, jpeg) : undefined;
+  const taps = (name: string) => ({
+    ...(onItem ? { onItem: (item: unknown) => onItem(name, item) } : {}),
+    ...(onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => onSnapshot(name, id, jpeg) } : {}),
+  });
   const pipeline = loadPipeline(config.pipeline);
   // cameras added over HTTP earlier (checked again: the rules may have tightened since)
   const configured = new Set(config.sources.map((s) => s.name));
@@ -132,13 +144,13 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
-  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, ids, playSecret: config.rtmp.publishSecret, shared });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, ids, playSecret: config.rtmp.publishSecret, shared, onItem, onSnapshot });
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
   const pull = (s: SourceConfig, pipeline: PipelineConfig) =>
     pulled.set(s.name, startStream({
-      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, ids, shared,
+      name: s.name, uri: s.url, pipeline, restartOnStall: true, onEvent, ids, shared, ...taps(s.name),
       ...(s.realtime ? { realtime: true, live: true, endOnEof: true } : {}),
     }));
   // several nodes (the Redis bus): the cluster's sources in Redis, each pulled by the one node
@@ -213,12 +225,21 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       events: (q) => recent.query(q),
       stats: (q) => store.stats(q),
       heatmap: async (q) => heatmap(await store.hourly(q), q.tzOffsetMin),
+      tracks: config.storage.demographicsOnly ? undefined : {
+        list: (q) => store.tracks(q),
+        snapshot: (stream, id) => store.snapshot(stream, id),
+        remove: (stream, id) => store.deleteTrack(stream, id),
+      },
       metrics: () => metrics.text(),
       info: () => {
         const now = Date.now(), cpu = process.cpuUsage();
         const cpuPercent = lastCpu ? (100 * ((cpu.user + cpu.system) - (lastCpu.cpu.user + lastCpu.cpu.system)) / 1000) / Math.max(1, now - lastCpu.at) : null;
         lastCpu = { at: now, cpu };
-        return { version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), rssBytes: process.memoryUsage().rss, cpuPercent };
+        return {
+          version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), rssBytes: process.memoryUsage().rss, cpuPercent,
+          // what the dashboard may show: the live view, the tracks' review, their thumbnails
+          features: { video: config.dashboard.video, tracks: !config.storage.demographicsOnly, snapshots: config.storage.snapshots },
+        };
       },
       sources: leases ? clusterSources(leases, config, streams) : {
         list: () => localStreams().filter((s) => s.kind === 'pulled').map((s) => ({ name: s.name, uri: s.uri, pipeline: s.pipeline, owner: nodeId, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })),
@@ -245,7 +266,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         },
       },
     });
-    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false, replay });
+    socket = attachSocket(httpServer.server, { token: config.http.token, cors: config.http.cors, adapter: bus?.adapter(), canForward: () => bus?.stats.connected ?? false, replay, video: config.dashboard.video });
   } catch (err) {
     await leases?.release();
     await server.stop();

@@ -43,8 +43,14 @@ export const appConfigSchema = z.strictObject({
     url: z.string().optional().describe('postgres: a connection string, postgres://USER:PASSWORD@HOST:PORT/DB.'),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Rows older than this are deleted (checked hourly).'),
     demographicsOnly: z.boolean().default(false).describe('Emit and store only aggregates: no per-track events or rows.'),
+    snapshots: z.boolean().default(false).describe('Keep each track\'s best-quality face as a small JPEG thumbnail with its row (same retention; deleted with it), shown on the dashboard\'s tiles and review. Off by default: no face image is kept.'),
     minGrade: z.enum(['S', 'A', 'B', 'C', 'D']).default('B').describe('A track\'s gender, age class or smile counts in the aggregates only when its SA grade is this or better (S best, D worst); the person always counts in `people`.'),
     statsIntervalMs: z.number().int().min(1000).max(3_600_000).default(10_000).describe('Period of the per-stream `stats` event.'),
+  }).prefault({}),
+  dashboard: z.strictObject({
+    video: z.boolean().default(false).describe('The live view: the analysed frames as JPEG with each face\'s box, track and answers, sent over socket.io to dashboards that watch a stream (token required where set). Off by default: no picture leaves the process.'),
+    videoFps: z.number().int().min(1).max(15).default(5).describe('Frames a second sent to the live view at most (each one is encoded only while someone watches).'),
+    videoWidth: z.number().int().min(160).max(1920).default(640).describe('Width of the live view\'s frames in pixels (scaled down from the analysed frame, never up).'),
   }).prefault({}),
   events: z.strictObject({
     buffer: z.number().int().min(100).max(1_000_000).default(10_000).describe('Recent events kept in memory: GET /api/events pages through them and a reconnecting client is sent what it missed (with the Redis bus, from Redis too).'),
@@ -81,6 +87,7 @@ export function parseAppConfig(doc: unknown, where: string): AppConfig {
     names.add(s.name);
   }
   if (r.data.storage.kind === 'postgres' && !r.data.storage.url) throw new FacestreamError('FS_ERR_CONFIG', `${where}: storage.url is required with storage.kind postgres`);
+  if (r.data.storage.snapshots && r.data.storage.demographicsOnly) throw new FacestreamError('FS_ERR_CONFIG', `${where}: storage.snapshots needs the per-track rows that storage.demographicsOnly turns off; set one of them`);
   if (r.data.sources.length > r.data.maxSources) throw new FacestreamError('FS_ERR_CONFIG', `${where}: ${r.data.sources.length} sources, more than maxSources (${r.data.maxSources})`);
   if (!r.data.http.token && process.env.FACESTREAM_TOKEN) r.data.http.token = process.env.FACESTREAM_TOKEN;
   checkExposure(r.data, where);

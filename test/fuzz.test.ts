@@ -44,7 +44,11 @@ const TARGETS = ['/', '//[', '//:99999', '//a:-1/', '/api/sources', '/api/source
   // the integrators' and venues' routes
   '/api/events?after=1-0&limit=1000&type=track.ended', '/api/events?after=99999999999999999-0', '/api/events?type=,,,', '/api/events?limit=-1',
   '/api/events?after=1-0&after=2-0', '/api/report.csv?stream=' + ','.repeat(200), '/api/report.csv?bucket=60000&from=0', '/api/report.html?stream=%3Cscript%3E',
-  '/api/report.html?from=2026-01-01&to=2025-01-01', '/api/heatmap?tz=-0', '/api/heatmap?tz=1e3', '/api/info', '/api/schema', '/api/openapi.json'];
+  '/api/report.html?from=2026-01-01&to=2025-01-01', '/api/heatmap?tz=-0', '/api/heatmap?tz=1e3', '/api/info', '/api/schema', '/api/openapi.json',
+  // the review's routes
+  '/api/tracks?grade=S&gender=female&ageGroup=youth', '/api/tracks?before=-1', '/api/tracks?limit=99999', '/api/tracks?grade=%00',
+  '/api/tracks/1-0/snapshot.jpg', '/api/tracks/1-0/snapshot.jpg?stream=', '/api/tracks/1-0/snapshot.jpg?stream=' + 'x'.repeat(300),
+  '/api/tracks/%2e%2e/snapshot.jpg?stream=a', '/api/tracks/1-0?stream=live/x', '/api/tracks/99999999999999999-0?stream=a'];
 const BODIES = ['{', '[', 'null', '{"name":1}', '{"__proto__":{"polluted":1},"name":"p","url":"rtsp://127.0.0.1:9/x"}',
   '{"name":"x","url":"file:///etc/passwd"}', '{"name":"x","url":"rtsp://127.0.0.1:9/x","pipeline":"/etc/shadow"}',
   '{"name":"..","url":"rtsp://127.0.0.1:9/x"}', '{"name":"ok","url":"gopher://127.0.0.1/"}', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',

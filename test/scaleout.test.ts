@@ -202,4 +202,28 @@ describe('two nodes on Redis and PostgreSQL', () => {
       client.close();
     }
   }, 300_000);
+
+  it('PostgreSQL keeps the review rows like SQLite: filters, the thumbnail written with its batch, deleted with its row', async () => {
+    const st = await PgStore.open({ url: pgUrl.replace(/\/postgres$/, '/fresh'), node: 'review' });
+    try {
+      const t = Date.now();
+      const cls = (value: string, grade: 'S' | 'C' = 'S') => ({ value, probability: 0.9, confidence: 0.9, grade, frames: 5 });
+      const track = (n: number, gender: string, ageGrade: 'S' | 'C') => ({
+        id: `${t - 1000 * n}-0`, v: 1 as const, stream: 'live/pg', ts: t - 1000 * n, type: 'track.ended' as const, trackId: n, ptsMs: 0, firstSeenMs: 0, lastSeenMs: 100,
+        dwellMs: 100, frames: 3, flags: [], attributes: { gender: cls(gender), ageGroup: cls('youth', ageGrade), age: 22, celeba: {} },
+      });
+      st.addTrack(track(1, 'female', 'S'));
+      st.addTrack(track(2, 'male', 'C'));
+      st.addSnapshot('live/pg', track(2, 'male', 'C').id, Buffer.from([0xff, 0xd8, 7]));
+      expect(await st.retry()).toBe(true);
+      expect((await st.tracks({ stream: 'live/pg' })).map((r) => [r.trackId, r.grade, r.snapshot])).toEqual([[1, 'S', false], [2, 'C', true]]);
+      expect((await st.tracks({ stream: 'live/pg', grade: 'A' })).map((r) => r.trackId)).toEqual([1]);
+      expect((await st.tracks({ stream: 'live/pg', gender: 'male' }))[0]).toMatchObject({ id: track(2, 'male', 'C').id, gender: { value: 'male', grade: 'S' }, age: 22 });
+      expect(await st.snapshot('live/pg', track(2, 'male', 'C').id)).toEqual(Buffer.from([0xff, 0xd8, 7]));
+      expect(await st.deleteTrack('live/pg', track(2, 'male', 'C').id)).toBe(true);
+      expect(await st.snapshot('live/pg', track(2, 'male', 'C').id)).toBeUndefined();
+    } finally {
+      await st.close();
+    }
+  });
 });

@@ -148,4 +148,21 @@ describe('socket.io and the API', () => {
     expect((await get('from=yesterday')).status).toBe(400);
     expect((await get('from=2000&to=1000')).status).toBe(400);
   });
+
+  it('the live view is off by default: a watch is refused with the setting to change, no frame is encoded, /api/tracks lists no thumbnail', async () => {
+    const c = client(TOKEN);
+    await new Promise<void>((r) => c.on('connect', () => r()));
+    const ack = await new Promise<{ ok: boolean; error?: string }>((r) => c.emit('watch', { stream: 'live/x' }, r));
+    expect(ack).toEqual({ ok: false, error: expect.stringMatching(/dashboard\.video/) });
+    const info = await (await fetch(`http://127.0.0.1:${app.httpPort}/api/info`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { features: object };
+    expect(info.features).toEqual({ video: false, tracks: true, snapshots: false });
+    const rows = await (await fetch(`http://127.0.0.1:${app.httpPort}/api/tracks`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { tracks: Array<{ snapshot: boolean }> };
+    expect(rows.tracks.every((t) => !t.snapshot)).toBe(true);
+    for (const q of ['grade=Z', 'gender=other', 'limit=0', 'limit=abc', 'ageGroup=teen', 'from=yesterday']) {
+      expect((await fetch(`http://127.0.0.1:${app.httpPort}/api/tracks?${q}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, q).toBe(400);
+    }
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/api/tracks/..%2f..%2fetc/snapshot.jpg?stream=live/x`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(400);
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/api/tracks/1-1/snapshot.jpg`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(400);
+    expect((await fetch(`http://127.0.0.1:${app.httpPort}/api/tracks/1-1/snapshot.jpg?stream=live/x`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+  });
 });

@@ -54,6 +54,10 @@ export interface PluginOptions {
   playSecret?: string;
   /** Models, batchers and detector workers shared with the app's other streams (default: each stream its own). */
   shared?: SharedResources;
+  /** Receives each analysed frame of a stream (the app's live view). */
+  onItem?: (stream: string, item: unknown) => void;
+  /** Receives each ended track's thumbnail (`storage.snapshots`); without it none is made. */
+  onSnapshot?: (stream: string, trackEndedId: string, jpeg: Buffer) => void;
 }
 
 export interface FacestreamPlugin {
@@ -120,6 +124,8 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
       onEvent: options.onEvent,
       ids: options.ids,
       shared: options.shared,
+      ...(options.onItem ? { onItem: (item: unknown) => options.onItem!(name, item) } : {}),
+      ...(options.onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => options.onSnapshot!(name, id, jpeg) } : {}),
     });
     streams.set(streamPath, stream);
     void stream.done.then(() => {

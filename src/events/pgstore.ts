@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { createLogger } from '../log.ts';
 import type { Grade } from '../calculators/sa.ts';
-import { ROLLUPS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackValues, type StatsRow } from './store.ts';
+import { ROLLUPS, TRACK_COLUMNS, TRACK_LIST_COLUMNS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackRow, trackValues, trackWhere, type StatsRow, type TrackQuery, type TrackRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const log = createLogger('pgstore');
@@ -32,6 +32,9 @@ const MIGRATIONS = [
     PRIMARY KEY (node, name));`,
   // rollups per hour and day (UTC), filled from the minutes
   ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL); ${fillRollupSql(r)};`),
+  // the event id (review and deletion name a track by it), the grade to filter on, the thumbnail
+  `ALTER TABLE tracks ADD COLUMN IF NOT EXISTS event_id TEXT, ADD COLUMN IF NOT EXISTS grade TEXT, ADD COLUMN IF NOT EXISTS snapshot BYTEA;
+  CREATE INDEX IF NOT EXISTS tracks_stream_event ON tracks (stream, event_id);`,
 ];
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }
@@ -39,6 +42,8 @@ export interface PgStoreOptions { url: string; node: string; retentionDays?: num
 export class PgStore {
   private readonly pool: pg.Pool;
   private pending: TrackEnded[] = [];
+  /** Thumbnails of pending tracks ("stream id"), written with them. */
+  private readonly snaps = new Map<string, Buffer>();
   private failing = false;
   private writing: Promise<boolean> | undefined;
   private readonly timer: NodeJS.Timeout;
@@ -84,9 +89,35 @@ export class PgStore {
   addTrack(e: TrackEnded): void {
     this.pending.push(e);
     const max = this.opts.maxPending ?? 100_000;
-    if (this.pending.length > max) this.unsaved.dropped += this.pending.splice(0, this.pending.length - max).length;
+    if (this.pending.length > max) {
+      for (const d of this.pending.splice(0, this.pending.length - max)) { this.unsaved.dropped++; this.snaps.delete(`${d.stream} ${d.id}`); }
+    }
     this.unsaved.pending = this.pending.length;
     if (this.pending.length >= 100) void this.retry();
+  }
+
+  /** The thumbnail of an ended track (storage.snapshots), by its track.ended id; kept with its row. */
+  addSnapshot(stream: string, id: string, jpeg: Buffer): void {
+    if (this.opts.demographicsOnly) return;
+    if (this.pending.some((e) => e.stream === stream && e.id === id)) { this.snaps.set(`${stream} ${id}`, jpeg); return; }
+    this.pool.query('UPDATE tracks SET snapshot = $1 WHERE stream = $2 AND event_id = $3', [jpeg, stream, id])
+      .catch((err: Error) => log.warn(`thumbnail of ${stream} ${id} not stored: ${err.message}`));
+  }
+
+  async tracks(q: TrackQuery): Promise<TrackRow[]> {
+    const { where, params } = trackWhere(q, true);
+    const limit = Math.min(1000, Math.max(1, q.limit ?? 100));
+    const { rows } = await this.pool.query<Record<string, unknown>>(`SELECT ${TRACK_LIST_COLUMNS} FROM tracks ${where} ORDER BY ended_at DESC LIMIT ${limit}`, params);
+    return rows.map(trackRow);
+  }
+
+  async snapshot(stream: string, id: string): Promise<Buffer | undefined> {
+    const { rows } = await this.pool.query<{ snapshot: Buffer | null }>('SELECT snapshot FROM tracks WHERE stream = $1 AND event_id = $2 LIMIT 1', [stream, id]);
+    return rows[0]?.snapshot ?? undefined;
+  }
+
+  async deleteTrack(stream: string, id: string): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM tracks WHERE stream = $1 AND event_id = $2', [stream, id])).rowCount ?? 0) > 0;
   }
 
   /** Writes what waits, in one transaction. */
@@ -114,11 +145,13 @@ export class PgStore {
           [e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts]);
         }
         if (!this.opts.demographicsOnly) {
-          await c.query('INSERT INTO tracks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)', [...track, this.opts.node]);
+          await c.query(`INSERT INTO tracks (${TRACK_COLUMNS}, node, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+            [...track, this.opts.node, this.snaps.get(`${e.stream} ${e.id}`) ?? null]);
         }
       }
       await c.query('COMMIT');
       this.pending.splice(0, batch.length);
+      for (const e of batch) this.snaps.delete(`${e.stream} ${e.id}`);
       this.unsaved.pending = this.pending.length;
       if (this.failing) { this.failing = false; log.info(`PostgreSQL is back; ${batch.length} waiting track(s) written`); }
       return true;

@@ -147,4 +147,54 @@ describe('rollups and the heatmap', () => {
     expect(again.stats({ bucketMs: 86_400_000, from: day0 }).map((r) => r.people)).toEqual(new Array(10).fill(5));
     again.close();
   });
+
+  it('review rows: filters, the thumbnail kept with its row, deleted with it; an older database gains the columns', () => {
+    const file = path.join(tmp, 'review.db');
+    // a database of the previous version: tracks without event id, grade and thumbnail
+    const old = new Database(file);
+    old.exec(`CREATE TABLE tracks (stream TEXT NOT NULL, track_id INTEGER NOT NULL, ended_at INTEGER NOT NULL, dwell_ms INTEGER NOT NULL,
+      gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes TEXT);
+      INSERT INTO tracks VALUES ('live/door', 7, 1000, 500, 'male', 0.9, 40, 'middle-aged', 'no', NULL);`);
+    old.close();
+    const s = new AggregateStore({ file });
+    const t = Date.now();
+    const unsure = ended(t - 3000, 2, 'male', 'no', 'old');
+    unsure.attributes!.ageGroup!.grade = 'C';
+    s.addTrack(ended(t - 4000, 1, 'female', 'yes', 'youth'));
+    s.addTrack(unsure);
+    s.addSnapshot('live/door', unsure.id, Buffer.from([0xff, 0xd8, 1, 2, 3]));
+    s.addTrack(ended(t - 2000, 3, 'female', 'no', 'child'));
+    expect(s.tracks({}).map((r) => r.trackId)).toEqual([3, 2, 1, 7]); // newest first, the old row too
+    expect(s.tracks({ gender: 'female' }).map((r) => r.trackId)).toEqual([3, 1]);
+    expect(s.tracks({ ageGroup: 'old' }).map((r) => r.trackId)).toEqual([2]);
+    expect(s.tracks({ grade: 'S' }).map((r) => r.trackId)).toEqual([3, 1]); // the worse of gender (S) and age (C)
+    expect(s.tracks({ grade: 'C' }).map((r) => r.trackId)).toEqual([3, 2, 1]);
+    expect(s.tracks({ from: t - 3500 }).map((r) => r.trackId)).toEqual([3, 2]);
+    expect(s.tracks({ before: t - 2000, limit: 1 }).map((r) => r.trackId)).toEqual([2]);
+    const row = s.tracks({ ageGroup: 'old' })[0]!;
+    expect(row).toMatchObject({ id: unsure.id, stream: 'live/door', grade: 'C', snapshot: true, gender: { value: 'male', grade: 'S' }, age: 30 });
+    expect(s.tracks({ gender: 'female' }).every((r) => !r.snapshot)).toBe(true);
+    expect(s.snapshot('live/door', unsure.id)).toEqual(Buffer.from([0xff, 0xd8, 1, 2, 3]));
+    expect(s.deleteTrack('live/door', unsure.id)).toBe(true);
+    expect(s.snapshot('live/door', unsure.id)).toBeUndefined();
+    expect(s.deleteTrack('live/door', unsure.id)).toBe(false);
+    // the aggregates it counted in stay
+    expect(s.stats({ stream: 'live/door', from: t - 60_000, bucketMs: 3_600_000 }).reduce((n, r) => n + r.people, 0)).toBe(3);
+    s.close();
+  });
+
+  it('a thumbnail of a track that waits for a locked database is written with it', () => {
+    const file = path.join(tmp, 'locked.db');
+    const s = new AggregateStore({ file });
+    const lock = new Database(file);
+    lock.exec('BEGIN EXCLUSIVE');
+    const e = ended(Date.now(), 9, 'female', 'yes', 'youth');
+    expect(s.addTrack(e)).toBe(false);
+    s.addSnapshot('live/door', e.id, Buffer.from([0xff, 0xd8, 9]));
+    lock.exec('ROLLBACK');
+    lock.close();
+    expect(s.retry()).toBe(true);
+    expect(s.snapshot('live/door', e.id)).toEqual(Buffer.from([0xff, 0xd8, 9]));
+    s.close();
+  });
 });

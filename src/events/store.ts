@@ -13,7 +13,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createLogger } from '../log.ts';
 import { GRADES, type Grade } from '../calculators/sa.ts';
-import type { SmoothedClassJson, TrackEnded } from './types.ts';
+import type { SmoothedClassJson, TrackAttributesJson, TrackEnded } from './types.ts';
 
 const log = createLogger('store');
 export const BUCKET_MS = 60_000;
@@ -45,7 +45,77 @@ export function trackValues(e: TrackEnded, minGrade: Grade = 'D') {
     ageCol: AGE_COLUMN[sureAnswer(a?.ageGroup, minGrade) ?? ''],
     counts: [gender === 'male' ? 1 : 0, gender === 'female' ? 1 : 0, smiling === 'yes' ? 1 : 0, smiling ? 1 : 0, dwell],
     track: [e.stream, e.trackId, e.ts, dwell, a?.gender?.value ?? null, a?.gender?.confidence ?? null,
-      a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null],
+      a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null, e.id ?? null, trackGrade(e)],
+  };
+}
+
+/** The columns `trackValues().track` fills, in order (both stores; PostgreSQL adds `node`). */
+export const TRACK_COLUMNS = 'stream, track_id, ended_at, dwell_ms, gender, gender_confidence, age, age_group, smiling, attributes, event_id, grade';
+
+/** A track's grade for review: the worse of its gender's and age group's (null without either). */
+export function trackGrade(e: Pick<TrackEnded, 'attributes'>): Grade | null {
+  const gs = [e.attributes?.gender?.grade, e.attributes?.ageGroup?.grade].filter((g): g is Grade => !!g);
+  return gs.length ? GRADES[Math.max(...gs.map((g) => GRADES.indexOf(g)))]! : null;
+}
+
+/** GET /api/tracks: the ended tracks kept (not with demographicsOnly), newest first. */
+export interface TrackQuery {
+  stream?: string;
+  from?: number;
+  to?: number;
+  gender?: string;
+  ageGroup?: string;
+  /** This grade or better. */
+  grade?: Grade;
+  /** Tracks that ended before this time (the next page: the last row's endedAt). */
+  before?: number;
+  limit?: number;
+}
+
+export interface TrackRow {
+  /** The id of the track's `track.ended` event (null for rows written before ids were kept). */
+  id: string | null;
+  stream: string;
+  trackId: number;
+  endedAt: number;
+  dwellMs: number;
+  grade: Grade | null;
+  gender?: Pick<SmoothedClassJson, 'value' | 'grade' | 'probability'>;
+  ageGroup?: Pick<SmoothedClassJson, 'value' | 'grade' | 'probability'>;
+  age?: number;
+  smiling?: Pick<SmoothedClassJson, 'value' | 'grade' | 'probability'>;
+  /** Whether a thumbnail is kept (GET /api/tracks/ID/snapshot.jpg?stream=). */
+  snapshot: boolean;
+}
+
+/** The WHERE clause and parameters of a track query, with `$n` (PostgreSQL) or `?` (SQLite) placeholders. */
+export function trackWhere(q: TrackQuery, pg: boolean): { where: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => { params.push(v); return pg ? `$${params.length}` : '?'; };
+  if (q.stream) parts.push(`stream = ${p(q.stream)}`);
+  if (q.from != null) parts.push(`ended_at >= ${p(q.from)}`);
+  if (q.to != null) parts.push(`ended_at < ${p(q.to)}`);
+  if (q.before != null) parts.push(`ended_at < ${p(q.before)}`);
+  if (q.gender) parts.push(`gender = ${p(q.gender)}`);
+  if (q.ageGroup) parts.push(`age_group = ${p(q.ageGroup)}`);
+  if (q.grade) parts.push(`grade IN (${GRADES.slice(0, GRADES.indexOf(q.grade) + 1).map((g) => p(g)).join(', ')})`);
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export const TRACK_LIST_COLUMNS = 'event_id, stream, track_id, ended_at, dwell_ms, grade, attributes, snapshot IS NOT NULL AS has_snapshot';
+
+/** A row of TRACK_LIST_COLUMNS (attributes as JSON text or, from PostgreSQL, an object) as a TrackRow. */
+export function trackRow(r: Record<string, unknown>): TrackRow {
+  let a: TrackAttributesJson | undefined;
+  try { a = typeof r.attributes === 'string' ? JSON.parse(r.attributes) as TrackAttributesJson : (r.attributes as TrackAttributesJson | null) ?? undefined; } catch { a = undefined; }
+  const cls = (c: SmoothedClassJson | undefined) => c && { value: c.value, grade: c.grade, probability: c.probability };
+  return {
+    id: (r.event_id as string | null) ?? null, stream: String(r.stream), trackId: Number(r.track_id), endedAt: Number(r.ended_at),
+    dwellMs: Number(r.dwell_ms), grade: (r.grade as Grade | null) ?? null,
+    ...(a?.gender ? { gender: cls(a.gender) } : {}), ...(a?.ageGroup ? { ageGroup: cls(a.ageGroup) } : {}),
+    ...(a?.age != null ? { age: a.age } : {}), ...(a?.smiling ? { smiling: cls(a.smiling) } : {}),
+    snapshot: !!r.has_snapshot,
   };
 }
 
@@ -147,6 +217,8 @@ export class AggregateStore {
   private db: Database.Database;
   private failing = false;
   private pending: TrackEnded[] = [];
+  /** Thumbnails of pending tracks ("stream id"), written with them. */
+  private readonly snaps = new Map<string, Buffer>();
   /** Tracks waiting for a writable database, and tracks dropped because too many waited. */
   readonly unsaved = { pending: 0, dropped: 0 };
   readonly file: string;
@@ -164,6 +236,12 @@ export class AggregateStore {
         gender TEXT, gender_confidence REAL, age REAL, age_group TEXT, smiling TEXT, attributes TEXT);
       CREATE INDEX IF NOT EXISTS tracks_stream_time ON tracks (stream, ended_at);
       CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, config TEXT NOT NULL, added_at INTEGER NOT NULL);`);
+    // the event id (review and deletion name a track by it), the grade to filter on, the thumbnail
+    const have = new Set((this.db.prepare('PRAGMA table_info(tracks)').all() as Array<{ name: string }>).map((c) => c.name));
+    for (const [col, type] of [['event_id', 'TEXT'], ['grade', 'TEXT'], ['snapshot', 'BLOB']]) {
+      if (!have.has(col!)) this.db.exec(`ALTER TABLE tracks ADD COLUMN ${col} ${type}`);
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS tracks_stream_event ON tracks (stream, event_id)');
     // the rollups, filled from the minutes once when a database of an earlier version has none
     for (const r of ROLLUPS.slice(0, 2)) {
       const fresh = !this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`).get(r.table);
@@ -198,8 +276,40 @@ export class AggregateStore {
   addTrack(e: TrackEnded): boolean {
     this.pending.push(e);
     const max = this.opts.maxPending ?? 10_000;
-    if (this.pending.length > max) this.unsaved.dropped += this.pending.splice(0, this.pending.length - max).length;
+    if (this.pending.length > max) {
+      for (const d of this.pending.splice(0, this.pending.length - max)) { this.unsaved.dropped++; this.snaps.delete(`${d.stream} ${d.id}`); }
+    }
     return this.retry();
+  }
+
+  /** The thumbnail of an ended track (storage.snapshots), by its track.ended id; kept with its row. */
+  addSnapshot(stream: string, id: string, jpeg: Buffer): void {
+    if (this.opts.demographicsOnly) return;
+    if (this.pending.some((e) => e.stream === stream && e.id === id)) { this.snaps.set(`${stream} ${id}`, jpeg); return; }
+    try {
+      this.db.prepare('UPDATE tracks SET snapshot = ? WHERE stream = ? AND event_id = ?').run(jpeg, stream, id);
+    } catch (err) {
+      log.warn(`thumbnail of ${stream} ${id} not stored: ${(err as Error).message}`);
+    }
+  }
+
+  /** Ended tracks, newest first (at most `limit`, default 100, at most 1000). */
+  tracks(q: TrackQuery): TrackRow[] {
+    const { where, params } = trackWhere(q, false);
+    const limit = Math.min(1000, Math.max(1, q.limit ?? 100));
+    const rows = this.db.prepare(`SELECT ${TRACK_LIST_COLUMNS} FROM tracks ${where} ORDER BY ended_at DESC LIMIT ${limit}`).all(...params) as Array<Record<string, unknown>>;
+    return rows.map(trackRow);
+  }
+
+  /** A track's thumbnail, if one is kept. */
+  snapshot(stream: string, id: string): Buffer | undefined {
+    const r = this.db.prepare('SELECT snapshot FROM tracks WHERE stream = ? AND event_id = ?').get(stream, id) as { snapshot: Buffer | null } | undefined;
+    return r?.snapshot ?? undefined;
+  }
+
+  /** Deletes a track's row and its thumbnail (the aggregates it was counted in stay: they hold no person). */
+  deleteTrack(stream: string, id: string): boolean {
+    return this.db.prepare('DELETE FROM tracks WHERE stream = ? AND event_id = ?').run(stream, id).changes > 0;
   }
 
   /** Writes the tracks that wait, in one transaction. */
@@ -209,6 +319,7 @@ export class AggregateStore {
       this.db.transaction(() => { for (const e of this.pending) this.write(e); })();
       if (this.failing) { this.failing = false; log.info(`${this.file} is writable again; ${this.pending.length} waiting track(s) written`); }
       this.pending = [];
+      this.snaps.clear();
       this.unsaved.pending = 0;
       return true;
     } catch (err) {
@@ -229,7 +340,9 @@ export class AggregateStore {
           ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
         .run(e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts);
     }
-    if (!this.opts.demographicsOnly) this.db.prepare('INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(...track);
+    if (!this.opts.demographicsOnly) {
+      this.db.prepare(`INSERT INTO tracks (${TRACK_COLUMNS}, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...track, this.snaps.get(`${e.stream} ${e.id}`) ?? null);
+    }
   }
 
   /** Sums over [from, to) grouped by `bucketMs` (a multiple of a minute). */

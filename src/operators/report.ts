@@ -7,7 +7,9 @@
  * track state for them; it reads only what the earlier elements put on the item.
  */
 import { addAnswers, newTrackAnswers, smoothedAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
-import type { TrackEnded } from '../events/types.ts';
+import type { TrackAttributesJson, TrackEnded } from '../events/types.ts';
+import { encodeJpeg, faceThumbnail } from '../calculators/picture.ts';
+import type { RgbImage } from '../calculators/warp.ts';
 import type { ElementContext } from '../pipeline/registry.ts';
 import { AGE_BINS } from '../models/attributes/labels.ts';
 import type { AnalysedFrame, FaceObservation, FaceQuality, TrackInfo } from '../pipeline/types.ts';
@@ -23,6 +25,10 @@ interface TrackReport {
   answers?: TrackAnswersAcc;
   /** Faces of the track that passed the quality gate. */
   passed: number;
+  /** The smoothed answers last emitted (the live view draws them between updates). */
+  shown?: TrackAttributesJson;
+  /** With `storage.snapshots`: the face at its best quality so far (memory only until the track ends). */
+  thumb?: RgbImage;
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
@@ -65,23 +71,36 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
         for (const f of face.flags) s.flags.add(f);
         const q = face.quality;
         if (!face.skipped) s.passed++;
-        if (q && !face.skipped && (!s.bestQuality || rank(q) > rank(s.bestQuality))) s.bestQuality = q;
+        if (q && !face.skipped && (!s.bestQuality || rank(q) > rank(s.bestQuality))) {
+          s.bestQuality = q;
+          if (ctx.snapshot) s.thumb = faceThumbnail(item.frame, face.box);
+        }
         if (face.attributes) addAnswers((s.answers ??= newTrackAnswers()), face.attributes);
       }
       for (const face of seen) {
         const s = tracks.get(face.trackId!)!;
         if (pts - s.lastUpdateEmitMs < o.updateIntervalMs) continue;
         s.lastUpdateEmitMs = pts;
+        if (s.answers) s.shown = smoothedAnswers(s.answers, { ageBands: AGE_BINS });
         ctx.emit({
           type: 'track.updated', trackId: s.id, ptsMs: pts, box: boxJson(face.box),
           landmarks: face.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: Math.round(face.score * 100) / 100,
           quality: qualityJson(s.bestQuality), flags: [...s.flags],
-          ...(s.answers ? { attributes: smoothedAnswers(s.answers, { ageBands: AGE_BINS }) } : {}),
+          ...(s.shown ? { attributes: s.shown } : {}),
         });
       }
+      const answers = new Map<number, TrackAttributesJson>();
+      for (const face of item.faces) {
+        const shown = face.trackId != null ? tracks.get(face.trackId)?.shown : undefined;
+        if (shown) answers.set(face.trackId!, shown);
+      }
+      item.answers = answers;
       for (const t of item.tracks?.ended ?? []) {
         const s = stateOf(t, pts);
-        ctx.emit(ended(t, s, pts));
+        const event = ctx.emit(ended(t, s, pts));
+        if (s.thumb && event && ctx.snapshot) {
+          try { ctx.snapshot(event.id, encodeJpeg(s.thumb, 80)); } catch { /* a thumbnail lost never stops the stream */ }
+        }
         tracks.delete(t.id);
         ctx.count('tracks');
       }

@@ -13,8 +13,13 @@ export interface ElementContext {
   live: boolean;
   /** Adds to one of the stream's counters (reported in stats and metrics). */
   count(name: string, by?: number): void;
-  /** Emits an event with the stream's name, schema version and time filled in. */
-  emit(event: Record<string, unknown> & { type: string }): void;
+  /** Emits an event with the stream's name, schema version and time filled in; returns its id. */
+  emit(event: Record<string, unknown> & { type: string }): { id: string } | void;
+  /**
+   * Set only with `storage.snapshots`: receives the JPEG thumbnail of an ended track (the
+   * id of its `track.ended` event), kept with the track's row; never part of an event.
+   */
+  snapshot?(trackEndedId: string, jpeg: Buffer): void;
   /** The pipeline's elements with their validated options (align reads the attribute model's framing). */
   elements?: ReadonlyArray<{ element: string; options: unknown }>;
   /** Models, batchers and worker pools shared by the streams of one app (or of this stream alone). */

@@ -4,6 +4,7 @@ import type { Point } from '../calculators/similarity.ts';
 import type { RgbImage } from '../calculators/warp.ts';
 import type { Frame } from '../ingest/fromSource.ts';
 import type { Attributes } from '../models/attributes/model.ts';
+import type { TrackAttributesJson } from '../events/types.ts';
 
 export interface FaceQuality {
   /** Box width in the analysed frame, pixels. */
@@ -59,6 +60,8 @@ export interface AnalysedFrame {
   faces: FaceObservation[];
   /** Tracks confirmed and ended on this frame (set by `track`). */
   tracks?: { started: TrackInfo[]; ended: TrackInfo[] };
+  /** Each seen track's smoothed answers so far (set by `report`; the live view draws them). */
+  answers?: Map<number, TrackAttributesJson>;
   /** The item a stage's flush sends on at the end of the stream (open tracks end). */
   final?: boolean;
 }

@@ -53,8 +53,10 @@ export interface StreamOptions {
   ids?: EventIds;
   /** The app's shared models, batchers and worker pools; without it the stream has its own, freed when it ends. */
   shared?: SharedResources;
-  /** Receives every analysed item (frames, until later stages add more). */
+  /** Receives every analysed item (an AnalysedFrame when the pipeline detects: frame, faces, answers). */
   onItem?: (item: unknown) => void;
+  /** With `storage.snapshots`: each ended track's thumbnail (JPEG) and the id of its track.ended event. */
+  onSnapshot?: (trackEndedId: string, jpeg: Buffer) => void;
 }
 
 export interface RunningStream {
@@ -148,6 +150,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     stream: opts.name, live,
     count: (name, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
     emit: (e) => emit({ ...base(), ...e } as UnidentifiedEvent),
+    ...(opts.onSnapshot ? { snapshot: opts.onSnapshot } : {}),
   };
   let stages: Stage[] = [];
   let format: { width: number; height: number } | undefined;

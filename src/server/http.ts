@@ -14,7 +14,8 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } fr
 import { PROJECT_ROOT } from '../data.ts';
 import { eventSchemaText, openApiDocument } from './openapi.ts';
 import { renderReport } from './report.ts';
-import { WEEKDAYS, type StatsRow } from '../events/store.ts';
+import { AGE_GROUPS, WEEKDAYS, type StatsRow, type TrackQuery, type TrackRow } from '../events/store.ts';
+import { GRADES, type Grade } from '../calculators/sa.ts';
 import type { AddressInfo } from 'node:net';
 import { EVENT_TYPES } from '../events/types.ts';
 import { isEventId } from '../events/ids.ts';
@@ -55,6 +56,12 @@ export interface HttpServerOptions {
   info?: () => object;
   /** Prometheus text for GET /metrics. */
   metrics?: () => string | Promise<string>;
+  /** GET /api/tracks (review), a track's thumbnail and DELETE; absent with storage.demographicsOnly. */
+  tracks?: {
+    list(q: TrackQuery): TrackRow[] | Promise<TrackRow[]>;
+    snapshot(stream: string, id: string): Buffer | undefined | Promise<Buffer | undefined>;
+    remove(stream: string, id: string): boolean | Promise<boolean>;
+  };
   /** POST /api/sources and DELETE /api/sources/:name; errors carry an HTTP status. */
   sources?: {
     /** GET /api/sources: every pulled source (the cluster's with the Redis bus) with its owner and state. */
@@ -175,7 +182,9 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/sources$/, ['GET', 'HEAD', 'POST']],
   [/^\/api\/sources\/[^/]+$/, ['DELETE']],
-  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|report\.html|info|heatmap)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
+  [/^\/api\/tracks\/[^/]+$/, ['DELETE']],
+  [/^\/api\/tracks\/[^/]+\/snapshot\.jpg$/, ['GET', 'HEAD']],
+  [/^\/(api\/(streams|stats|events|schema|openapi\.json|report\.csv|report\.html|info|heatmap|tracks)|healthz|metrics|app\.js|index\.html|style\.css|vendor\/[^/]+)?$/, ['GET', 'HEAD']],
 ];
 
 const timeQuery = { type: 'string', maxLength: 64 } as const;
@@ -379,14 +388,57 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
   }
 
+  // another web page cannot add or remove cameras or tracks through an operator's browser
+  const sameOrigin = async (req: FastifyRequest) => {
+    if (!originAllowed(req.headers.origin, req.headers.host, opts.cors)) {
+      throw new HttpError(403, `origin ${String(req.headers.origin).slice(0, 100)} may not change sources or tracks`, 'FS_ERR_ORIGIN');
+    }
+  };
+  if (opts.tracks) {
+    const tracks = opts.tracks;
+    const streamParam = { type: 'string', minLength: 1, maxLength: 200 } as const;
+    const idParam = { type: 'object', properties: { id: { type: 'string', pattern: '^\\d{1,16}-\\d{1,16}$' } } } as const;
+    app.get<{ Querystring: { stream?: string; from?: string; to?: string; before?: string; gender?: string; ageGroup?: string; grade?: string; limit?: string } }>('/api/tracks', {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            stream: { type: 'string', maxLength: 200 }, from: timeQuery, to: timeQuery, before: timeQuery, token: { type: 'string' },
+            gender: { type: 'string', enum: ['male', 'female'] }, ageGroup: { type: 'string', enum: [...AGE_GROUPS] },
+            grade: { type: 'string', enum: [...GRADES] }, limit: { type: 'string', pattern: '^\\d{1,4}$' },
+          },
+        },
+      },
+    }, async (req) => {
+      const q = req.query;
+      const limit = q.limit == null ? 100 : Number(q.limit);
+      if (limit < 1 || limit > 1000) throw new HttpError(400, `limit=${q.limit} must be 1 to 1000`, 'FS_ERR_QUERY');
+      const query: TrackQuery = {
+        stream: q.stream || undefined, from: parseTime('from', q.from), to: parseTime('to', q.to), before: parseTime('before', q.before),
+        gender: q.gender, ageGroup: q.ageGroup, grade: q.grade as Grade | undefined, limit,
+      };
+      const rows = await fromStorage(async () => tracks.list(query));
+      return { tracks: rows, ...(rows.length === limit ? { next: rows[rows.length - 1]!.endedAt } : {}) };
+    });
+    app.get<{ Params: { id: string }; Querystring: { stream: string } }>('/api/tracks/:id/snapshot.jpg', {
+      schema: { params: idParam, querystring: { type: 'object', required: ['stream'], properties: { stream: streamParam, token: { type: 'string' } } } },
+    }, async (req, reply) => {
+      const jpeg = await fromStorage(async () => tracks.snapshot(req.query.stream, req.params.id));
+      if (!jpeg) return reply.code(404).send({ error: `no thumbnail of track ${req.params.id} of "${req.query.stream.slice(0, 64)}"`, code: 'FS_ERR_NOT_FOUND' });
+      // a face: never cached by a proxy or kept by the browser beyond the page
+      return reply.type('image/jpeg').header('cache-control', 'private, no-store').send(jpeg);
+    });
+    app.delete<{ Params: { id: string }; Querystring: { stream: string } }>('/api/tracks/:id', {
+      onRequest: sameOrigin,
+      schema: { params: idParam, querystring: { type: 'object', required: ['stream'], properties: { stream: streamParam, token: { type: 'string' } } } },
+    }, async (req, reply) => {
+      if (await fromStorage(async () => tracks.remove(req.query.stream, req.params.id))) return { removed: req.params.id, stream: req.query.stream };
+      return reply.code(404).send({ error: `no track ${req.params.id} of "${req.query.stream.slice(0, 64)}"`, code: 'FS_ERR_NOT_FOUND' });
+    });
+  }
+
   if (opts.sources) {
     const src = opts.sources;
-    // another web page cannot add or remove cameras through an operator's browser
-    const sameOrigin = async (req: FastifyRequest) => {
-      if (!originAllowed(req.headers.origin, req.headers.host, opts.cors)) {
-        throw new HttpError(403, `origin ${String(req.headers.origin).slice(0, 100)} may not change sources`, 'FS_ERR_ORIGIN');
-      }
-    };
     if (src.list) {
       const list = src.list;
       app.get('/api/sources', async () => {

@@ -22,7 +22,7 @@ export interface StreamMetrics {
   latency: LatencyHistogram;
 }
 
-export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number; replayed?: number }
+export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number; replayed?: number; videoFrames?: number; videoSkipped?: number }
 export interface StoreMetrics { pending: number; dropped: number }
 export interface BusMetrics { connected: boolean; appended: number; queued: number; dropped: number; errors: number }
 
@@ -83,6 +83,8 @@ export function createMetrics(src: MetricsSources): Metrics {
   counter('facestream_socket_events_dropped_total', 'Events dropped for slow socket.io clients.', [], () => [[{}, src.socket().dropped]]);
   counter('facestream_socket_invalid_messages_total', 'Unknown or malformed socket.io messages.', [], () => [[{}, src.socket().invalid]]);
   counter('facestream_socket_refused_total', 'socket.io connections refused for a missing or wrong token or a foreign origin.', [], () => [[{}, src.socket().refused]]);
+  counter('facestream_video_frames_sent_total', 'Live-view frames sent to watching dashboards (dashboard.video).', [], () => [[{}, src.socket().videoFrames ?? 0]]);
+  counter('facestream_video_frames_skipped_total', 'Live-view frames not sent to a watcher still receiving the previous one.', [], () => [[{}, src.socket().videoSkipped ?? 0]]);
   counter('facestream_socket_oversized_messages_total', 'socket.io connections closed for a message over the size limit.', [], () => [[{}, src.socket().oversized ?? 0]]);
   gauge('facestream_store_pending_tracks', 'Ended tracks waiting for the database to be writable.', () => src.store().pending);
   counter('facestream_store_dropped_tracks_total', 'Ended tracks dropped because too many waited for the database.', [], () => [[{}, src.store().dropped]]);

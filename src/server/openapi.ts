@@ -40,6 +40,16 @@ const statsRow = {
   },
 };
 
+const answer = { type: 'object', properties: { value: { type: 'string' }, grade: { type: 'string', enum: ['S', 'A', 'B', 'C', 'D'] }, probability: { type: 'number' } } };
+const trackRow = {
+  type: 'object', required: ['id', 'stream', 'trackId', 'endedAt', 'dwellMs', 'grade', 'snapshot'],
+  properties: {
+    id: { type: ['string', 'null'], description: 'the id of its track.ended event' }, stream: { type: 'string' }, trackId: { type: 'integer' },
+    endedAt: { type: 'integer' }, dwellMs: { type: 'integer' }, grade: { type: ['string', 'null'] },
+    gender: answer, ageGroup: answer, age: { type: 'number' }, smiling: answer, snapshot: { type: 'boolean', description: 'a thumbnail is kept' },
+  },
+};
+
 /** The OpenAPI document; `components.schemas` holds the event schema's definitions. */
 export function openApiDocument(): object {
   const events = JSON.parse(eventSchemaText()) as { definitions: Record<string, unknown> };
@@ -131,11 +141,43 @@ export function openApiDocument(): object {
           responses: { 200: json({ type: 'object', required: ['removed'], properties: { removed: { type: 'string' } } }), ...errors(401, 403, 404) },
         },
       },
+      '/api/tracks': {
+        get: {
+          summary: 'Ended tracks kept for review, newest first (absent with storage.demographicsOnly); page with `before` = the previous page\'s `next`',
+          parameters: [q('stream', 'one stream only'), timeParam('from'), timeParam('to'), timeParam('before'),
+            q('gender', 'male or female'), q('ageGroup', 'baby, child, youth, middle-aged or old'),
+            q('grade', 'this grade or better: the worse of the track\'s gender and age-group grades (S best)'), q('limit', '1-1000, default 100')],
+          responses: {
+            200: json({
+              type: 'object', required: ['tracks'],
+              properties: {
+                tracks: { type: 'array', items: trackRow },
+                next: { type: 'integer', description: 'pass as `before` for the next page (present when the page is full)' },
+              },
+            }),
+            ...errors(400, 401, 503),
+          },
+        },
+      },
+      '/api/tracks/{id}/snapshot.jpg': {
+        get: {
+          summary: 'A track\'s thumbnail (storage.snapshots): its face at its best quality, JPEG',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'the id of its track.ended event' }, q('stream', 'its stream (required)')],
+          responses: { 200: { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } }, ...errors(400, 401, 404, 503) },
+        },
+      },
+      '/api/tracks/{id}': {
+        delete: {
+          summary: 'Delete a track\'s row and thumbnail (the anonymous aggregates it counted in stay)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'the id of its track.ended event' }, q('stream', 'its stream (required)')],
+          responses: { 200: json({ type: 'object', required: ['removed', 'stream'], properties: { removed: { type: 'string' }, stream: { type: 'string' } } }), ...errors(400, 401, 403, 404, 503) },
+        },
+      },
       '/api/info': {
         get: {
-          summary: 'What runs: version, node, RTMP port, tensorflow.js backend, memory and CPU',
+          summary: 'What runs: version, node, RTMP port, tensorflow.js backend, memory and CPU, and the features switched on',
           responses: {
-            200: json({ type: 'object', required: ['version', 'node', 'rtmp', 'backend', 'rssBytes', 'cpuPercent'], properties: { version: { type: 'string' }, node: { type: 'string' }, rtmp: { type: 'object', properties: { port: { type: 'integer' } } }, backend: { type: 'string' }, rssBytes: { type: 'integer' }, cpuPercent: { type: ['number', 'null'], description: 'of one core, since the previous call' } } }),
+            200: json({ type: 'object', required: ['version', 'node', 'rtmp', 'backend', 'rssBytes', 'cpuPercent'], properties: { version: { type: 'string' }, node: { type: 'string' }, rtmp: { type: 'object', properties: { port: { type: 'integer' } } }, backend: { type: 'string' }, rssBytes: { type: 'integer' }, cpuPercent: { type: ['number', 'null'], description: 'of one core, since the previous call' }, features: { type: 'object', properties: { video: { type: 'boolean', description: 'the live view (dashboard.video)' }, tracks: { type: 'boolean', description: 'per-track rows (/api/tracks)' }, snapshots: { type: 'boolean', description: 'thumbnails (storage.snapshots)' } } } } }),
             ...errors(401),
           },
         },

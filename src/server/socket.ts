@@ -55,12 +55,22 @@ export interface SocketOptions {
   replay?: ReplaySource;
   /** Events sent again to one resuming subscription at most (default 10,000); beyond, the stream is named in `gaps`. */
   maxReplay?: number;
+  /** Whether clients may `watch` a stream's live view (dashboard.video); refused with a reason otherwise. */
+  video?: boolean;
 }
 
-export interface SocketStats { clients: number; refused: number; invalid: number; dropped: number; sent: number; oversized: number; subscribedStreams: number; replayed: number }
+export interface SocketStats {
+  clients: number; refused: number; invalid: number; dropped: number; sent: number; oversized: number; subscribedStreams: number; replayed: number;
+  /** Live-view frames sent, and skipped because a watcher had not taken the previous ones yet. */
+  videoFrames: number; videoSkipped: number;
+}
 
 export interface SocketLayer {
   publish(e: FacestreamEvent): void;
+  /** Whether some client of this node watches the stream's live view. */
+  watching(stream: string): boolean;
+  /** One live-view frame to the stream's watchers on this node (skipped for a watcher still sending an earlier one). */
+  sendFrame(stream: string, frame: object): void;
   readonly stats: SocketStats;
   close(): Promise<void>;
 }
@@ -73,7 +83,7 @@ const STREAM_NAME = /^(?!.*\.\.)[\w./-]{1,128}$/; // stream paths such as live/d
 export const MAX_SUBSCRIPTIONS = 64;
 
 export function attachSocket(server: http.Server, opts: SocketOptions = {}): SocketLayer {
-  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0, oversized: 0, subscribedStreams: 0, replayed: 0 };
+  const stats: SocketStats = { clients: 0, refused: 0, invalid: 0, dropped: 0, sent: 0, oversized: 0, subscribedStreams: 0, replayed: 0, videoFrames: 0, videoSkipped: 0 };
   const io = new Server(server, {
     maxHttpBufferSize: 16 * 1024,
     serveClient: false,
@@ -93,6 +103,7 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
   });
   const maxBuffered = opts.maxBuffered ?? 256;
   const subscribers = new Map<string, Set<Socket>>(); // stream (or '*') -> sockets
+  const watchers = new Map<string, Set<Socket>>(); // stream -> sockets watching its live view
   // sockets being sent what they missed: their live events wait here meanwhile (bounded)
   const replaying = new Map<Socket, FacestreamEvent[]>();
   const maxReplay = opts.maxReplay ?? 10_000;
@@ -185,6 +196,26 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
         reply(ack, { ok: true, streams: [...mine], replayed: missed.events.length, gaps: missed.gaps });
       })();
     });
+    // the live view: frames of one stream at a time per connection (a picture is heavy)
+    let watched: string | undefined;
+    const unwatch = () => {
+      if (watched == null) return;
+      const set = watchers.get(watched);
+      set?.delete(socket);
+      if (set && set.size === 0) watchers.delete(watched);
+      watched = undefined;
+    };
+    socket.on('watch', (payload: unknown, ack?: unknown) => {
+      const stream = (payload && typeof payload === 'object' ? (payload as { stream?: unknown }).stream : undefined);
+      if (!opts.video) { stats.invalid++; return reply(ack, { ok: false, error: 'the live view is off on this server (dashboard.video: true in its config)' }); }
+      if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) { stats.invalid++; return reply(ack, { ok: false, error: 'expected { stream: name }' }); }
+      unwatch();
+      watched = stream;
+      if (!watchers.has(stream)) watchers.set(stream, new Set());
+      watchers.get(stream)!.add(socket);
+      reply(ack, { ok: true, stream });
+    });
+    socket.on('unwatch', (_payload: unknown, ack?: unknown) => { unwatch(); reply(ack, { ok: true }); });
     socket.on('unsubscribe', (payload: unknown, ack?: unknown) => {
       const streams = parseStreams(payload);
       if (!streams) { stats.invalid++; return reply(ack, { ok: false, error: 'expected { streams: [name, ...] }' }); }
@@ -192,10 +223,11 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
       reply(ack, { ok: true, streams: [...mine] });
     });
     socket.onAny((event: string) => {
-      if (event !== 'subscribe' && event !== 'unsubscribe') stats.invalid++;
+      if (!['subscribe', 'unsubscribe', 'watch', 'unwatch'].includes(event)) stats.invalid++;
     });
     socket.on('disconnect', () => {
       stats.clients--;
+      unwatch();
       replaying.delete(socket);
       for (const s of mine) leave(s, socket);
       mine.clear();
@@ -229,6 +261,16 @@ export function attachSocket(server: http.Server, opts: SocketOptions = {}): Soc
 
   return {
     stats,
+    watching: (stream) => (watchers.get(stream)?.size ?? 0) > 0,
+    sendFrame(stream, frame) {
+      for (const socket of watchers.get(stream) ?? []) {
+        // a frame still waiting in this socket's buffer: the next one would only add lag
+        const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
+        if (buffered > 0) { stats.videoSkipped++; continue; }
+        socket.emit('frame', frame);
+        stats.videoFrames++;
+      }
+    },
     publish(e) {
       deliver(e);
       if (opts.adapter && (opts.canForward?.() ?? true)) io.serverSideEmit(NODE_EVENT, e);
