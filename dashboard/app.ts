@@ -7,7 +7,7 @@
 import type { AlertEvent, FacestreamEvent, TrackAttributesJson, TrackEnded, TrackStarted, TrackUpdated, StatsEvent } from '../src/events/types.ts';
 import { connect } from 'facestream/client';
 
-interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string }
+interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string; stageMs?: Record<string, number> }
 interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
 interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number; endId?: string }
 interface Answer { value: string; grade: string; probability?: number }
@@ -65,7 +65,7 @@ async function pollStreams(): Promise<void> {
 function renderStreams(): void {
   const body = $('streams');
   if (!streams.size) { body.innerHTML = '<tr class="empty"><td colspan="9">no stream yet</td></tr>'; return; }
-  body.replaceChildren(...[...streams.values()].map((s) => {
+  body.replaceChildren(...[...streams.values()].flatMap((s) => {
     const tr = document.createElement('tr');
     tr.dataset.stream = s.name;
     if (s.name === selected) tr.className = 'sel';
@@ -89,7 +89,17 @@ function renderStreams(): void {
       tr.append(td);
     });
     tr.onclick = () => { selected = s.name; dirty = true; renderStreams(); void pollStats(); watchSelected(); };
-    return tr;
+    // where an analysed frame's time goes: waiting in the queue, then each element
+    const stages = Object.entries(s.stageMs ?? {});
+    if (!stages.length || s.state === 'ended' || s.state === 'error') return [tr];
+    const detail = document.createElement('tr');
+    detail.className = 'stages';
+    const td = document.createElement('td');
+    td.colSpan = 9;
+    td.textContent = `ms per frame: ${stages.map(([k, v]) => `${k} ${v < 10 ? v.toFixed(1) : Math.round(v)}`).join(' · ')}`;
+    td.title = 'wait: decoded to analysis start (the queue); then each element of the pipeline (a batched element includes waiting for its batch); moving average';
+    detail.append(td);
+    return [tr, detail];
   }));
   $('live-name').textContent = selected ?? 'pick a stream';
   const pick = $<HTMLSelectElement>('rv-stream');

@@ -177,7 +177,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const info = (s: RunningStream, kind: StreamInfo['kind']): StreamInfo & { owner: string } => ({
     name: s.name, uri: s.uri, kind, state: s.state, ...(s.reason ? { reason: s.reason } : {}), pipeline: s.pipeline, frames: s.stats.frames,
     dropped: s.stats.dropped, restarts: s.stats.restarts, startedAt: s.startedAt, firstFrameLatencyMs: s.stats.firstFrameLatencyMs,
-    owner: nodeId,
+    owner: nodeId, stageMs: { ...s.stats.stageMs },
   });
   const localStreams = () => [
     ...[...plugin.streams.values()].map((s) => info(s, 'published')),

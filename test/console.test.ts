@@ -146,10 +146,20 @@ describe('operator console', () => {
     expect(await page.locator('#alerts').textContent()).toMatch(/someone/);
     await page.waitForFunction(() => /MB/.test(document.getElementById('system')?.textContent ?? ''), undefined, { timeout: 15_000 });
     expect(await page.locator('#system').textContent()).toMatch(/wasm|cpu|tensorflow/);
+    // where a frame's time goes, per stage
+    const listed = await (await fetch(base + 'api/streams', { headers: auth })).json() as { streams: Array<{ name: string; stageMs: Record<string, number> }> };
+    const stageMs = listed.streams.find((x) => x.name === STREAM)!.stageMs;
+    expect(Object.keys(stageMs)).toEqual(expect.arrayContaining(['wait', 'detect', 'attributes', 'report']));
+    expect(stageMs.detect).toBeGreaterThan(0);
+    await page.waitForSelector('tr.stages', { timeout: 10_000 });
+    expect(await page.locator('tr.stages').first().textContent()).toMatch(/detect \d/);
+    console.log(`stage ms: ${JSON.stringify(stageMs)}`);
+    await page.locator('#overview').screenshot({ path: path.join(out, 'console-streams.png') });
     await page.locator('header').screenshot({ path: path.join(out, 'console-system.png') });
     await page.locator('#alerts').screenshot({ path: path.join(out, 'console-alerts.png') });
     const m = await (await fetch(base + 'metrics')).text();
     expect(Number(/facestream_video_frames_sent_total (\d+)/.exec(m)?.[1])).toBeGreaterThan(0);
+    expect(m).toMatch(/facestream_stage_milliseconds\{stream="live\/lobby",stage="detect"\} \d/);
   }, 240_000);
 
   it('review: thumbnails of the tracks that ended, filters, delete', async () => {

@@ -120,6 +120,8 @@ serverCommand('demo', 'start, and publish the demo clip in a loop to rtmp://127.
   .action(async (o: ServerFlags) => {
     try {
       const config = serverConfig(o);
+      // the demo shows its own clip's video with the boxes (on loopback); a config file decides for itself
+      if (!o.config) config.dashboard.video = true;
       const { startApp } = await import('../app.ts');
       const { demoClip } = await import('../demo/clip.ts');
       const { publish } = await import('../demo/publish.ts');

@@ -30,6 +30,12 @@ export interface StreamStats {
   counters: Record<string, number>;
   /** Decode-to-result latency of analysed frames. */
   latency: LatencyHistogram;
+  /**
+   * Milliseconds per analysed frame, a moving average over about the last 20 frames: `wait`
+   * (decoded to analysis start: the queue), then each element after ingest in pipeline order
+   * (a batched element's time includes waiting for its batch).
+   */
+  stageMs: Record<string, number>;
 }
 
 export interface StreamOptions {
@@ -105,7 +111,11 @@ export function startStream(opts: StreamOptions): RunningStream {
   const live = opts.live ?? isLive(opts.uri);
   const ingestCfg = opts.pipeline.elements[0]!.options as IngestOptions;
   const ingest: IngestOptions = { ...ingestCfg, ...Object.fromEntries(Object.entries(opts.ingest ?? {}).filter(([, v]) => v !== undefined)) };
-  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {}, latency: new LatencyHistogram() };
+  const stats: StreamStats = { frames: 0, analysed: 0, dropped: 0, restarts: 0, counters: {}, latency: new LatencyHistogram(), stageMs: {} };
+  const observeStage = (name: string, ms: number) => {
+    const prev = stats.stageMs[name];
+    stats.stageMs[name] = Math.round((prev == null ? ms : prev + 0.1 * (ms - prev)) * 100) / 100;
+  };
   const startedAt = Date.now();
   const flow = new Flow();
   let state: StreamState = 'starting';
@@ -180,9 +190,17 @@ export function startStream(opts: StreamOptions): RunningStream {
         }
       },
     });
+    const names = [...opts.pipeline.elements.slice(1).map((e) => e.element), ...(stages.length > opts.pipeline.elements.length - 1 ? ['report'] : [])];
     const analyse = async (frame: Frame) => {
       let item: unknown = frame;
-      for (const stage of stages) item = await stage.process(item);
+      let t = performance.now();
+      observeStage('wait', Math.max(0, Date.now() - frame.wallMs));
+      for (const [i, stage] of stages.entries()) {
+        item = await stage.process(item);
+        const now = performance.now();
+        observeStage(names[i] ?? `stage${i}`, now - t);
+        t = now;
+      }
       return item;
     };
     subscription.add(frames$.pipe(

@@ -36,6 +36,8 @@ export interface StreamInfo {
   firstFrameLatencyMs?: number;
   /** The node that analyses it. */
   owner?: string;
+  /** Milliseconds per analysed frame: `wait` (decoded to analysis start), then each element (moving average). */
+  stageMs?: Record<string, number>;
 }
 
 export interface HttpServerOptions {

@@ -20,6 +20,8 @@ export interface StreamMetrics {
   restarts: number;
   counters: Record<string, number>;
   latency: LatencyHistogram;
+  /** Milliseconds per analysed frame by stage (moving average; see StreamStats.stageMs). */
+  stageMs?: Record<string, number>;
 }
 
 export interface SocketMetrics { clients: number; dropped: number; invalid: number; refused: number; sent: number; oversized?: number; subscribedStreams?: number; replayed?: number; videoFrames?: number; videoSkipped?: number }
@@ -76,6 +78,14 @@ export function createMetrics(src: MetricsSources): Metrics {
   counter('facestream_pipeline_total', 'Pipeline counters (tracks, faces.passed, faces.classified, superres.faces, ...).', ['stream', 'counter'], () => src.streams().flatMap((s) =>
     Object.entries(s.counters).filter(([k]) => !k.startsWith('skipped.')).map(([k, v]): Row => [{ stream: s.name, counter: k }, v])));
   registry.registerMetric(latencyMetric(src) as unknown as client.Metric);
+  new client.Gauge({
+    name: 'facestream_stage_milliseconds', help: 'Milliseconds per analysed frame by stage (wait: decoded to analysis start; then each element), moving average of about 20 frames.',
+    labelNames: ['stream', 'stage'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of src.streams()) for (const [stage, ms] of Object.entries(s.stageMs ?? {})) this.set({ stream: s.name, stage }, ms);
+    },
+  });
 
   gauge('facestream_socket_clients', 'Connected socket.io clients.', () => src.socket().clients);
   gauge('facestream_socket_subscribed_streams', 'Stream names with at least one subscribed socket.io client.', () => src.socket().subscribedStreams ?? 0);

@@ -28,6 +28,7 @@ const streamInfo = {
     kind: { enum: ['published', 'pulled', 'file'] }, state: { type: 'string', description: 'starting, live, stalled, restarting, ended, error' },
     reason: { type: 'string' }, pipeline: { type: 'string' }, frames: { type: 'integer' }, dropped: { type: 'integer' }, restarts: { type: 'integer' },
     startedAt: { type: 'integer', description: 'ms since the epoch' }, firstFrameLatencyMs: { type: 'number' }, owner: { type: 'string', description: 'the node that analyses it' },
+    stageMs: { type: 'object', additionalProperties: { type: 'number' }, description: 'ms per analysed frame: wait (decoded to analysis start), then each element, moving average' },
   },
 };
 const statsRow = {
