@@ -169,7 +169,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         await s?.stop();
       },
     });
-    for (const s of initialSources) await leases.add(s.name, s).catch((err: Error) => log.error(`source ${s.name} not shared with the cluster: ${err.message}`));
+    // written to the cluster's list at the first round that reaches Redis (now, or once it is back)
+    for (const s of initialSources) leases.seed(s.name, s);
   } else {
     initialSources.forEach((s, i) => pull(s, sourcePipelines[i]!));
   }

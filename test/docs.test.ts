@@ -1,4 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { parseAppConfig } from '../src/config.ts';
+import { PROJECT_ROOT } from '../src/data.ts';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_DOC, configurationReference } from '../lab/docs.ts';
 import { modelCards } from '../lab/modelcard.ts';
@@ -26,5 +30,34 @@ describe('docs', () => {
     const text = generateEventSchema();
     expect(JSON.parse(text).definitions.TrackEnded.properties.noAttributes).toBeDefined();
     expect(fs.readFileSync(EVENT_SCHEMA_FILE, 'utf8')).toBe(text);
+  });
+
+  it('deploy/: the compose file\'s nodes share one config that facestream accepts, reach the Redis and PostgreSQL it defines, and stop gracefully', () => {
+    const compose = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'deploy', 'compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { volumes?: string[]; ports?: string[]; stop_grace_period?: string; environment?: Record<string, string> }>;
+    };
+    const nodes = Object.entries(compose.services).filter(([n]) => /^node\d+$/.test(n));
+    expect(nodes.length).toBeGreaterThanOrEqual(3);
+    for (const [, s] of nodes) {
+      expect(s.volumes).toContain('./facestream.yaml:/etc/facestream/facestream.yaml:ro');
+      expect(s.stop_grace_period).toBe('30s');
+      expect(Object.keys(s.environment ?? {})).toContain('FACESTREAM_TOKEN');
+    }
+    // every node its own host ports
+    const hostPorts = nodes.flatMap(([, s]) => (s.ports ?? []).map((p) => p.split(':')[0]));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    const doc = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'deploy', 'facestream.yaml'), 'utf8'));
+    const saved = process.env.FACESTREAM_TOKEN;
+    process.env.FACESTREAM_TOKEN = 'a-long-secret';
+    try {
+      const config = parseAppConfig(doc, 'deploy/facestream.yaml');
+      expect(config.bus).toMatchObject({ kind: 'redis', url: 'redis://redis:6379' });
+      expect(config.storage.kind).toBe('postgres');
+      expect(new URL(config.storage.url!).hostname).toBe('postgres');
+      expect(config.http.token).toBe('a-long-secret'); // listening on 0.0.0.0 needs it
+    } finally {
+      if (saved == null) delete process.env.FACESTREAM_TOKEN; else process.env.FACESTREAM_TOKEN = saved;
+    }
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['redis', 'postgres']));
   });
 });

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { dataDir } from '../src/data.ts';
 
@@ -75,4 +76,31 @@ export async function startRedisServer(port?: number): Promise<{ proc: ChildProc
   await waitFor(() => /Ready to accept connections/.test(out) || /spawn failed/.test(out), 10_000, 'redis-server');
   if (!/Ready to accept connections/.test(out)) throw new Error(`redis-server did not start: ${out.slice(-500)}`);
   return { proc, url: `redis://127.0.0.1:${p}`, port: p };
+}
+
+/**
+ * A throw-away PostgreSQL cluster on a free port of 127.0.0.1 (run as the postgres user when
+ * the tests run as root: initdb refuses root): its URL and pg_ctl start/stop.
+ */
+export async function startPostgresServer(): Promise<{ url: string; ctl: (action: 'start' | 'stop') => void }> {
+  const { freePort } = await import('../src/app.ts');
+  const bin = fs.readdirSync('/usr/lib/postgresql').sort().map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => fs.existsSync(`${d}/initdb`));
+  if (!bin) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) => {
+    const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  };
+  if (asRoot) {
+    const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim();
+    fs.chownSync(dir, Number(uid), Number(gid));
+  }
+  run(`${bin}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const port = await freePort();
+  const ctl = (action: 'start' | 'stop') => run(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/log`, '-w', '-m', 'fast', '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]);
+  ctl('start');
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, ctl };
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { SOURCES_KEY } from '../src/cluster/leases.ts';
+import { SOURCES_KEY, startLeases } from '../src/cluster/leases.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { startRedisServer, waitFor } from './helpers.ts';
 
@@ -108,4 +108,26 @@ describe('source leases across node processes', () => {
     expect(overlaps()).toEqual([]);
     console.log(JSON.stringify({ moveAfterSigkillMs: moveMs, handoverAfterSigtermMs: handoverMs }));
   }, 90_000);
+
+  it('the sources of a node\'s config reach the cluster even when Redis is not up yet at start-up (they were lost before)', async () => {
+    const { freePort } = await import('../src/app.ts');
+    const port = await freePort();
+    const started: string[] = [];
+    const leases = startLeases({ url: `redis://127.0.0.1:${port}`, nodeId: 'early', start: (name) => { started.push(name); }, stop: () => {} });
+    try {
+      leases.seed('door', { name: 'door', url: 'rtsp://127.0.0.1:9/door' });
+      await new Promise((r) => setTimeout(r, 2500)); // a round or two against nothing
+      expect(started).toEqual([]);
+      const late = await startRedisServer(port);
+      try {
+        await waitFor(() => started.includes('door'), 15_000, 'the seeded source pulled once Redis is up');
+        expect((await leases.list()).map((x) => [x.name, x.owner])).toEqual([['door', 'early']]);
+      } finally {
+        await leases.release();
+        late.proc.kill('SIGKILL');
+      }
+    } finally {
+      await leases.release();
+    }
+  }, 40_000);
 });

@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../src/data.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
 import { STREAM_KEY_PREFIX } from '../src/events/bus.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { video, waitFor, waitForAsync } from './helpers.ts';
+import { startPostgresServer, video, waitFor, waitForAsync } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-scaleout-'));
@@ -22,27 +22,10 @@ let redisUrl = '';
 let pgUrl = '';
 let pgCtl: (action: 'start' | 'stop') => void;
 
-/** A throw-away PostgreSQL cluster on a free port (as the postgres user when run as root: it refuses root). */
 async function startPostgres(): Promise<void> {
-  const bin = fs.readdirSync('/usr/lib/postgresql').sort().map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => fs.existsSync(`${d}/initdb`));
-  if (!bin) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-pg-'));
-  const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) => {
-    const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
-  };
-  if (asRoot) {
-    const pw = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim();
-    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim();
-    fs.chownSync(dir, Number(pw), Number(gid));
-  }
-  run(`${bin}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const port = await freePort();
-  pgCtl = (action) => run(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/log`, '-w', '-m', 'fast', '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]);
-  pgCtl('start');
-  pgUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const pgs = await startPostgresServer();
+  pgUrl = pgs.url;
+  pgCtl = pgs.ctl;
   procs.push({ exitCode: null, signalCode: null, kill: () => { try { pgCtl('stop'); } catch { /* already stopped */ } } } as unknown as ChildProcess);
 }
 

@@ -49,6 +49,12 @@ export interface SourceLeases {
   readonly held: ReadonlySet<string>;
   /** Adds (or replaces) a source of the cluster. */
   add(name: string, config: unknown, opts?: { ifAbsent?: boolean }): Promise<boolean>;
+  /**
+   * A source of this node's config: written to the cluster at the next round that reaches
+   * Redis (at start-up the connection is not up yet; a Redis that is down at start-up gets
+   * them once it is back), then pulled by whichever node wins it.
+   */
+  seed(name: string, config: unknown): void;
   /** Removes a source from the cluster (its holder stops it at its next tick). */
   remove(name: string): Promise<boolean>;
   /** Every source of the cluster with the node that holds it. */
@@ -71,6 +77,8 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
   let running: Promise<void> | undefined;
   let closed = false;
   let warned = false;
+  const seeds = new Map<string, string>();
+  const connected = new Promise<void>((resolve) => { redis.once('ready', () => resolve()); });
 
   const forget = (name: string) => { held.delete(name); goodUntil.delete(name); };
   const stopSource = async (name: string) => {
@@ -84,8 +92,14 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
 
   const round = async () => {
     if (closed) return;
+    // the first round waits for the connection (commands fail rather than queue while it is down)
+    if (redis.status !== 'ready') await Promise.race([connected, new Promise((r) => setTimeout(r, tickMs))]);
     const now = Date.now();
     try {
+      if (seeds.size) {
+        await redis.hset(SOURCES_KEY, Object.fromEntries(seeds));
+        seeds.clear();
+      }
       await redis.set(`${MEMBER_PREFIX}${opts.nodeId}`, JSON.stringify({ capacity }), 'PX', ttlMs);
       const sources = await redis.hgetall(SOURCES_KEY);
       const names = Object.keys(sources).sort();
@@ -166,7 +180,12 @@ export function startLeases(opts: LeaseOptions): SourceLeases {
       void tick();
       return true;
     },
+    seed(name, config) {
+      seeds.set(name, JSON.stringify(config));
+      void tick();
+    },
     async remove(name) {
+      seeds.delete(name);
       const n = await redis.hdel(SOURCES_KEY, name);
       void tick();
       return n === 1;
