@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from './runtime.ts';
-import { batchNormalization, FastBatchNormalization } from '../src/runtime/batchnorm.ts';
+import { batchNormalization, FastBatchNormalization } from './kernels/batchnorm.ts';
 import { randomArray } from './gradcheck.ts';
 
 beforeAll(async () => {

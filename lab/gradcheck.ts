@@ -4,7 +4,7 @@
  * `facestream bench fold` (the `maxGradRelErr` figure).
  */
 import { tf } from '../src/runtime/index.ts';
-import { batchNormTrain } from '../src/runtime/batchnorm.ts';
+import { batchNormTrain } from './kernels/batchnorm.ts';
 import { rng } from '../src/calculators/random.ts';
 
 export interface ConvCase {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from './runtime.ts';
 import { checkGradients } from './gradcheck.ts';
-import { buildReferenceNet } from '../src/models/reference.ts';
+import { buildReferenceNet } from './models/reference.ts';
 import { randomArray } from './gradcheck.ts';
 
 beforeAll(async () => {

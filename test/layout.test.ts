@@ -23,6 +23,11 @@ const unit = (f: string) => (f.startsWith('plugins/') ? 'plugins' : f.split('/')
 describe('layout', () => {
   const product = [...sources('src'), ...sources('plugins'), ...sources('dashboard')];
 
+  it('the product registers no kernel or gradient: the training kernels live in lab/kernels', () => {
+    const offenders = product.filter((f) => /\b(registerKernel|registerGradient)\s*\(/.test(fs.readFileSync(path.join(PROJECT_ROOT, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
   it('no product file imports the lab', () => {
     const offenders = product.flatMap((f) => imports(f).filter((t) => t.startsWith('lab/')).map((t) => `${f} -> ${t}`));
     expect(offenders).toEqual([]);

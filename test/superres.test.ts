@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, dataDir } from '../src/data.ts';
 import { loadModel } from '../src/models/io.ts';
-import { downscale } from '../src/models/superres/network.ts';
+import { downscale } from '../lab/models/superres-net.ts';
 import { initRuntime, tf } from '../src/runtime/index.ts';
 import { bicubic, psnr } from '../lab/train/evaluate-superres.ts';
 import { isValidation } from '../lab/train/datasets.ts';

@@ -15,10 +15,10 @@
 import os from 'node:os';
 import { initRuntime, tf } from '../runtime.ts';
 import { checkGradients, randomArray } from '../gradcheck.ts';
-import { buildReferenceNet, randomizeBatchNorm } from '../../src/models/reference.ts';
+import { buildReferenceNet, randomizeBatchNorm } from '../models/reference.ts';
 import { foldBatchNorm } from '../../src/models/fold.ts';
 import { median } from './stats.ts';
-import { buildAttributeNet } from '../../src/models/attributes/network.ts';
+import { buildAttributeNet } from '../models/attributes-net.ts';
 import { disposeBatch, multiTaskLoss, type Batch } from '../train/attributes.ts';
 import { GradientThreads } from '../train/parallel.ts';
 

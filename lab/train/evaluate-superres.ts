@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadModel, readArtifacts } from '../../src/models/io.ts';
-import { downscale } from '../../src/models/superres/network.ts';
+import { downscale } from '../models/superres-net.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { PROJECT_ROOT } from '../../src/data.ts';
 import { CELEBA_ATTRIBUTES } from './datasets.ts';

@@ -1,7 +1,7 @@
 /** A training thread of src/train/parallel.ts: a replica of the attribute network that returns gradients. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initRuntime, tf } from '../runtime.ts';
-import { buildAttributeNet, setDropoutSeeds } from '../../src/models/attributes/network.ts';
+import { buildAttributeNet, setDropoutSeeds } from '../models/attributes-net.ts';
 import { fromWire, shareGradients, trainableVariables, type WireBatch } from './parallel.ts';
 import { disposeBatch } from './attributes.ts';
 

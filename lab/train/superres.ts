@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.ts';
 import { rng } from '../../src/calculators/random.ts';
 import { foldBatchNorm } from '../../src/models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../../src/models/io.ts';
-import { buildCritic, buildGenerator, downscale } from '../../src/models/superres/network.ts';
+import { buildCritic, buildGenerator, downscale } from '../models/superres-net.ts';
 import { progress } from '../../src/progress.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { loadLabelled, type LabelledSet } from './attributes.ts';

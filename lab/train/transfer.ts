@@ -10,9 +10,9 @@
  */
 import path from 'node:path';
 import { createLogger } from '../../src/log.ts';
-import { buildAttributeNet } from '../../src/models/attributes/network.ts';
+import { buildAttributeNet } from '../models/attributes-net.ts';
 import { loadModel } from '../../src/models/io.ts';
-import { downscale } from '../../src/models/superres/network.ts';
+import { downscale } from '../models/superres-net.ts';
 import { upscaleCrops } from '../../src/operators/superres.ts';
 import { hrBatch } from './superres.ts';
 import { PROJECT_ROOT } from '../../src/data.ts';

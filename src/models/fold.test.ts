@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from '../../lab/runtime.ts';
 import { foldBatchNorm } from './fold.ts';
-import { buildReferenceNet, convUnit, randomizeBatchNorm } from './reference.ts';
+import { buildReferenceNet, convUnit, randomizeBatchNorm } from '../../lab/models/reference.ts';
 import { loadModel, saveModel } from './io.ts';
 import { predictBatch, type Crop } from './batch.ts';
 import { randomArray } from '../../lab/gradcheck.ts';

@@ -6,10 +6,11 @@ import { initRuntime, tf } from '../../../lab/runtime.ts';
 import { FacestreamError } from '../../errors.ts';
 import { foldBatchNorm } from '../fold.ts';
 import { loadModel, saveModel } from '../io.ts';
-import { randomizeBatchNorm } from '../reference.ts';
+import { randomizeBatchNorm } from '../../../lab/models/reference.ts';
 import { mergeMembers, parseCombination } from './ensemble.ts';
 import { exportEnsemble } from '../../../lab/train/export.ts';
-import { buildAttributeNet, HEADS } from './network.ts';
+import { HEADS } from './network.ts';
+import { buildAttributeNet } from '../../../lab/models/attributes-net.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-ens-'));
 beforeAll(async () => { await initRuntime({ backend: 'wasm', quiet: true }); });

@@ -2,8 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, tf } from '../../../lab/runtime.ts';
 import { randomArray } from '../../../lab/gradcheck.ts';
 import { foldBatchNorm } from '../fold.ts';
-import { randomizeBatchNorm } from '../reference.ts';
-import { buildCritic, buildGenerator, downscale, PixelShuffle } from './network.ts';
+import { randomizeBatchNorm } from '../../../lab/models/reference.ts';
+import { PixelShuffle } from './network.ts';
+import { buildCritic, buildGenerator, downscale } from '../../../lab/models/superres-net.ts';
 import { upscaleCrops } from '../../operators/superres.ts';
 
 beforeAll(async () => {

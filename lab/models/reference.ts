@@ -3,8 +3,8 @@
  * attribute trunk (64x64 RGB input, ConvUnits conv -> BN -> ReLU, max-pools, one
  * stride-2 conv, a dense unit with BN, and a 40-way multi-label head).
  */
-import { tf } from '../runtime/index.ts';
-import { batchNormalization } from '../runtime/batchnorm.ts';
+import { tf } from '../../src/runtime/index.ts';
+import { batchNormalization } from '../kernels/batchnorm.ts';
 
 let seed = 1;
 
