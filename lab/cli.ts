@@ -3,6 +3,7 @@
  * bin/facestream.js when the lab/ folder is there (a clone; an installed package has none).
  * The product never imports the lab.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FacestreamError } from '../src/errors.ts';
@@ -217,6 +218,42 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         const { evalAttributes } = await import('./train/evaluate.ts');
         const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile }, split: o.split, peer: o.peer, flip: o.flip === false ? false : undefined });
         process.stdout.write(o.json ? JSON.stringify(report) + '\n' : JSON.stringify(report, null, 2) + '\n');
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  evalCmd.command('video')
+    .description('the pipelines on labelled clips built from labelled faces, at each face size: faces found, tracks per face, gender and age-group accuracy, age MAE by band, each grade\'s share and accuracy; one JSON object with --json')
+    .option('--utkface <dir>', 'folder with images/ named AGE_GENDER_RACE_DATE.jpg.chip.jpg (default: the shared data\'s utkface)')
+    .option('--sizes <list>', 'face widths in pixels, comma-separated', '160,96,64,48,32,24')
+    .option('--pipelines <list>', 'pipelines to run, comma-separated', 'default,surveillance')
+    .option('--faces <n>', 'labelled faces per size (16: four groups of four, and one return visit)', int('--faces'), 16)
+    .option('--split <which>', 'validation (faces no training saw) or all', 'validation')
+    .option('--seed <n>', 'which faces are drawn', int('--seed'), 1)
+    .option('--background <file>', 'a video for the moving background (default: the shared data\'s pedestrians clip, blurred)')
+    .option('--out <dir>', 'where the clips and their ground truth are kept', path.join(os.homedir(), '.cache', 'facestream', 'eval-video'))
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (o: { utkface?: string; sizes: string; pipelines: string; faces: number; split: string; seed: number; background?: string; out: string; json?: boolean }) => {
+      try {
+        if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
+        const sizes = o.sizes.split(',').map((v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 12 || n > 400) throw new FacestreamError('FS_ERR_USAGE', `--sizes: "${v}" is not a face width from 12 to 400 px`);
+          return n;
+        });
+        const pipelines = o.pipelines.split(',').map((p) => p.trim()).filter(Boolean);
+        const { dataDir } = await import('../src/data.ts');
+        const { initRuntime } = await import('../src/runtime/index.ts');
+        await initRuntime({ quiet: true });
+        const { evalVideo, summaryLines } = await import('./eval/video.ts');
+        const report = await evalVideo({
+          utkface: o.utkface ?? path.join(dataDir(), 'utkface'), sizes, pipelines, faces: o.faces, split: o.split, seed: o.seed,
+          background: o.background ?? path.join(dataDir(), 'video', 'pedestrians-1080p.mp4'), workDir: o.out,
+          onProgress: (line) => process.stderr.write(`eval video: ${line}\n`),
+        });
+        process.stdout.write(o.json ? JSON.stringify(report) + '\n' : summaryLines(report).join('\n') + '\n');
         process.exit(0);
       } catch (err) {
         fail(err);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addAnswers, addClass, bandOf, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers } from './smooth.ts';
+import { addAnswers, addClass, bandOf, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers, policyGrade } from './smooth.ts';
 import { AGE_BINS } from '../models/attributes/labels.ts';
 
 const obs = (female: number, confidence: number) => ({ probs: { male: 1 - female, female }, confidence });
@@ -76,5 +76,18 @@ describe('one age: the group is the band of the age in years', () => {
       expect(out.ageGroup!.value).toBe(bandOf(Math.round(out.age! * 10) / 10, AGE_BINS).name);
     }
   });
-});
 
+  it('a grade policy: S needs frames, a clear majority and a wide enough face; narrow faces are withheld (C at best)', () => {
+    const p = { sMinFrames: 3, sMinProbability: 0.8, sMinWidthPx: 40, withholdBelowPx: 24 };
+    const c = (grade: 'S' | 'A' | 'B' | 'C' | 'D', frames = 5, probability = 0.95) => ({ value: 'female', probability, confidence: 0.9, grade, frames });
+    expect(policyGrade(c('S'), 64, p)).toBe('S');
+    expect(policyGrade(c('S', 2), 64, p)).toBe('A');
+    expect(policyGrade(c('S', 5, 0.7), 64, p)).toBe('A');
+    expect(policyGrade(c('S'), 32, p)).toBe('A');
+    expect(policyGrade(c('S'), 20, p)).toBe('C');
+    expect(policyGrade(c('A'), 20, p)).toBe('C');
+    expect(policyGrade(c('D'), 20, p)).toBe('D'); // never raised
+    expect(policyGrade(c('B'), 64, p)).toBe('B');
+    expect(policyGrade(c('S'), undefined, { ...p, sMinWidthPx: 0, withholdBelowPx: 0 })).toBe('S');
+  });
+});

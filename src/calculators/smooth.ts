@@ -112,12 +112,34 @@ export function coherentAgeGroup(acc: TrackAnswersAcc, bands: readonly AgeBand[]
 }
 
 /**
- * The smoothed answers as events carry them (rounded); with `ageBands`, one age
- * (coherentAgeGroup).
+ * What a track's answer needs for each grade beyond its SA confidence, calibrated on video
+ * (`facestream eval video`, validation faces): S only with enough frames, a clear
+ * majority over them and a face wide enough; faces narrower than `withholdBelowPx` are
+ * graded C at best (unsure: not counted in the aggregates at the default minGrade B).
  */
-export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonly AgeBand[] } = {}) {
+export interface GradePolicy {
+  sMinFrames: number;
+  sMinProbability: number;
+  sMinWidthPx: number;
+  withholdBelowPx: number;
+}
+
+/** The grade of a smoothed answer under a policy, given the track's best face width. */
+export function policyGrade(c: SmoothedClass, widthPx: number | undefined, p: GradePolicy): Grade {
+  let g = c.grade;
+  if (widthPx != null && widthPx < p.withholdBelowPx) return capGrade(g, 'C');
+  if (g === 'S' && (c.frames < p.sMinFrames || c.probability < p.sMinProbability || (widthPx ?? 0) < p.sMinWidthPx)) g = 'A';
+  return g;
+}
+
+/**
+ * The smoothed answers as events carry them (rounded); with `ageBands`, one age
+ * (coherentAgeGroup); with `policy`, graded by it (`widthPx`: the track's best face width).
+ */
+export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonly AgeBand[]; policy?: GradePolicy; widthPx?: number } = {}) {
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
-  const json = (s: SmoothedClass | undefined) => s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: s.grade, frames: s.frames };
+  const graded = (s: SmoothedClass) => (opts.policy ? policyGrade(s, opts.widthPx, opts.policy) : s.grade);
+  const json = (s: SmoothedClass | undefined) => s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: graded(s), frames: s.frames };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
   return {

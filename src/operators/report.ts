@@ -6,7 +6,7 @@
  * update carries this frame's answers. Nothing before it emits track events or keeps
  * track state for them; it reads only what the earlier elements put on the item.
  */
-import { addAnswers, newTrackAnswers, smoothedAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
+import { addAnswers, newTrackAnswers, smoothedAnswers, type GradePolicy, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import type { TrackAttributesJson, TrackEnded } from '../events/types.ts';
 import { encodeJpeg, faceThumbnail } from '../calculators/picture.ts';
 import type { RgbImage } from '../calculators/warp.ts';
@@ -37,7 +37,8 @@ const qualityJson = (q: FaceQuality | undefined) => q && Object.fromEntries(Obje
 /** Best = the largest sharp frontal face so far. */
 const rank = (x: FaceQuality) => x.widthPx * Math.min(1, x.blur / 100) * Math.cos((x.yawDeg * Math.PI) / 180);
 
-export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementContext) {
+export function createReportStage(o: { updateIntervalMs: number; grading?: GradePolicy }, ctx: ElementContext) {
+  const answersOf = (s: TrackReport) => smoothedAnswers(s.answers!, { ageBands: AGE_BINS, policy: o.grading, widthPx: s.bestQuality?.widthPx });
   const tracks = new Map<number, TrackReport>();
   const stateOf = (t: Pick<TrackInfo, 'id' | 'firstSeenMs'>, pts: number) => {
     let s = tracks.get(t.id);
@@ -50,7 +51,7 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
   const ended = (t: TrackInfo, s: TrackReport, ptsMs: number): Omit<TrackEnded, 'id' | 'v' | 'stream' | 'ts'> => ({
     type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: s.firstSeenMs, lastSeenMs: s.lastSeenMs,
     dwellMs: s.lastSeenMs - s.firstSeenMs, frames: t.hits, bestQuality: qualityJson(s.bestQuality), flags: [...s.flags],
-    ...(s.answers ? { attributes: smoothedAnswers(s.answers, { ageBands: AGE_BINS }) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
+    ...(s.answers ? { attributes: answersOf(s) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
   });
   return {
     process(item: AnalysedFrame): AnalysedFrame {
@@ -81,7 +82,7 @@ export function createReportStage(o: { updateIntervalMs: number }, ctx: ElementC
         const s = tracks.get(face.trackId!)!;
         if (pts - s.lastUpdateEmitMs < o.updateIntervalMs) continue;
         s.lastUpdateEmitMs = pts;
-        if (s.answers) s.shown = smoothedAnswers(s.answers, { ageBands: AGE_BINS });
+        if (s.answers) s.shown = answersOf(s);
         ctx.emit({
           type: 'track.updated', trackId: s.id, ptsMs: pts, box: boxJson(face.box),
           landmarks: face.landmarks5.map(([x, y]) => [r1(x), r1(y)]), score: Math.round(face.score * 100) / 100,

@@ -12,18 +12,27 @@ import { Tracker, type TrackedObject } from '../calculators/tracker.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/types.ts';
 
+/** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
+export const GRADE_POLICY = { sMinFrames: 1, sMinProbability: 0.7, sMinWidthPx: 121, withholdBelowPx: 0 };
+
 export const trackOptions = z.strictObject({
   iouThreshold: z.number().min(0.01).max(0.95).default(0.2),
   maxAge: z.number().int().min(0).max(300).default(5).describe('Analysed frames a track survives without a detection.'),
   minHits: z.number().int().min(1).max(30).default(2).describe('Detections before a track is reported.'),
   updateIntervalMs: z.number().int().min(0).max(600_000).default(1000).describe('Minimum time between two track.updated events of one track.'),
+  grading: z.strictObject({
+    sMinFrames: z.number().int().min(1).max(1000).default(GRADE_POLICY.sMinFrames).describe('Frames an answer needs before it may be graded S.'),
+    sMinProbability: z.number().min(0).max(1).default(GRADE_POLICY.sMinProbability).describe('Share of the track\'s (confidence-weighted) votes its answer needs for S.'),
+    sMinWidthPx: z.number().min(0).max(4000).default(GRADE_POLICY.sMinWidthPx).describe('Best face width (analysed frame, px) a track needs for S.'),
+    withholdBelowPx: z.number().min(0).max(4000).default(GRADE_POLICY.withholdBelowPx).describe('Tracks whose best face is narrower are graded C at best (unsure: not in the aggregates at minGrade B).'),
+  }).prefault({}).describe('What an answer needs for each grade beyond its SA confidence; the defaults are calibrated on video (facestream eval video, validation faces).'),
 });
 
 const info = (t: TrackedObject<FaceObservation>): TrackInfo => ({
   id: t.id, firstSeenMs: t.firstSeenMs, hits: t.hits, box: t.box, landmarks5: t.last.landmarks5, score: t.last.score,
 });
 
-export function createTrackStage(o: z.infer<typeof trackOptions>) {
+export function createTrackStage(o: Omit<z.infer<typeof trackOptions>, 'grading'>) {
   const tracker = new Tracker<FaceObservation>({ iouThreshold: o.iouThreshold, maxAge: o.maxAge, minHits: o.minHits });
   let index = 0;
   let last: AnalysedFrame | undefined;

@@ -93,7 +93,7 @@ export async function createStages(pipeline: PipelineConfig, context: ElementCon
   }
   // with tracks, `report` comes last: it emits the track events once the frame's answers exist
   const track = pipeline.elements.find((e) => e.element === 'track');
-  if (track) stages.push(createReportStage(track.options as { updateIntervalMs: number }, ctx));
+  if (track) stages.push(createReportStage(track.options as Parameters<typeof createReportStage>[0], ctx));
   return stages;
 }
 
