@@ -284,10 +284,12 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
 }
 
 /** Runs one pipeline on a clip file to its end; its events. */
-export async function runPipeline(pipeline: string, clip: string, shared: SharedResources): Promise<FacestreamEvent[]> {
+export async function runPipeline(pipeline: string, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number): Promise<FacestreamEvent[]> {
   const events: FacestreamEvent[] = [];
   const s = startStream({ name: `eval/${path.basename(clip, '.mp4')}`, uri: clip, pipeline: loadPipeline(pipeline), live: false, endOnEof: true, shared, onEvent: (e) => events.push(e) });
-  const end = await s.done;
+  // a slow pipeline (ssd at full resolution on wasm) takes minutes per clip: say how far it is
+  const timer = onProgress && setInterval(() => onProgress(`${pipeline} on ${path.basename(clip)}: ${s.stats.analysed} frames analysed${frames ? ` of about ${frames}` : ''}`), 15_000);
+  const end = await s.done.finally(() => clearInterval(timer));
   if (end.error) throw new Error(`${pipeline} on ${clip}: ${end.error.message}`);
   return events;
 }
@@ -326,7 +328,8 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
       report.clips.push({ size, file: clip, frames: truth.frames, visits: truth.visits.length });
       for (const p of o.pipelines) {
         const t = Date.now();
-        const events = await runPipeline(p, clip, shared);
+        const analysed = Math.round((truth.frames / truth.fps) * ((loadPipeline(p).elements[0]!.options as { fps?: number }).fps ?? 5));
+        const events = await runPipeline(p, clip, shared, o.onProgress, analysed);
         const score = scoreClip(p, truth, events);
         report.results.push(score);
         o.onProgress?.(`${p} at ${size} px: found ${Math.round(score.facesFound * 100)}%, gender ${score.gender.accuracy ?? '-'} `
