@@ -7,12 +7,19 @@
  *
  * @example
  *   const b = batcher((crops) => model.predict(crops), { maxBatch: 32, maxWaitMs: 15 });
+ *   const user = b.join();            // each stage that uses it, once
  *   const answers = await b.run(crops);
+ *   user.leave();                     // when the stage is disposed (idempotent)
  */
 export interface Batcher<I, O> {
   run(inputs: I[]): Promise<O[]>;
-  /** How many stages share it: with one, there is nobody to wait for and batches run at once. */
-  users: number;
+  /**
+   * A stage starts using the batcher: with one user there is nobody to wait for and
+   * batches run at once. `leave()` (idempotent) when the stage is disposed.
+   */
+  join(): { leave(): void };
+  /** The stages using it now. */
+  readonly users: number;
   /** Batches run and inputs seen, for metrics. */
   readonly stats: { batches: number; inputs: number; largest: number };
 }
@@ -51,15 +58,21 @@ export function batcher<I, O>(predict: (inputs: I[]) => O[], opts: { maxBatch: n
     if (queue.length && !timer) timer = setTimeout(flush, opts.maxWaitMs);
   };
 
+  let users = 0;
   const self: Batcher<I, O> = {
     stats,
-    users: 0,
+    get users() { return users; },
+    join() {
+      users++;
+      let left = false;
+      return { leave: () => { if (!left) { left = true; users--; } } };
+    },
     run(inputs) {
       if (!inputs.length) return Promise.resolve([]);
       return new Promise<O[]>((resolve, reject) => {
         queue.push({ inputs, resolve, reject });
         queued += inputs.length;
-        if (queued >= opts.maxBatch || opts.maxWaitMs <= 0 || self.users <= 1) flush();
+        if (queued >= opts.maxBatch || opts.maxWaitMs <= 0 || users <= 1) flush();
         else timer ??= setTimeout(flush, opts.maxWaitMs);
       });
     },

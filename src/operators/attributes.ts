@@ -49,14 +49,10 @@ registerElement({
     const model = await ctx.shared.get(`attributes:model:${key}`, () => loadAttributeModel(o.model), (m: AttributeModel) => m.dispose());
     const bkey = JSON.stringify([key, o.maxBatch, o.maxWaitMs]);
     const shared = await ctx.shared.get(`${BATCHER}${bkey}`, () => batcher((crops: Crop[]) => model.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs }));
-    shared.users++;
-    let disposed = false;
+    const user = shared.join();
     const schedules = new Map<number, Schedule>();
     return {
-      dispose() {
-        if (!disposed) shared.users--;
-        disposed = true;
-      },
+      dispose: () => user.leave(),
       async process(item: AnalysedFrame): Promise<AnalysedFrame> {
         for (const t of item.tracks?.ended ?? []) schedules.delete(t.id);
         const now = item.frame.ptsMs;
