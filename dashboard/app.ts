@@ -8,7 +8,7 @@ import type { AlertEvent, FacestreamEvent, TrackAttributesJson, TrackEnded, Trac
 import { connect } from 'facestream/client';
 
 interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string; stageMs?: Record<string, number> }
-interface StatsRow { from: number; people: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
+interface StatsRow { from: number; people: number; visitors?: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
 interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number; endId?: string }
 interface Answer { value: string; grade: string; probability?: number }
 interface TrackRow { id: string | null; stream: string; trackId: number; endedAt: number; dwellMs: number; grade: string | null; gender?: Answer; ageGroup?: Answer; age?: number; smiling?: Answer; snapshot: boolean }
@@ -316,6 +316,7 @@ async function pollStats(): Promise<void> {
   const male = sum((b) => b.male);
   const female = sum((b) => b.female);
   $('people').textContent = String(people);
+  $('visitors').textContent = String(sum((b) => b.visitors ?? b.people));
   const known = male + female;
   const pm = known ? Math.round((100 * male) / known) : 0;
   // the numbers under the bar: a narrow segment has no room for its label

@@ -17,6 +17,7 @@ import { formatIssues, loadPipeline, type PipelineConfig } from './pipeline/sche
 import { HttpError, startHttpServer, type RunningHttpServer, type StreamInfo } from './server/http.ts';
 import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { createVideoTap } from './server/video.ts';
+import { visitorService } from './models/faces/recognizer.ts';
 import { createMetrics } from './server/metrics.ts';
 import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
@@ -111,7 +112,12 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     : undefined;
   const onItem = video ? (stream: string, item: unknown) => video.offer(stream, item) : undefined;
   const onSnapshot = config.storage.snapshots ? (stream: string, id: string, jpeg: Buffer) => store.addSnapshot(stream, id, jpeg) : undefined;
+  // unique visitors across this node's streams; the embeddings never leave this object
+  const visitors = config.reid.enabled ? visitorService({ windowMinutes: config.reid.windowMinutes, maxDistance: config.reid.maxDistance }) : undefined;
+  const visitorsTimer = visitors && setInterval(() => visitors.registry.prune(Date.now()), 60_000);
+  visitorsTimer?.unref();
   const taps = (name: string) => ({
+    ...(visitors ? { visitors } : {}),
     ...(onItem ? { onItem: (item: unknown) => onItem(name, item) } : {}),
     ...(onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => onSnapshot(name, id, jpeg) } : {}),
   });
@@ -144,7 +150,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const rtmpPort = config.rtmp.port || (await freePort(config.rtmp.host === '0.0.0.0' ? '127.0.0.1' : config.rtmp.host));
 
   const media = createMediaServer({ port: rtmpPort, host: config.rtmp.host, publishSecret: config.rtmp.publishSecret });
-  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, ids, playSecret: config.rtmp.publishSecret, shared, onItem, onSnapshot });
+  const plugin = register(media.nms, { rtmpPort, pipeline, onEvent, ids, playSecret: config.rtmp.publishSecret, shared, onItem, onSnapshot, visitors });
   const server = await media.run();
 
   const pulled = new Map<string, RunningStream>();
@@ -288,7 +294,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       const ts = Date.now();
       onEvent({
         id: ids.next(s.name, ts), v: EVENT_SCHEMA_VERSION, type: 'stats', stream: s.name, ts, since: s.startedAt,
-        people: r?.people ?? 0, male: r?.male ?? 0, female: r?.female ?? 0, ageGroups: r?.ageGroups ?? {},
+        people: r?.people ?? 0, visitors: r?.visitors ?? 0, male: r?.male ?? 0, female: r?.female ?? 0, ageGroups: r?.ageGroups ?? {},
         smilingShare: r?.smilingShare ?? null, meanDwellMs: r?.meanDwellMs ?? null, inView: open.get(s.name) ?? 0,
       });
     }
@@ -312,6 +318,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await bus?.close(); // after the streams ended: their last events are appended first
       await mqtt?.close();
       await store.close();
+      clearInterval(visitorsTimer);
+      visitors?.registry.clear(); // the embeddings go with the process's memory, nowhere else
       await shared.dispose(); // models, batchers and detector worker threads
     })()),
   };

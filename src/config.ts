@@ -52,6 +52,11 @@ export const appConfigSchema = z.strictObject({
     videoFps: z.number().int().min(1).max(15).default(5).describe('Frames a second sent to the live view at most (each one is encoded only while someone watches).'),
     videoWidth: z.number().int().min(160).max(1920).default(640).describe('Width of the live view\'s frames in pixels (scaled down from the analysed frame, never up).'),
   }).prefault({}),
+  reid: z.strictObject({
+    enabled: z.boolean().default(true).describe('Count unique visitors: a person who leaves and comes back within windowMinutes is one visitor (track.ended `visitor`, `visitors` in the aggregates). The face embeddings stay in memory, expire with the window and are never stored, logged or sent.'),
+    windowMinutes: z.number().min(1).max(1440).default(30).describe('How long a visitor is remembered after their last visit.'),
+    maxDistance: z.number().min(0.1).max(1.5).default(0.3).describe('Largest embedding distance (face-api\'s recognition net, Euclidean) at which two visits are one person; smaller merges fewer different people.'),
+  }).prefault({}).describe('Unique visitors across the streams of this node.'),
   events: z.strictObject({
     buffer: z.number().int().min(100).max(1_000_000).default(10_000).describe('Recent events kept in memory: GET /api/events pages through them and a reconnecting client is sent what it missed (with the Redis bus, from Redis too).'),
   }).prefault({}),

@@ -200,12 +200,15 @@ describe('integrators', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
     const [head, ...rows] = (await res.text()).trim().split('\r\n');
-    expect(head).toBe('bucket_start,stream,visits,male,female,gender_unsure,baby,child,youth,middle_aged,old,smiling_share,mean_dwell_s');
+    expect(head).toBe('bucket_start,stream,visits,unique_visitors,male,female,gender_unsure,baby,child,youth,middle_aged,old,smiling_share,mean_dwell_s');
     expect(rows.length).toBeGreaterThan(0);
     const cells = rows.map((r) => r.split(','));
     expect(cells.every((c) => c[1] === 'clip' && !Number.isNaN(Date.parse(c[0]!)))).toBe(true);
     const visits = cells.reduce((n, c) => n + Number(c[2]), 0);
-    expect(visits).toBe([...app.buffer.values()].filter((e) => e.stream === 'clip' && e.type === 'track.ended').length);
+    const ended = [...app.buffer.values()].filter((e) => e.stream === 'clip' && e.type === 'track.ended') as Array<{ visitor?: { returning: boolean } }>;
+    expect(visits).toBe(ended.length);
+    // unique visitors: the visits not recognised as a return
+    expect(cells.reduce((n, c) => n + Number(c[3]), 0)).toBe(ended.filter((e) => !e.visitor?.returning).length);
     expect((await fetch(`${base}/api/report.csv?bucket=5`)).status).toBe(400);
     // the same visits by weekday and hour
     const heat = await (await fetch(`${base}/api/heatmap?stream=clip&tz=60`)).json() as { weekdays: string[]; cells: number[][] };

@@ -16,6 +16,8 @@ import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { SaidClass, TrackRow, VideoEvalReport } from './video.ts';
 
 export const TARGETS = { gender: 0.97, ageGroup: 0.9 };
+/** Answers a size needs before its accuracy decides whether it is withheld. */
+export const MIN_ANSWERS = 8;
 /** Calibration asks this much more than the targets: its faces are few (tens per size). */
 export const MARGIN = 0.02;
 /** Sizes whose answers at B or better are right less often than this are withheld. */
@@ -71,7 +73,8 @@ export function calibrate(rows: Row[]): { policy: GradePolicy; sShare: number; s
   for (const size of sizes) {
     const poor = stats0.filter((s) => s.size === size).some((s) => {
       const ok = (['S', 'A', 'B'] as const).reduce((a, g) => ({ n: a.n + s.byGrade[g].n, right: a.right + s.byGrade[g].right }), { n: 0, right: 0 });
-      return ok.n > 0 && ok.right / ok.n < WITHHOLD_BELOW[s.task as keyof typeof WITHHOLD_BELOW];
+      // a size with a handful of answers says nothing either way
+      return ok.n >= MIN_ANSWERS && ok.right / ok.n < WITHHOLD_BELOW[s.task as keyof typeof WITHHOLD_BELOW];
     });
     if (!poor) break;
     // above the widest box of that clip's tracks

@@ -64,6 +64,8 @@ describe('eval video', () => {
     expect(s.ageMae.byBand['0-12']).toEqual({ mae: 12, n: 1 });
     expect(s.ageMae.byBand['20-39']).toEqual({ mae: 1, n: 2 });
     expect(s.rows).toHaveLength(4);
+    // no visitor ids in these events: each track counts as a new visitor, the return visit is missed
+    expect(s.visitors).toEqual({ people: 3, counted: 4, falseMerges: 0, missedReturns: 1, errorShare: 0.333 });
     expect(s.rows[1]).toMatchObject({ face: 1, gender: 'male', widthPx: 60, said: { gender: { value: 'female', grade: 'A' } } });
   });
 
@@ -83,6 +85,9 @@ describe('eval video', () => {
     expect(s.tracksPerFace).toBeLessThanOrEqual(1.5);
     expect(s.gender.answered).toBeGreaterThanOrEqual(3);
     expect(s.ageMae.all).toBeLessThan(20);
+    // unique visitors: the face that came back is the same visitor; nobody else merged
+    expect(s.visitors.falseMerges).toBe(0);
+    expect(s.visitors.counted).toBeLessThanOrEqual(s.visitors.people + 1);
     expect(lines.some((l) => /building the 96-px clip/.test(l))).toBe(true);
     expect(lines.some((l) => /default at 96 px: found/.test(l))).toBe(true);
     fs.rmSync(work, { recursive: true, force: true });

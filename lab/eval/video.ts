@@ -25,6 +25,11 @@ import { loadPipeline } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
 import { readUtkface, isValidation, type UtkSample } from '../train/datasets.ts';
+import { visitorService } from '../../src/models/faces/recognizer.ts';
+import { appConfigSchema } from '../../src/config.ts';
+
+/** The node's default reid settings. */
+const REID = appConfigSchema.parse({}).reid;
 
 export const WIDTH = 1280;
 export const HEIGHT = 720;
@@ -60,6 +65,8 @@ export interface VideoEvalOptions {
   background: string;
   workDir: string;
   onProgress?: (line: string) => void;
+  /** The unique-visitor settings (default: the node's). */
+  reid?: { windowMinutes: number; maxDistance: number };
 }
 
 const groupOf = (age: number) => AGE_BINS.find((b) => age >= b.from && age <= b.to)!.name;
@@ -191,6 +198,12 @@ export interface ClipScore {
   ageMae: { all: number | null; byBand: Record<string, { mae: number | null; n: number }> };
   /** Each labelled track: what was said and what is true (for calibrating the grades). */
   rows: TrackRow[];
+  /**
+   * Unique visitors (reid) on the labelled tracks: the people found, the visitors counted
+   * (tracks not recognised as returning), visits of one person merged into another's
+   * visitor (false merges) and return visits counted as new people.
+   */
+  visitors: { people: number; counted: number; falseMerges: number; missedReturns: number; errorShare: number | null };
 }
 
 export interface TrackRow {
@@ -228,6 +241,9 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
   const ageErr: number[] = [];
   const band = new Map<string, number[]>();
   const rows: TrackRow[] = [];
+  const visitorFace = new Map<string, number>(); // visitor id -> the face of its first visit
+  const vis = { counted: 0, falseMerges: 0, missedReturns: 0 };
+  const people = new Set<number>();
   for (const t of ended) {
     const id = faceOf(t.trackId);
     if (id == null) continue;
@@ -236,6 +252,16 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
     // which of the face's visits: the one whose time span holds the track's first sighting
     const v = truth.visits.findIndex((x) => x.id === id && t.firstSeenMs >= x.fromMs - 500 && t.firstSeenMs <= x.toMs + 500);
     found.add(`${id}:${v}`);
+    // tracks end in time order: a face's first track makes its visitor, later ones should match it
+    const seenFace = people.has(id);
+    people.add(id);
+    if (!t.visitor?.returning) {
+      vis.counted++;
+      if (seenFace) vis.missedReturns++;
+      if (t.visitor) visitorFace.set(t.visitor.id, id);
+    } else if (visitorFace.get(t.visitor.id) !== id) {
+      vis.falseMerges++;
+    }
     const at = t.attributes;
     rows.push({
       face: id, gender: f.gender, age: f.age, ageGroup: f.ageGroup, widthPx: t.bestQuality?.widthPx ?? null,
@@ -280,13 +306,16 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
     ageGroup: { answered: a.answered, accuracy: ratio(a.right, a.answered), byGrade: grades(a.byGrade, a.answered) },
     ageMae: { all: mean(ageErr), byBand: Object.fromEntries(AGE_BANDS.map((b) => [b.name, { mae: mean(band.get(b.name) ?? []), n: (band.get(b.name) ?? []).length }])) },
     rows,
+    visitors: { people: people.size, ...vis, errorShare: people.size ? Math.round(((vis.counted - people.size) / people.size) * 1000) / 1000 : null },
   };
 }
 
 /** Runs one pipeline on a clip file to its end; its events. */
-export async function runPipeline(pipeline: string, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number): Promise<FacestreamEvent[]> {
+export async function runPipeline(pipeline: string, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number, reid: { windowMinutes: number; maxDistance: number } = REID): Promise<FacestreamEvent[]> {
   const events: FacestreamEvent[] = [];
-  const s = startStream({ name: `eval/${path.basename(clip, '.mp4')}`, uri: clip, pipeline: loadPipeline(pipeline), live: false, endOnEof: true, shared, onEvent: (e) => events.push(e) });
+  // each clip its own visitors (as a node with the default reid settings)
+  const visitors = visitorService(reid);
+  const s = startStream({ name: `eval/${path.basename(clip, '.mp4')}`, uri: clip, pipeline: loadPipeline(pipeline), live: false, endOnEof: true, shared, visitors, onEvent: (e) => events.push(e) });
   // a slow pipeline (ssd at full resolution on wasm) takes minutes per clip: say how far it is
   const timer = onProgress && setInterval(() => onProgress(`${pipeline} on ${path.basename(clip)}: ${s.stats.analysed} frames analysed${frames ? ` of about ${frames}` : ''}`), 15_000);
   const end = await s.done.finally(() => clearInterval(timer));
@@ -329,11 +358,12 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
       for (const p of o.pipelines) {
         const t = Date.now();
         const analysed = Math.round((truth.frames / truth.fps) * ((loadPipeline(p).elements[0]!.options as { fps?: number }).fps ?? 5));
-        const events = await runPipeline(p, clip, shared, o.onProgress, analysed);
+        const events = await runPipeline(p, clip, shared, o.onProgress, analysed, o.reid ?? REID);
         const score = scoreClip(p, truth, events);
         report.results.push(score);
         o.onProgress?.(`${p} at ${size} px: found ${Math.round(score.facesFound * 100)}%, gender ${score.gender.accuracy ?? '-'} `
-          + `(S ${score.gender.byGrade.S.accuracy ?? '-'} on ${score.gender.byGrade.S.n}), age group ${score.ageGroup.accuracy ?? '-'}, age MAE ${score.ageMae.all ?? '-'} (${Math.round((Date.now() - t) / 1000)} s)`);
+          + `(S ${score.gender.byGrade.S.accuracy ?? '-'} on ${score.gender.byGrade.S.n}), age group ${score.ageGroup.accuracy ?? '-'}, age MAE ${score.ageMae.all ?? '-'}, `
+          + `visitors ${score.visitors.counted} for ${score.visitors.people} people (${score.visitors.falseMerges} false merges) (${Math.round((Date.now() - t) / 1000)} s)`);
       }
     }
   } finally {
@@ -347,10 +377,10 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
 export function summaryLines(r: VideoEvalReport): string[] {
   const pct = (v: number | null) => (v == null ? '   -' : `${(v * 100).toFixed(0).padStart(3)}%`);
   const lines = [`${r.faces} labelled faces per size (${r.split} split), ${r.seconds} s`,
-    'pipeline      size  found  tracks/face  gender  gender@S (n)  age group  group@S (n)  age MAE'];
+    'pipeline      size  found  tracks/face  gender  gender@S (n)  age group  group@S (n)  age MAE  visitors/people (false merges)'];
   for (const s of r.results) {
     lines.push(`${s.pipeline.padEnd(12)} ${String(s.size).padStart(5)}  ${pct(s.facesFound)}  ${String(s.tracksPerFace ?? '-').padStart(11)}  ${pct(s.gender.accuracy)}  `
-      + `${pct(s.gender.byGrade.S.accuracy)} (${String(s.gender.byGrade.S.n).padStart(2)})      ${pct(s.ageGroup.accuracy)}  ${pct(s.ageGroup.byGrade.S.accuracy)} (${String(s.ageGroup.byGrade.S.n).padStart(2)})  ${s.ageMae.all ?? '-'}`);
+      + `${pct(s.gender.byGrade.S.accuracy)} (${String(s.gender.byGrade.S.n).padStart(2)})      ${pct(s.ageGroup.accuracy)}  ${pct(s.ageGroup.byGrade.S.accuracy)} (${String(s.ageGroup.byGrade.S.n).padStart(2)})  ${String(s.ageMae.all ?? '-').padEnd(7)}  ${s.visitors ? `${s.visitors.counted}/${s.visitors.people} (${s.visitors.falseMerges})` : '-'}`);
   }
   return lines;
 }

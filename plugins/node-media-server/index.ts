@@ -27,6 +27,7 @@ import { createLogger } from '../../src/log.ts';
 import { startStream, type RunningStream } from '../../src/runner/run.ts';
 import type { PipelineConfig } from '../../src/pipeline/schema.ts';
 import type { SharedResources } from '../../src/pipeline/shared.ts';
+import type { VisitorService } from '../../src/models/faces/recognizer.ts';
 
 export const SUPPORTED_NMS = '>=4.0.0 <5.0.0';
 const log = createLogger('nms-plugin');
@@ -58,6 +59,8 @@ export interface PluginOptions {
   onItem?: (stream: string, item: unknown) => void;
   /** Receives each ended track's thumbnail (`storage.snapshots`); without it none is made. */
   onSnapshot?: (stream: string, trackEndedId: string, jpeg: Buffer) => void;
+  /** Unique visitors (`reid`): the node's service, shared with its other streams. */
+  visitors?: VisitorService;
 }
 
 export interface FacestreamPlugin {
@@ -126,6 +129,7 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
       shared: options.shared,
       ...(options.onItem ? { onItem: (item: unknown) => options.onItem!(name, item) } : {}),
       ...(options.onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => options.onSnapshot!(name, id, jpeg) } : {}),
+      ...(options.visitors ? { visitors: options.visitors } : {}),
     });
     streams.set(streamPath, stream);
     void stream.done.then(() => {

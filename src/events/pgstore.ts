@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { createLogger } from '../log.ts';
 import type { Grade } from '../calculators/sa.ts';
-import { ROLLUPS, TRACK_COLUMNS, TRACK_LIST_COLUMNS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackRow, trackValues, trackWhere, type StatsRow, type TrackQuery, type TrackRow } from './store.ts';
+import { ADD_VISITORS_SQL, ROLLUPS, TRACK_COLUMNS, TRACK_LIST_COLUMNS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackRow, trackValues, trackWhere, type StatsRow, type TrackQuery, type TrackRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
 
 const log = createLogger('pgstore');
@@ -31,10 +31,12 @@ const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS sources (node TEXT NOT NULL, name TEXT NOT NULL, config JSONB NOT NULL, added_at BIGINT NOT NULL,
     PRIMARY KEY (node, name));`,
   // rollups per hour and day (UTC), filled from the minutes
-  ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL); ${fillRollupSql(r)};`),
+  ...ROLLUPS.slice(0, 2).map((r) => `CREATE TABLE IF NOT EXISTS ${r.table} (LIKE aggregates INCLUDING ALL); ${fillRollupSql(r, false)};`),
   // the event id (review and deletion name a track by it), the grade to filter on, the thumbnail
   `ALTER TABLE tracks ADD COLUMN IF NOT EXISTS event_id TEXT, ADD COLUMN IF NOT EXISTS grade TEXT, ADD COLUMN IF NOT EXISTS snapshot BYTEA;
   CREATE INDEX IF NOT EXISTS tracks_stream_event ON tracks (stream, event_id);`,
+  // unique visitors (reid)
+  ROLLUPS.map((r) => ADD_VISITORS_SQL(r.table, true)).join('; '),
 ];
 
 export interface PgStoreOptions { url: string; node: string; retentionDays?: number; demographicsOnly?: boolean; maxPending?: number; minGrade?: Grade }
@@ -136,11 +138,12 @@ export class PgStore {
       for (const e of batch) {
         const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
         for (const r of ROLLUPS) {
-          await c.query(`INSERT INTO ${r.table} AS a (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
-            VALUES ($1, $2, 1, $3, $4, $5, $6, $7${ageCol ? ', 1' : ''})
+          await c.query(`INSERT INTO ${r.table} AS a (stream, bucket, people, male, female, smiling, smile_known, dwell_sum, visitors${ageCol ? `, ${ageCol}` : ''})
+            VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8${ageCol ? ', 1' : ''})
             ON CONFLICT (stream, bucket) DO UPDATE SET people = a.people + 1, male = a.male + excluded.male,
               female = a.female + excluded.female, smiling = a.smiling + excluded.smiling,
-              smile_known = a.smile_known + excluded.smile_known, dwell_sum = a.dwell_sum + excluded.dwell_sum
+              smile_known = a.smile_known + excluded.smile_known, dwell_sum = a.dwell_sum + excluded.dwell_sum,
+              visitors = a.visitors + excluded.visitors
               ${ageCol ? `, ${ageCol} = a.${ageCol} + 1` : ''}`,
           [e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts]);
         }
@@ -198,7 +201,7 @@ export class PgStore {
     const r = rollupFor(bucketMs, q.from, q.to);
     const { rows } = await this.pool.query<Record<string, string | null>>(`SELECT (bucket / $1::bigint) * $1::bigint AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
-        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
+        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell, SUM(visitors) visitors
       FROM ${r.table} WHERE ($2::text IS NULL OR stream = $2) AND bucket >= $3 AND bucket < $4 GROUP BY b ORDER BY b`,
     [bucketMs, q.stream ?? null, r.from ?? 0, r.to ?? Number.MAX_SAFE_INTEGER]);
     return rows.map(statsRow);

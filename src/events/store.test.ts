@@ -197,4 +197,29 @@ describe('rollups and the heatmap', () => {
     expect(s.snapshot('live/door', e.id)).toEqual(Buffer.from([0xff, 0xd8, 9]));
     s.close();
   });
+
+  it('unique visitors: a returning visit counts as a visit, not a visitor; an older database counts its visits as visitors', () => {
+    const file = path.join(tmp, 'visitors.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE aggregates (stream TEXT NOT NULL, bucket INTEGER NOT NULL, people INTEGER NOT NULL DEFAULT 0,
+      male INTEGER NOT NULL DEFAULT 0, female INTEGER NOT NULL DEFAULT 0, age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0,
+      age_youth INTEGER NOT NULL DEFAULT 0, age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
+      smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (stream, bucket));
+      INSERT INTO aggregates (stream, bucket, people) VALUES ('live/door', 0, 5);`);
+    old.close();
+    const s = new AggregateStore({ file });
+    expect(s.stats({ stream: 'live/door', from: 0, to: 60_000, bucketMs: 60_000 })[0]).toMatchObject({ people: 5, visitors: 5 });
+    // the rollups made from those minutes have them too
+    expect(s.stats({ stream: 'live/door', from: 0, to: 86_400_000, bucketMs: 86_400_000 })[0]).toMatchObject({ people: 5, visitors: 5 });
+    const t = Date.now();
+    const first = ended(t - 2000, 1, 'female', 'yes', 'youth');
+    first.visitor = { id: 'v-00000001', returning: false };
+    const again = ended(t - 1000, 2, 'female', 'yes', 'youth');
+    again.visitor = { id: 'v-00000001', returning: true };
+    const unknown = ended(t, 3, 'male', 'no', 'old'); // no face to compare: a visitor
+    for (const e of [first, again, unknown]) s.addTrack(e);
+    const row = s.stats({ stream: 'live/door', from: t - 60_000, bucketMs: 3_600_000 }).reduce((a, r) => ({ people: a.people + r.people, visitors: a.visitors + r.visitors }), { people: 0, visitors: 0 });
+    expect(row).toEqual({ people: 3, visitors: 2 });
+    s.close();
+  });
 });

@@ -43,7 +43,8 @@ export function trackValues(e: TrackEnded, minGrade: Grade = 'D') {
   return {
     bucket: Math.floor(e.ts / BUCKET_MS) * BUCKET_MS,
     ageCol: AGE_COLUMN[sureAnswer(a?.ageGroup, minGrade) ?? ''],
-    counts: [gender === 'male' ? 1 : 0, gender === 'female' ? 1 : 0, smiling === 'yes' ? 1 : 0, smiling ? 1 : 0, dwell],
+    // a visit of a person seen before within the window is no new visitor (unknown: a new one)
+    counts: [gender === 'male' ? 1 : 0, gender === 'female' ? 1 : 0, smiling === 'yes' ? 1 : 0, smiling ? 1 : 0, dwell, e.visitor?.returning ? 0 : 1],
     track: [e.stream, e.trackId, e.ts, dwell, a?.gender?.value ?? null, a?.gender?.confidence ?? null,
       a?.age ?? null, a?.ageGroup?.value ?? null, a?.smiling?.value ?? null, a ? JSON.stringify(a) : null, e.id ?? null, trackGrade(e)],
   };
@@ -129,6 +130,7 @@ const AGGREGATE_COLUMNS = `stream TEXT NOT NULL, bucket INTEGER NOT NULL, people
   age_baby INTEGER NOT NULL DEFAULT 0, age_child INTEGER NOT NULL DEFAULT 0, age_youth INTEGER NOT NULL DEFAULT 0,
   age_middle INTEGER NOT NULL DEFAULT 0, age_old INTEGER NOT NULL DEFAULT 0,
   smiling INTEGER NOT NULL DEFAULT 0, smile_known INTEGER NOT NULL DEFAULT 0, dwell_sum INTEGER NOT NULL DEFAULT 0,
+  visitors INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (stream, bucket)`;
 
 export const ROLLUPS = [
@@ -138,9 +140,14 @@ export const ROLLUPS = [
 ] as const;
 
 /** SQL (SQLite and PostgreSQL alike) that fills a rollup table from the minutes. */
-export const fillRollupSql = (r: { table: string; ms: number }) => `INSERT INTO ${r.table} SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male),
-  SUM(female), SUM(age_baby), SUM(age_child), SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum)
+export const fillRollupSql = (r: { table: string; ms: number }, visitors = true) => `INSERT INTO ${r.table} (stream, bucket, people, male, female, age_baby, age_child,
+  age_youth, age_middle, age_old, smiling, smile_known, dwell_sum${visitors ? ', visitors' : ''}) SELECT stream, (bucket / ${r.ms}) * ${r.ms}, SUM(people), SUM(male),
+  SUM(female), SUM(age_baby), SUM(age_child), SUM(age_youth), SUM(age_middle), SUM(age_old), SUM(smiling), SUM(smile_known), SUM(dwell_sum)${visitors ? ', SUM(visitors)' : ''}
   FROM aggregates GROUP BY 1, 2`;
+
+/** Unique visitors were counted from this version on: before, every visit was one (as far as anyone knew). */
+export const ADD_VISITORS_SQL = (table: string, pg: boolean) =>
+  `ALTER TABLE ${table} ADD COLUMN ${pg ? 'IF NOT EXISTS ' : ''}visitors INTEGER NOT NULL DEFAULT 0; UPDATE ${table} SET visitors = people`;
 
 /**
  * The coarsest rollup a query can read: its bucket a whole number of the rollup's periods and
@@ -184,7 +191,7 @@ export function statsBucketMs(bucketMs?: number): number {
 export function statsRow(r: Record<string, unknown>): StatsRow {
   const n = (k: string) => Number(r[k] ?? 0);
   return {
-    from: n('b'), people: n('people'), male: n('male'), female: n('female'),
+    from: n('b'), people: n('people'), visitors: n('visitors'), male: n('male'), female: n('female'),
     ageGroups: { baby: n('baby'), child: n('child'), youth: n('youth'), 'middle-aged': n('middle'), old: n('old') },
     smiling: n('smiling'), smilingShare: n('known') ? n('smiling') / n('known') : null,
     meanDwellMs: n('people') ? Math.round(n('dwell') / n('people')) : null,
@@ -204,7 +211,10 @@ export interface StoreOptions {
 
 export interface StatsRow {
   from: number;
+  /** Visits: tracks that ended. */
   people: number;
+  /** Unique visitors among them (a person back within reid.windowMinutes is not counted again). */
+  visitors: number;
   male: number;
   female: number;
   ageGroups: Record<string, number>;
@@ -242,9 +252,16 @@ export class AggregateStore {
       if (!have.has(col!)) this.db.exec(`ALTER TABLE tracks ADD COLUMN ${col} ${type}`);
     }
     this.db.exec('CREATE INDEX IF NOT EXISTS tracks_stream_event ON tracks (stream, event_id)');
+    // unique visitors, added to the tables of an earlier version (every visit was a visitor then)
+    const addVisitors = (table: string) => {
+      const cols = new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+      if (cols.size && !cols.has('visitors')) this.db.exec(ADD_VISITORS_SQL(table, false));
+    };
+    addVisitors('aggregates');
     // the rollups, filled from the minutes once when a database of an earlier version has none
     for (const r of ROLLUPS.slice(0, 2)) {
       const fresh = !this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`).get(r.table);
+      if (!fresh) addVisitors(r.table);
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${r.table} (${AGGREGATE_COLUMNS})`);
       if (fresh) {
         this.db.exec(fillRollupSql(r));
@@ -333,10 +350,11 @@ export class AggregateStore {
   private write(e: TrackEnded): void {
     const { bucket, ageCol, counts, track } = trackValues(e, this.opts.minGrade);
     for (const r of ROLLUPS) {
-      this.db.prepare(`INSERT INTO ${r.table} (stream, bucket, people, male, female, smiling, smile_known, dwell_sum${ageCol ? `, ${ageCol}` : ''})
-        VALUES (?, ?, 1, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
+      this.db.prepare(`INSERT INTO ${r.table} (stream, bucket, people, male, female, smiling, smile_known, dwell_sum, visitors${ageCol ? `, ${ageCol}` : ''})
+        VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?${ageCol ? ', 1' : ''})
         ON CONFLICT (stream, bucket) DO UPDATE SET people = people + 1, male = male + excluded.male, female = female + excluded.female,
-          smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum
+          smiling = smiling + excluded.smiling, smile_known = smile_known + excluded.smile_known, dwell_sum = dwell_sum + excluded.dwell_sum,
+          visitors = visitors + excluded.visitors
           ${ageCol ? `, ${ageCol} = ${ageCol} + 1` : ''}`)
         .run(e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts);
     }
@@ -351,7 +369,7 @@ export class AggregateStore {
     const r = rollupFor(bucketMs, q.from, q.to);
     const rows = this.db.prepare(`SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, SUM(people) people, SUM(male) male, SUM(female) female,
         SUM(age_baby) baby, SUM(age_child) child, SUM(age_youth) youth, SUM(age_middle) middle, SUM(age_old) old,
-        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell
+        SUM(smiling) smiling, SUM(smile_known) known, SUM(dwell_sum) dwell, SUM(visitors) visitors
       FROM ${r.table} WHERE (? IS NULL OR stream = ?) AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`)
       .all(bucketMs, bucketMs, q.stream ?? null, q.stream ?? null, r.from ?? 0, r.to ?? Number.MAX_SAFE_INTEGER) as Array<Record<string, unknown>>;
     return rows.map(statsRow);

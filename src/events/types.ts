@@ -100,6 +100,13 @@ export interface TrackEnded extends TrackBase {
   bestQuality?: QualityJson;
   flags: string[];
   attributes?: TrackAttributesJson;
+  /**
+   * Unique visitors (`reid`, on by default): the same `id` for the visits of one person
+   * within `reid.windowMinutes` on this node (a random token; the face's embedding never
+   * leaves the process); `returning` when this person was seen before in that window.
+   * Absent when the track had no face good enough to compare.
+   */
+  visitor?: { id: string; returning: boolean };
 }
 export type TrackEvent = TrackStarted | TrackUpdated | TrackEnded;
 
@@ -107,7 +114,10 @@ export type TrackEvent = TrackStarted | TrackUpdated | TrackEnded;
 export interface StatsEvent extends Base {
   type: 'stats';
   since: number;
+  /** Visits (tracks that ended) since `since`. */
   people: number;
+  /** Unique visitors among them: visits not of a person seen within `reid.windowMinutes` before. */
+  visitors: number;
   male: number;
   female: number;
   ageGroups: Record<string, number>;

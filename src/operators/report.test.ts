@@ -97,10 +97,10 @@ describe('track and report', () => {
     expect(off.events.filter((e) => e.type === 'track.ended')).toHaveLength(1);
   });
 
-  it('each frame carries the smoothed answers of its tracks (the live view draws them)', () => {
+  it('each frame carries the smoothed answers of its tracks (the live view draws them)', async () => {
     const h = harness(0);
-    h.step(0, [face(10)], answers(0.9));
-    const item = h.step(200, [face(11)], answers(0.9));
+    await h.step(0, [face(10)], answers(0.9));
+    const item = await h.step(200, [face(11)], answers(0.9));
     const id = item.faces[0]!.trackId!;
     expect(item.answers?.get(id)?.gender?.value).toBe('male');
   });

@@ -9,6 +9,8 @@
 import { addAnswers, newTrackAnswers, smoothedAnswers, type GradePolicy, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import type { TrackAttributesJson, TrackEnded } from '../events/types.ts';
 import { encodeJpeg, faceThumbnail } from '../calculators/picture.ts';
+import type { VisitorMatch } from '../calculators/visitors.ts';
+import { recognitionChip } from '../models/faces/recognizer.ts';
 import type { RgbImage } from '../calculators/warp.ts';
 import type { ElementContext } from '../pipeline/registry.ts';
 import { AGE_BINS } from '../models/attributes/labels.ts';
@@ -29,6 +31,8 @@ interface TrackReport {
   shown?: TrackAttributesJson;
   /** With `storage.snapshots`: the face at its best quality so far (memory only until the track ends). */
   thumb?: RgbImage;
+  /** With `reid`: the recognition chip of that face (memory only; embedded once, at the end). */
+  chip?: RgbImage;
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
@@ -48,13 +52,13 @@ export function createReportStage(o: { updateIntervalMs: number; grading?: Grade
     }
     return s;
   };
-  const ended = (t: TrackInfo, s: TrackReport, ptsMs: number): Omit<TrackEnded, 'id' | 'v' | 'stream' | 'ts'> => ({
-    type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: s.firstSeenMs, lastSeenMs: s.lastSeenMs,
+  const ended = (t: TrackInfo, s: TrackReport, ptsMs: number, visitor?: VisitorMatch): Omit<TrackEnded, 'id' | 'v' | 'stream' | 'ts'> => ({
+    type: 'track.ended', trackId: t.id, ptsMs, firstSeenMs: s.firstSeenMs, lastSeenMs: s.lastSeenMs, ...(visitor ? { visitor } : {}),
     dwellMs: s.lastSeenMs - s.firstSeenMs, frames: t.hits, bestQuality: qualityJson(s.bestQuality), flags: [...s.flags],
     ...(s.answers ? { attributes: answersOf(s) } : { noAttributes: s.passed ? 'unclassified' as const : 'quality' as const }),
   });
   return {
-    process(item: AnalysedFrame): AnalysedFrame {
+    async process(item: AnalysedFrame): Promise<AnalysedFrame> {
       const pts = item.frame.ptsMs;
       for (const t of item.tracks?.started ?? []) {
         const s = stateOf(t, pts);
@@ -75,6 +79,7 @@ export function createReportStage(o: { updateIntervalMs: number; grading?: Grade
         if (q && !face.skipped && (!s.bestQuality || rank(q) > rank(s.bestQuality))) {
           s.bestQuality = q;
           if (ctx.snapshot) s.thumb = faceThumbnail(item.frame, face.box);
+          if (ctx.visitors) s.chip = recognitionChip(item.frame, face.landmarks5);
         }
         if (face.attributes) addAnswers((s.answers ??= newTrackAnswers()), face.attributes);
       }
@@ -98,7 +103,9 @@ export function createReportStage(o: { updateIntervalMs: number; grading?: Grade
       item.answers = answers;
       for (const t of item.tracks?.ended ?? []) {
         const s = stateOf(t, pts);
-        const event = ctx.emit(ended(t, s, pts));
+        // which visitor: the face's embedding against those of the window (unique visitors)
+        const visitor = s.chip && ctx.visitors ? await ctx.visitors.identify(s.chip, Date.now()) : undefined;
+        const event = ctx.emit(ended(t, s, pts, visitor));
         if (s.thumb && event && ctx.snapshot) {
           try { ctx.snapshot(event.id, encodeJpeg(s.thumb, 80)); } catch { /* a thumbnail lost never stops the stream */ }
         }

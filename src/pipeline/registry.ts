@@ -4,6 +4,7 @@
  * inside one bounded queue, so a slow model drops (live) or pauses (file) instead of
  * queueing without bound.
  */
+import type { VisitorService } from '../models/faces/recognizer.ts';
 import type { z } from 'zod';
 import type { FacestreamEvent } from '../events/types.ts';
 import type { SharedResources } from './shared.ts';
@@ -20,6 +21,8 @@ export interface ElementContext {
    * id of its `track.ended` event), kept with the track's row; never part of an event.
    */
   snapshot?(trackEndedId: string, jpeg: Buffer): void;
+  /** Set with `reid` on: which visitor an ended track's face is (unique visitors); embeddings stay inside. */
+  visitors?: VisitorService;
   /** The pipeline's elements with their validated options (align reads the attribute model's framing). */
   elements?: ReadonlyArray<{ element: string; options: unknown }>;
   /** Models, batchers and worker pools shared by the streams of one app (or of this stream alone). */

@@ -17,6 +17,7 @@ import { getElement, type ElementContext, type Stage } from '../pipeline/registr
 import type { PipelineConfig } from '../pipeline/schema.ts';
 import { createReportStage } from '../operators/report.ts';
 import { SharedResources } from '../pipeline/shared.ts';
+import type { VisitorService } from '../models/faces/recognizer.ts';
 import './elements.ts';
 
 export type StreamState = 'starting' | 'live' | 'stalled' | 'restarting' | 'ended' | 'error';
@@ -63,6 +64,8 @@ export interface StreamOptions {
   onItem?: (item: unknown) => void;
   /** With `storage.snapshots`: each ended track's thumbnail (JPEG) and the id of its track.ended event. */
   onSnapshot?: (trackEndedId: string, jpeg: Buffer) => void;
+  /** With `reid`: the node's unique-visitor service, shared by its streams. */
+  visitors?: VisitorService;
 }
 
 export interface RunningStream {
@@ -161,6 +164,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     count: (name, by = 1) => { stats.counters[name] = (stats.counters[name] ?? 0) + by; },
     emit: (e) => emit({ ...base(), ...e } as UnidentifiedEvent),
     ...(opts.onSnapshot ? { snapshot: opts.onSnapshot } : {}),
+    ...(opts.visitors ? { visitors: opts.visitors } : {}),
   };
   let stages: Stage[] = [];
   let format: { width: number; height: number } | undefined;

@@ -152,7 +152,7 @@ function statsQuery(q: { from?: string; to?: string; bucket?: string }): { from?
   return { from, to, bucketMs };
 }
 
-export const REPORT_COLUMNS = ['bucket_start', 'stream', 'visits', 'male', 'female', 'gender_unsure', 'baby', 'child', 'youth', 'middle_aged', 'old', 'smiling_share', 'mean_dwell_s'];
+export const REPORT_COLUMNS = ['bucket_start', 'stream', 'visits', 'unique_visitors', 'male', 'female', 'gender_unsure', 'baby', 'child', 'youth', 'middle_aged', 'old', 'smiling_share', 'mean_dwell_s'];
 /** A CSV field: quoted when it must be, and never read as a formula by a spreadsheet. */
 export function csvField(v: string | number | null): string {
   if (v == null) return '';
@@ -162,7 +162,7 @@ export function csvField(v: string | number | null): string {
 }
 function reportLine(stream: string, r: StatsRow): string {
   const g = r.ageGroups;
-  return [new Date(r.from).toISOString(), stream, r.people, r.male, r.female, r.people - r.male - r.female,
+  return [new Date(r.from).toISOString(), stream, r.people, r.visitors, r.male, r.female, r.people - r.male - r.female,
     g.baby ?? 0, g.child ?? 0, g.youth ?? 0, g['middle-aged'] ?? 0, g.old ?? 0,
     r.smilingShare == null ? null : Math.round(r.smilingShare * 1000) / 1000,
     r.meanDwellMs == null ? null : Math.round(r.meanDwellMs / 100) / 10].map(csvField).join(',');

@@ -17,6 +17,8 @@ export function renderReport(o: {
   const sections = o.streams.map(({ name, days, heat }) => {
     const sum = (f: (r: StatsRow) => number) => days.reduce((a, r) => a + f(r), 0);
     const visits = sum((r) => r.people), male = sum((r) => r.male), female = sum((r) => r.female);
+    // unique within reid.windowMinutes: a person back the next day is a visitor again
+    const visitors = sum((r) => r.visitors ?? r.people);
     const ages: Record<string, number> = {};
     for (const r of days) for (const [k, v] of Object.entries(r.ageGroups)) ages[k] = (ages[k] ?? 0) + v;
     const agesKnown = Object.values(ages).reduce((a, b) => a + b, 0);
@@ -27,11 +29,11 @@ export function renderReport(o: {
     const max = Math.max(1, ...heat.flat());
     const heatRows = heat.map((row, d) => `<tr><th>${WEEKDAYS[d]}</th>${row.map((v) => `<td style="background:rgba(59,111,209,${v ? (0.15 + (0.85 * v) / max).toFixed(2) : 0})">${v || ''}</td>`).join('')}</tr>`).join('');
     return `<section><h2>${esc(name)}</h2>
-<table class="kpi"><tr><th>visits</th><td>${visits}</td><th>male</th><td>${male} (${pct(male, male + female)})</td><th>female</th><td>${female} (${pct(female, male + female)})</td><th>gender unsure</th><td>${visits - male - female}</td></tr>
+<table class="kpi"><tr><th>visits</th><td>${visits}</td><th>unique visitors</th><td>${visitors}</td><th>male</th><td>${male} (${pct(male, male + female)})</td><th>female</th><td>${female} (${pct(female, male + female)})</td><th>gender unsure</th><td>${visits - male - female}</td></tr>
 <tr><th>smiling</th><td>${smileShare == null ? '–' : `${Math.round(smileShare * 100)}%`}</td><th>mean dwell</th><td>${visits ? `${(dwell / visits / 1000).toFixed(1)} s` : '–'}</td>${Object.entries(ages).map(([k, v]) => `<th>${esc(k)}</th><td>${v} (${pct(v, agesKnown)})</td>`).join('')}</tr></table>
 <h3>Visits per day</h3>
-<table class="days"><tr><th>day (UTC)</th><th>visits</th><th>male</th><th>female</th><th>smiling</th><th>mean dwell</th></tr>
-${days.map((r) => `<tr><td>${day(r.from)}</td><td>${r.people}</td><td>${r.male}</td><td>${r.female}</td><td>${r.smilingShare == null ? '–' : `${Math.round(r.smilingShare * 100)}%`}</td><td>${r.meanDwellMs == null ? '–' : `${(r.meanDwellMs / 1000).toFixed(1)} s`}</td></tr>`).join('\n') || '<tr><td colspan="6">no visit in this range</td></tr>'}
+<table class="days"><tr><th>day (UTC)</th><th>visits</th><th>visitors</th><th>male</th><th>female</th><th>smiling</th><th>mean dwell</th></tr>
+${days.map((r) => `<tr><td>${day(r.from)}</td><td>${r.people}</td><td>${r.visitors ?? r.people}</td><td>${r.male}</td><td>${r.female}</td><td>${r.smilingShare == null ? '–' : `${Math.round(r.smilingShare * 100)}%`}</td><td>${r.meanDwellMs == null ? '–' : `${(r.meanDwellMs / 1000).toFixed(1)} s`}</td></tr>`).join('\n') || '<tr><td colspan="7">no visit in this range</td></tr>'}
 </table>
 <h3>Visits by weekday and hour (UTC)</h3>
 <table class="heat"><tr><th></th>${Array.from({ length: 24 }, (_, h) => `<th>${h}</th>`).join('')}</tr>${heatRows}</table></section>`;

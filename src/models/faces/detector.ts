@@ -53,8 +53,11 @@ export interface Detector {
   landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
 
-interface FaceApi {
-  nets: Record<string, { isLoaded: boolean; loadFromDisk(dir: string): Promise<void>; detectLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }> }>;
+export interface FaceApi {
+  nets: Record<string, {
+    isLoaded: boolean; loadFromDisk(dir: string): Promise<void>; detectLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
+    computeFaceDescriptor(input: unknown): Promise<Float32Array | Float32Array[]>;
+  }>;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
   detectFaceLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
@@ -76,7 +79,13 @@ export function faceApiModelDir(): string {
 let faceapi: FaceApi | undefined;
 const loaded = new Map<string, Promise<void>>();
 
-async function loadNet(api: FaceApi, net: string, manifest: string, dir: string): Promise<void> {
+/** face-api (its wasm build), loaded once per process. */
+export function faceApi(): FaceApi {
+  faceapi ??= require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+  return faceapi;
+}
+
+export async function loadNet(api: FaceApi, net: string, manifest: string, dir: string): Promise<void> {
   const key = `${net}@${dir}`;
   if (!loaded.has(key)) {
     loaded.set(key, (async () => {
@@ -112,8 +121,7 @@ export function fivePoints(p: Array<{ x: number; y: number }>): Point[] {
 
 export async function loadDetector(options: DetectorOptions): Promise<Detector> {
   await initRuntime();
-  faceapi ??= require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
-  const api = faceapi;
+  const api = faceApi();
   const o = {
     kind: options.kind,
     inputSize: options.inputSize ?? 416,
