@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { resizeArea } from '../../src/calculators/picture.ts';
+import { rng } from '../../src/calculators/random.ts';
 import type { RgbImage } from '../../src/calculators/warp.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { FacestreamEvent, TrackEnded } from '../../src/events/types.ts';
@@ -70,18 +71,6 @@ export interface VideoEvalOptions {
 }
 
 const groupOf = (age: number) => AGE_BINS.find((b) => age >= b.from && age <= b.to)!.name;
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The labelled faces of a clip: `n` from the split, spread over genders and ages. */
 export function pickFaces(samples: UtkSample[], n: number, seed: number, offset: number): TruthFace[] {
@@ -267,21 +256,14 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
       face: id, gender: f.gender, age: f.age, ageGroup: f.ageGroup, widthPx: t.bestQuality?.widthPx ?? null,
       ...(at ? { said: { gender: at.gender, ageGroup: at.ageGroup, age: at.age } } : {}),
     });
-    if (at?.gender) {
-      g.answered++;
-      const ok = at.gender.value === f.gender;
-      if (ok) g.right++;
-      const s = g.byGrade.get(at.gender.grade) ?? { n: 0, right: 0 };
+    for (const [tally, said, truthValue] of [[g, at?.gender, f.gender], [a, at?.ageGroup, f.ageGroup]] as const) {
+      if (!said) continue;
+      tally.answered++;
+      const ok = said.value === truthValue;
+      if (ok) tally.right++;
+      const s = tally.byGrade.get(said.grade) ?? { n: 0, right: 0 };
       s.n++; if (ok) s.right++;
-      g.byGrade.set(at.gender.grade, s);
-    }
-    if (at?.ageGroup) {
-      a.answered++;
-      const ok = at.ageGroup.value === f.ageGroup;
-      if (ok) a.right++;
-      const s = a.byGrade.get(at.ageGroup.grade) ?? { n: 0, right: 0 };
-      s.n++; if (ok) s.right++;
-      a.byGrade.set(at.ageGroup.grade, s);
+      tally.byGrade.set(said.grade, s);
     }
     if (at?.age != null) {
       const err = Math.abs(at.age - f.age);
