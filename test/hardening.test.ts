@@ -350,6 +350,8 @@ describe('published streams', () => {
       // the publisher leaving is what ends the analysis
       await pubs[0]!.stop();
       await waitForAsync(async () => (await listed()).length === 1, 10_000, 'the stream to leave the list');
+      // its stream.ended travels over socket.io, the list over HTTP: either may come first
+      await waitFor(() => events.some((e) => e.type === 'stream.ended'), 5000, 'stream.ended of live/a');
       expect(events.filter((e) => e.type === 'stream.ended').map((e) => e.stream)).toEqual(['live/a']);
     } finally {
       client.close();
