@@ -122,6 +122,8 @@ export interface GradePolicy {
   sMinProbability: number;
   sMinWidthPx: number;
   withholdBelowPx: number;
+  /** The age group's own rule where it differs (its S is harder to earn than gender's). */
+  ageGroup?: Partial<Omit<GradePolicy, 'ageGroup'>>;
 }
 
 /** The grade of a smoothed answer under a policy, given the track's best face width. */
@@ -138,13 +140,15 @@ export function policyGrade(c: SmoothedClass, widthPx: number | undefined, p: Gr
  */
 export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonly AgeBand[]; policy?: GradePolicy; widthPx?: number } = {}) {
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
-  const graded = (s: SmoothedClass) => (opts.policy ? policyGrade(s, opts.widthPx, opts.policy) : s.grade);
-  const json = (s: SmoothedClass | undefined) => s && { value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: graded(s), frames: s.frames };
+  const ageRule = opts.policy && { ...opts.policy, ...opts.policy.ageGroup };
+  const json = (s: SmoothedClass | undefined, p = opts.policy) => s && {
+    value: s.value, probability: r3(s.probability), confidence: r3(s.confidence), grade: p ? policyGrade(s, opts.widthPx, p) : s.grade, frames: s.frames,
+  };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
   return {
     gender: cls(acc.gender),
-    ageGroup: opts.ageBands ? json(coherentAgeGroup(acc, opts.ageBands)) : cls(acc.ageGroup),
+    ageGroup: json(opts.ageBands ? coherentAgeGroup(acc, opts.ageBands) : smoothedClass(acc.ageGroup), ageRule),
     age: age == null ? undefined : Math.round(age * 10) / 10,
     smiling: cls(acc.smiling),
     celeba: Object.fromEntries(Object.entries(acc.celeba).map(([k, v]) => [k, r3(scalarMean(v) ?? 0)])),

@@ -13,7 +13,9 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/types.ts';
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
-export const GRADE_POLICY = { sMinFrames: 1, sMinProbability: 0.7, sMinWidthPx: 121, withholdBelowPx: 0 };
+export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
+  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 0, ageGroup: { sMinProbability: 0.7 },
+};
 
 export const trackOptions = z.strictObject({
   iouThreshold: z.number().min(0.01).max(0.95).default(0.2),
@@ -25,6 +27,12 @@ export const trackOptions = z.strictObject({
     sMinProbability: z.number().min(0).max(1).default(GRADE_POLICY.sMinProbability).describe('Share of the track\'s (confidence-weighted) votes its answer needs for S.'),
     sMinWidthPx: z.number().min(0).max(4000).default(GRADE_POLICY.sMinWidthPx).describe('Best face width (analysed frame, px) a track needs for S.'),
     withholdBelowPx: z.number().min(0).max(4000).default(GRADE_POLICY.withholdBelowPx).describe('Tracks whose best face is narrower are graded C at best (unsure: not in the aggregates at minGrade B).'),
+    ageGroup: z.strictObject({
+      sMinFrames: z.number().int().min(1).max(1000).optional(),
+      sMinProbability: z.number().min(0).max(1).optional(),
+      sMinWidthPx: z.number().min(0).max(4000).optional(),
+      withholdBelowPx: z.number().min(0).max(4000).optional(),
+    }).default(GRADE_POLICY.ageGroup).describe('The age group\'s own rule where it differs from the others\' (its S is harder to earn).'),
   }).prefault({}).describe('What an answer needs for each grade beyond its SA confidence; the defaults are calibrated on video (facestream eval video, validation faces).'),
 });
 
