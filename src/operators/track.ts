@@ -14,7 +14,7 @@ import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/type
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
 export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
-  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 0, ageGroup: { sMinProbability: 0.7 },
+  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
 };
 
 export const trackOptions = z.strictObject({
