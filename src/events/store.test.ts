@@ -179,7 +179,7 @@ describe('rollups and the heatmap', () => {
     expect(s.snapshot('live/door', unsure.id)).toBeUndefined();
     expect(s.deleteTrack('live/door', unsure.id)).toBe(false);
     // the aggregates it counted in stay
-    expect(s.stats({ stream: 'live/door', from: t - 60_000, bucketMs: 3_600_000 }).reduce((n, r) => n + r.people, 0)).toBe(3);
+    expect(s.stats({ stream: 'live/door', from: t - 600_000, bucketMs: 3_600_000 }).reduce((n, r) => n + r.people, 0)).toBe(3);
     s.close();
   });
 
@@ -218,7 +218,7 @@ describe('rollups and the heatmap', () => {
     again.visitor = { id: 'v-00000001', returning: true };
     const unknown = ended(t, 3, 'male', 'no', 'old'); // no face to compare: a visitor
     for (const e of [first, again, unknown]) s.addTrack(e);
-    const row = s.stats({ stream: 'live/door', from: t - 60_000, bucketMs: 3_600_000 }).reduce((a, r) => ({ people: a.people + r.people, visitors: a.visitors + r.visitors }), { people: 0, visitors: 0 });
+    const row = s.stats({ stream: 'live/door', from: t - 600_000, bucketMs: 3_600_000 }).reduce((a, r) => ({ people: a.people + r.people, visitors: a.visitors + r.visitors }), { people: 0, visitors: 0 });
     expect(row).toEqual({ people: 3, visitors: 2 });
     s.close();
   });
