@@ -14,7 +14,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import jpeg from 'jpeg-js';
 import { resizeArea } from '../../src/calculators/picture.ts';
 import { rng } from '../../src/calculators/random.ts';
 import type { RgbImage } from '../../src/calculators/warp.ts';
@@ -26,6 +25,7 @@ import { loadPipeline } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
 import { readUtkface, isValidation, type UtkSample } from '../train/datasets.ts';
+import { decodeImage } from '../train/crops.ts';
 import { visitorService } from '../../src/models/faces/recognizer.ts';
 import { appConfigSchema } from '../../src/config.ts';
 
@@ -107,12 +107,6 @@ export function layout(faces: TruthFace[], size: number): { placements: Placemen
   return { placements, visits: schedule.map((s) => ({ id: s.id, fromMs: (s.start / FPS) * 1000, toMs: ((s.start + visit - 1) / FPS) * 1000 })) };
 }
 
-function readRgb(file: string): RgbImage {
-  const img = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: true });
-  const data = new Uint8Array(img.width * img.height * 3);
-  for (let i = 0, o = 0; i < img.data.length; i += 4, o += 3) { data[o] = img.data[i]!; data[o + 1] = img.data[i + 1]!; data[o + 2] = img.data[i + 2]!; }
-  return { width: img.width, height: img.height, data };
-}
 
 /** The background's frames at the clip's size and rate, blurred (its own faces unrecognisable). */
 function backgroundFrames(file: string, count: number): Uint8Array[] {
@@ -134,7 +128,7 @@ export async function buildClip(out: string, faces: TruthFace[], size: number, b
   const crops = new Map<number, RgbImage>();
   const side = Math.round(size / FACE_SHARE);
   for (const f of faces) {
-    const src = readRgb(f.file);
+    const src = await decodeImage(f.file);
     crops.set(f.id, resizeArea(src, { x: 0, y: 0, width: src.width, height: src.height }, side, side));
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });
