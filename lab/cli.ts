@@ -15,6 +15,24 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     const root = data ?? (await import('../src/data.ts')).dataDir();
     return { celeba: path.join(root, 'celeba'), utkface: path.join(root, 'utkface'), smile: path.join(root, 'smile') };
   }
+  /**
+   * The attribute model's training data: labelledDirs plus `utkface64/` (when the data
+   * folder has it) and the CelebA gender crops (`--celeba-gender`, by default
+   * ~/.cache/facestream/data/celeba-gender when it is there; `none` leaves them out).
+   */
+  async function attributeDirs(o: { data?: string; celebaGender?: string; utkface64?: boolean }) {
+    const fs = await import('node:fs');
+    const { cacheDir } = await import('../src/demo/clip.ts');
+    const dirs: Record<string, string> = await labelledDirs(o.data);
+    const u64 = path.join(path.dirname(dirs.utkface!), 'utkface64');
+    if (o.utkface64 !== false && fs.existsSync(u64)) dirs.utkface64 = u64;
+    const cg = o.celebaGender ?? path.join(cacheDir(), 'data', 'celeba-gender');
+    if (o.celebaGender !== 'none') {
+      if (o.celebaGender !== undefined && !fs.existsSync(cg)) throw new FacestreamError('FS_ERR_USAGE', `--celeba-gender ${cg}: no such folder (../shared/tools/celeba-gender-crops.sh makes it)`);
+      if (fs.existsSync(cg)) dirs.celebaGender = cg;
+    }
+    return dirs as { celeba: string; utkface: string; smile: string; utkface64?: string; celebaGender?: string };
+  }
 
   program.command('soak')
     .description('run facestream with two looping RTMP streams and a client, sample memory, tensors, descriptors and ffmpeg processes; fail if any grows')
@@ -62,13 +80,16 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
   const train = program.command('train').description('train the project\'s models');
   train.command('attributes')
     .description('train the multi-task attribute network on CelebA, UTKFace and SMILE (resumable)')
-    .option('--data <dir>', 'folder with celeba/, utkface/, smile/ (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--data <dir>', 'folder with celeba/, utkface/, smile/ and utkface64/ when there (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--celeba-gender <dir>', 'CelebA crops in male/ and female/ (../shared/tools/celeba-gender-crops.sh); default ~/.cache/facestream/data/celeba-gender when there; none = leave out')
+    .option('--no-utkface64', 'leave out the data folder\'s utkface64/')
     .option('--out <dir>', 'checkpoints and logs (default: ~/.cache/facestream/train/attributes)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 16)
     .option('--batch <n>', 'batch size', int('--batch', 1), 64)
     .option('--lr <x>', 'initial learning rate (cosine decay)', parseFloat, 0.002)
     .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', int('--seed'), 1)
-    .option('--max-minutes <n>', 'stop (after an epoch) once this long has passed', int('--max-minutes', 1))
+    .option('--max-minutes <n>', 'stop at the next checkpoint once this long has passed', int('--max-minutes', 1))
+    .option('--checkpoint-minutes <n>', 'within an epoch, a checkpoint every this many minutes', int('--checkpoint-minutes', 1), 20)
     .option('--resume', 'continue from the last checkpoint')
     .option('--utk-repeat <n>', 'UTKFace faces seen this many times per epoch', int('--utk-repeat', 1), 1)
     .option('--size <px>', 'side of the training crops, a multiple of 16 (64 by default); kept by --resume', (v: string) => parseInt(v, 10))
@@ -79,15 +100,15 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     .option('--legacy-dropout', 'one fixed dropout mask per batch row at every step, as the shipped model was trained (to reproduce it)')
     .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
     .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-    .action(async (o: { data?: string; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; size?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
+    .action(async (o: { data?: string; celebaGender?: string; utkface64?: boolean; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; checkpointMinutes: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; size?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
       try {
         const { cacheDir } = await import('../src/demo/clip.ts');
         const { trainAttributes } = await import('./train/attributes.ts');
         const { finishAttributes } = await import('./train/export.ts');
-        const dirs = await labelledDirs(o.data);
+        const dirs = await attributeDirs(o);
         const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
         if (!o.finish) {
-          await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, size: o.size, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+          await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, checkpointMinutes: o.checkpointMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, size: o.size, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
         }
         const fs = await import('node:fs');
         const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };
@@ -107,9 +128,11 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     .description('merge finished attribute models (train attributes --finish --export DIR) into one that averages their heads; evaluate and export it')
     .requiredOption('--members <dirs>', 'comma-separated folders of finished attribute models (2 or more)')
     .option('--heads <spec>', 'heads answered by fewer members, e.g. gender=1,gender_sa=1 (member indices; default: every head averages all)')
-    .option('--data <dir>', 'folder with celeba/, utkface/, smile/ (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--data <dir>', 'folder with celeba/, utkface/, smile/ and utkface64/ when there (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--celeba-gender <dir>', 'CelebA gender crops to evaluate on too (as train attributes; none = leave out)')
+    .option('--no-utkface64', 'leave out the data folder\'s utkface64/')
     .option('--export <dir>', 'where the merged model goes', 'models/attributes')
-    .action(async (o: { members: string; heads?: string; data?: string; export: string }) => {
+    .action(async (o: { members: string; heads?: string; data?: string; celebaGender?: string; utkface64?: boolean; export: string }) => {
       try {
         const { exportEnsemble } = await import('./train/export.ts');
         const { parseCombination } = await import('../src/models/attributes/ensemble.ts');
@@ -117,7 +140,7 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         // the shell expands only the first ~ of "~/a,~/b"
         const members = o.members.split(',').map((m) => m.trim().replace(/^~(?=\/|$)/, os.homedir())).filter(Boolean);
         const { report } = await exportEnsemble({
-          members, data: await labelledDirs(o.data), out: o.export, combine: parseCombination(o.heads, members.length),
+          members, data: await attributeDirs(o), out: o.export, combine: parseCombination(o.heads, members.length),
           command: `facestream train ensemble ${process.argv.slice(4).join(' ')}`.trim(),
         });
         process.stdout.write(JSON.stringify(report) + '\n');
@@ -206,17 +229,19 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     .option('--celeba <dir>', 'folder with list_attr_celeba.txt and images/')
     .option('--utkface <dir>', 'folder with images/ named AGE_GENDER_RACE_DATE.jpg.chip.jpg')
     .option('--smile <dir>', 'folder with positives/ and negatives/')
+    .option('--utkface64 <dir>', 'folder with images/ of more UTKFace faces (64x64), reported apart from --utkface')
+    .option('--celeba-gender <dir>', 'CelebA crops in male/ and female/ (gender only)')
     .option('--model <dir>', 'model folder', 'models/attributes')
     .option('--split <which>', 'all, or validation (the training split\'s held-out 20%)', 'all')
     .option('--no-peer', 'skip the face-api age/gender peer')
     .option('--no-flip', 'one pass per face (by default as the manifest says: averaged with the mirror image)')
     .option('--json', 'print one JSON object on stdout')
-    .action(async (o: { celeba?: string; utkface?: string; smile?: string; model: string; split: string; peer: boolean; flip: boolean; json?: boolean }) => {
+    .action(async (o: { celeba?: string; utkface?: string; smile?: string; utkface64?: string; celebaGender?: string; model: string; split: string; peer: boolean; flip: boolean; json?: boolean }) => {
       try {
-        if (!o.celeba && !o.utkface && !o.smile) throw new FacestreamError('FS_ERR_USAGE', 'give at least one of --celeba, --utkface, --smile');
+        if (!o.celeba && !o.utkface && !o.smile && !o.utkface64 && !o.celebaGender) throw new FacestreamError('FS_ERR_USAGE', 'give at least one of --celeba, --utkface, --smile, --utkface64, --celeba-gender');
         if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
         const { evalAttributes } = await import('./train/evaluate.ts');
-        const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile }, split: o.split, peer: o.peer, flip: o.flip === false ? false : undefined });
+        const report = await evalAttributes({ model: o.model, data: { celeba: o.celeba, utkface: o.utkface, smile: o.smile, utkface64: o.utkface64, celebaGender: o.celebaGender }, split: o.split, peer: o.peer, flip: o.flip === false ? false : undefined });
         process.stdout.write(o.json ? JSON.stringify(report) + '\n' : JSON.stringify(report, null, 2) + '\n');
         process.exit(0);
       } catch (err) {

@@ -23,7 +23,7 @@ import { warpAffine } from '../../src/calculators/warp.ts';
 import { GradientThreads, splitShares } from './parallel.ts';
 import { phases, progress } from '../../src/progress.ts';
 import { meanInterval95, wilson95 } from './stats.ts';
-import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
+import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readGenderFolders, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
 
 const log = createLogger('train');
 
@@ -33,10 +33,12 @@ export interface LabelledSet {
   /** The crops' framing (src/calculators/similarity.ts template zoom). */
   zoom: number;
   n: number;
-  source: Uint8Array; // 0 celeba, 1 utk, 2 smile
+  source: Uint8Array; // SOURCES: 0 celeba, 1 utk, 2 smile, 3 utk64, 4 celeba-gender
   celeba: Uint8Array; // n * 40
   gender: Int8Array; // -1 unknown, 0 male, 1 female
   age: Float32Array; // NaN unknown
+  /** UTKFace's race label (UTK_RACES), -1 unknown; absent on sets derived without it. */
+  race?: Int8Array;
   smile: Int8Array; // -1 unknown
   valid: Uint8Array; // 1 = validation split
   calib: Uint8Array; // 1 = the validation split's calibration half (SA heads are fitted there)
@@ -46,7 +48,16 @@ export interface LabelledSet {
   methods: Record<string, number>;
 }
 
-export interface DataDirs { celeba?: string; utkface?: string; smile?: string }
+/**
+ * The labelled folders. `utkface64`: more UTKFace faces at 64x64 (labelled as `utkface`);
+ * `celebaGender`: CelebA crops labelled male/female only (readGenderFolders).
+ */
+export interface DataDirs { celeba?: string; utkface?: string; smile?: string; utkface64?: string; celebaGender?: string }
+
+/** Index = `LabelledSet.source`. */
+export const SOURCES = ['celeba', 'utkface', 'smile', 'utkface64', 'celebaGender'] as const;
+/** Sources whose faces carry age and gender from UTKFace's names. */
+export const isUtk = (source: number) => source === 1 || source === 3;
 
 /** Reads the datasets, builds (or loads cached) aligned crops, and labels every sample. */
 export async function loadLabelled(dirs: DataDirs, opts: { size?: number; zoom?: number; name?: string; onProgress?: (what: string, done: number, total: number) => void } = {}): Promise<LabelledSet> {
@@ -68,7 +79,18 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; zoom?:
     const { samples: items, skipped, duplicates } = readUtkface(dirs.utkface);
     if (skipped.length || duplicates) log.info(`UTKFace: ${skipped.length} malformed names skipped, ${duplicates} duplicate images dropped`);
     const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-utkface`, onProgress: progress('utkface') });
-    parts.push({ set, source: 1, label: (i, s, at) => { s.gender[at] = items[i]!.gender; s.age[at] = items[i]!.age; } });
+    parts.push({ set, source: 1, label: (i, s, at) => { s.gender[at] = items[i]!.gender; s.age[at] = items[i]!.age; s.race![at] = items[i]!.race; } });
+  }
+  if (dirs.utkface64) {
+    const { samples: items, skipped, duplicates } = readUtkface(dirs.utkface64);
+    if (skipped.length || duplicates) log.info(`UTKFace 64: ${skipped.length} malformed names skipped, ${duplicates} duplicate images dropped`);
+    const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-utkface64`, onProgress: progress('utkface64') });
+    parts.push({ set, source: 3, label: (i, s, at) => { s.gender[at] = items[i]!.gender; s.age[at] = items[i]!.age; s.race![at] = items[i]!.race; } });
+  }
+  if (dirs.celebaGender) {
+    const items = readGenderFolders(dirs.celebaGender);
+    const set = await buildCrops(items.map((s) => s.file), { size, zoom: opts.zoom, name: `${opts.name ?? 'data'}-celeba-gender`, onProgress: progress('celeba-gender') });
+    parts.push({ set, source: 4, label: (i, s, at) => { s.gender[at] = items[i]!.gender; } });
   }
   if (dirs.smile) {
     const items = readSmile(dirs.smile);
@@ -79,7 +101,7 @@ export async function loadLabelled(dirs: DataDirs, opts: { size?: number; zoom?:
   const per = size * size * 3;
   const s: LabelledSet = {
     crops: new Uint8Array(n * per), size, zoom: opts.zoom ?? 1, n, source: new Uint8Array(n), celeba: new Uint8Array(n * 40),
-    gender: new Int8Array(n).fill(-1), age: new Float32Array(n).fill(NaN), smile: new Int8Array(n).fill(-1),
+    gender: new Int8Array(n).fill(-1), age: new Float32Array(n).fill(NaN), race: new Int8Array(n).fill(-1), smile: new Int8Array(n).fill(-1),
     valid: new Uint8Array(n), calib: new Uint8Array(n), method: new Uint8Array(n), files: [], methods: {},
   };
   let at = 0;
@@ -234,11 +256,24 @@ export function disposeBatch(b: Batch): void {
   tf.dispose([b.x, ...Object.values(b.labels)]);
 }
 
+/** UTKFace's race labels, by their number in the file names. */
+export const UTK_RACES = ['White', 'Black', 'Asian', 'Indian', 'Others'] as const;
+
+export interface UtkFigures {
+  n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95?: [number, number]; age5Accuracy: number; byAgeClass: AgeClassBreakdown;
+  /** By UTKFace's race label (UTK_RACES). */
+  byRace?: Record<string, { n: number; genderAccuracy: number; ageMAE: number }>;
+}
+
 export interface EvalMetrics {
   /** Each `...CI95`: the 95% interval of the figure beside it, from these faces alone (src/train/stats.ts). */
   celeba?: { n: number; meanAccuracy: number; meanAccuracyCI95?: [number, number]; majorityBaseline: number; attributes: Record<string, number> };
-  utkface?: { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95?: [number, number]; age5Accuracy: number; byAgeClass: AgeClassBreakdown };
+  utkface?: UtkFigures;
   smile?: { n: number; accuracy: number; accuracyCI95?: [number, number] };
+  /** The 64x64 UTKFace faces (`utkface64/`), apart from `utkface` so that figures stay comparable with earlier models'. */
+  utkface64?: UtkFigures;
+  /** The CelebA gender crops (`--celeba-gender`). */
+  celebaGender?: { n: number; accuracy: number; accuracyCI95?: [number, number] };
   celebaGenderAccuracy?: number;
   celebaSmileAccuracy?: number;
 }
@@ -296,18 +331,33 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     m.celebaGenderAccuracy = genderOk.filter(Boolean).length / cIdx.length;
     m.celebaSmileAccuracy = cIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / cIdx.length;
   }
-  const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);
-  if (uIdx.length) {
+  const utkFigures = (uIdx: Array<readonly [number, number]>, keepRows?: AgeGenderRow[]) => {
     const rows = uIdx.map(([k, j]): AgeGenderRow => ({
       age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!),
     }));
     const a5 = uIdx.filter(([k, j]) => argmax(head('age5')[j]!) === ageClass(s.age[k]!)).length;
     const f = ageGenderFigures(rows);
-    keep.utkRows?.push(...rows);
-    m.utkface = {
+    keepRows?.push(...rows);
+    const byRace: Record<string, { n: number; genderAccuracy: number; ageMAE: number }> = {};
+    if (s.race) {
+      UTK_RACES.forEach((name, r) => {
+        const mine = rows.filter((_, i) => s.race![uIdx[i]![0]] === r);
+        if (mine.length) byRace[name] = { n: mine.length, genderAccuracy: mine.filter((x) => x.genderOk).length / mine.length, ageMAE: mine.reduce((a, x) => a + x.ageError, 0) / mine.length };
+      });
+    }
+    return {
       n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95,
-      age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass,
+      age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass, ...(s.race ? { byRace } : {}),
     };
+  };
+  const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);
+  if (uIdx.length) m.utkface = utkFigures(uIdx, keep.utkRows);
+  const u64 = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 3);
+  if (u64.length) m.utkface64 = utkFigures(u64);
+  const cg = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 4);
+  if (cg.length) {
+    const right = cg.filter(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]).length;
+    m.celebaGender = { n: cg.length, accuracy: right / cg.length, accuracyCI95: wilson95(right, cg.length) };
   }
   const sIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 2);
   if (sIdx.length) {
@@ -325,8 +375,10 @@ export interface TrainOptions {
   lr: number;
   seed: number;
   resume: boolean;
-  /** Stop after this many minutes (a checkpoint is saved at every epoch end). */
+  /** Stop after this many minutes, at the next checkpoint (every epoch end, and every `checkpointMinutes` within one). */
   maxMinutes?: number;
+  /** Within an epoch, a checkpoint every this many minutes (an epoch on the full data outlasts a session); 20 by default. */
+  checkpointMinutes?: number;
   /** UTKFace faces are seen this many times per epoch (the smallest set with age and gender). */
   utkRepeat?: number;
   /** The command line, kept in the checkpoint's state so the export can say how to reproduce it. */
@@ -348,7 +400,10 @@ export interface TrainOptions {
   legacyDropout?: boolean;
 }
 
-export interface State { epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+export interface State {
+  /** Within epoch `epoch` (0-based: the one under way), the steps already taken and their summed loss: a checkpoint saved mid-epoch. */
+  partial?: { step: number; lossSum: number; seconds: number };
+  epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
 
 export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.LayersModel; state: State; data: LabelledSet }> {
   await initRuntime();
@@ -403,26 +458,36 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
       // dropout seeds from their own stream, so shuffling and augmentation are as before
       const dr = rng(o.seed * 7919 + epoch + 1);
       const order = train.slice();
-      for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (data.source[k] === 1) order.push(k);
+      for (let rep = 1; rep < (o.utkRepeat ?? 1); rep++) for (const k of train) if (isUtk(data.source[k]!)) order.push(k);
       for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!]; }
       const steps = Math.floor(order.length / o.batch);
-      const e0 = Date.now();
-      let lossSum = 0;
+      const resumed = state.partial;
+      state.partial = undefined;
+      const e0 = Date.now() - (resumed?.seconds ?? 0) * 1000;
+      let lossSum = resumed?.lossSum ?? 0;
+      // A run resumed mid-epoch keeps the epoch's order; its augmentation and dropout draws
+      // continue from streams seeded by the step (the same faces, not the same draws).
+      const first = resumed ? Math.min(resumed.step, steps) : 0;
+      const aug = resumed ? rng(o.seed * 1000 + epoch + 7919 * first) : r;
+      const drop = resumed ? rng(o.seed * 7919 + epoch + 1 + 104729 * first) : dr;
+      if (resumed) log.info(`epoch ${epoch + 1}: resuming at step ${first}/${steps}`);
       const bar = progress(`epoch ${epoch + 1}/${o.epochs} lr ${lr.toExponential(2)}`, steps, { loss: '-' });
-      for (let step = 0; step < steps; step++) {
+      let saved = Date.now();
+      let stopped = false;
+      for (let step = first; step < steps; step++) {
         const idx = order.slice(step * o.batch, (step + 1) * o.batch);
         let dropSeed: number | undefined;
-        if (state.dropout === 'per-step') { dropSeed = Math.floor(dr() * 2 ** 30); setDropoutSeeds(model, dropSeed); }
+        if (state.dropout === 'per-step') { dropSeed = Math.floor(drop() * 2 ** 30); setDropoutSeeds(model, dropSeed); }
         if (threads) {
           // the shares are cut in batch order, so augmentation draws the same numbers as one thread
-          const shares = splitShares(idx, threads.size).map((part) => makeBatch(data, part, r, state.jitter ?? false));
+          const shares = splitShares(idx, threads.size).map((part) => makeBatch(data, part, aug, state.jitter ?? false));
           try {
             lossSum += await threads.step(model, optimizer, shares, dropSeed);
           } finally {
             shares.forEach(disposeBatch);
           }
         } else {
-          const batch = makeBatch(data, idx, r, state.jitter ?? false);
+          const batch = makeBatch(data, idx, aug, state.jitter ?? false);
           const loss = optimizer.minimize(() => {
             const outs = model.apply(batch.x, { training: true }) as tf.Tensor[];
             return multiTaskLoss(outs, batch.labels).total;
@@ -432,13 +497,27 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
           disposeBatch(batch);
         }
         if (step % 10 === 0 || step === steps - 1) bar.update(step + 1, { loss: (lossSum / (step + 1)).toFixed(4) });
+        const over = !!o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes;
+        if (step + 1 < steps && (over || Date.now() - saved > (o.checkpointMinutes ?? 20) * 60000)) {
+          state.partial = { step: step + 1, lossSum, seconds: (Date.now() - e0) / 1000 };
+          await saveModel(model, ckpt);
+          fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
+          state.partial = undefined;
+          saved = Date.now();
+          log.info(`checkpoint in epoch ${epoch + 1} at step ${step + 1}/${steps}`);
+          if (over) { stopped = true; break; }
+        }
       }
       bar.stop();
+      if (stopped) {
+        log.info(`stopping after ${o.maxMinutes} minutes within epoch ${epoch + 1}; resume with --resume`);
+        break;
+      }
       const metrics = evaluate(model, data, val);
       const seconds = (Date.now() - e0) / 1000;
       state.epoch = epoch + 1;
       state.history.push({ epoch: epoch + 1, loss: lossSum / steps, seconds, lr, utkRepeat: o.utkRepeat ?? 1, val: { ...metrics, celeba: metrics.celeba && { ...metrics.celeba, attributes: {} } } });
-      log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4) })}`);
+      log.info(`epoch ${epoch + 1}: ${JSON.stringify({ loss: +(lossSum / steps).toFixed(4), seconds: Math.round(seconds), celeba: metrics.celeba?.meanAccuracy.toFixed(4), utk: metrics.utkface, smile: metrics.smile?.accuracy.toFixed(4), celebaGender: metrics.celebaGenderAccuracy?.toFixed(4), utk64: metrics.utkface64 && { gender: +metrics.utkface64.genderAccuracy.toFixed(4), mae: +metrics.utkface64.ageMAE.toFixed(3) }, celebaGenderCrops: metrics.celebaGender?.accuracy.toFixed(4) })}`);
       await saveModel(model, ckpt);
       fs.writeFileSync(stateFile, JSON.stringify(state, null, 1));
       if (o.maxMinutes && (Date.now() - t0) / 60000 > o.maxMinutes && epoch + 1 < o.epochs) {

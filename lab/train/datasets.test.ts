@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ageClass, AGE_BINS, CELEBA_ATTRIBUTES, isCalibration, isValidation, readCeleba, readSmile, readUtkface } from './datasets.ts';
+import { ageClass, AGE_BINS, CELEBA_ATTRIBUTES, isCalibration, isValidation, readCeleba, readGenderFolders, readSmile, readUtkface } from './datasets.ts';
 import { grade, nextTag, saSoftmax } from '../../src/calculators/sa.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-data-'));
@@ -13,6 +13,21 @@ const write = (rel: string, content: string | Buffer) => {
   return f;
 };
 const row = (name: string, values: number[]) => `${name} ${values.map((v) => String(v).padStart(2)).join(' ')}`;
+
+describe('CelebA gender crops reader', () => {
+  it('labels male/ 0 and female/ 1 and skips what is not an image', () => {
+    write('cg/male/063429.jpg', 'x');
+    write('cg/female/063430.jpg', 'x');
+    write('cg/female/notes.txt', 'x');
+    const s = readGenderFolders(path.join(tmp, 'cg'));
+    expect(s.map((x) => [path.basename(x.file), x.gender])).toEqual([['063429.jpg', 0], ['063430.jpg', 1]]);
+  });
+
+  it('names the missing folder and the script that makes it', () => {
+    write('cg-half/male/1.jpg', 'x');
+    expect(() => readGenderFolders(path.join(tmp, 'cg-half'))).toThrow(/cg-half\/female not found: .*celeba-gender-crops\.sh/);
+  });
+});
 
 describe('CelebA reader', () => {
   const names = CELEBA_ATTRIBUTES.join(' ');

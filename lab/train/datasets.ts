@@ -76,6 +76,24 @@ export function readUtkface(dir: string, opts: { strict?: boolean } = {}): { sam
   return { samples, skipped, duplicates };
 }
 
+export interface GenderSample { file: string; /** 0 male, 1 female */ gender: 0 | 1 }
+
+/**
+ * `dir` holds male/ and female/ (the CelebA gender crops of ../shared/tools/celeba-gender-crops.sh:
+ * tight crops of CelebA ids 063429-202599 labelled by CelebA's Male attribute).
+ */
+export function readGenderFolders(dir: string): GenderSample[] {
+  const out: GenderSample[] = [];
+  for (const [sub, gender] of [['male', 0], ['female', 1]] as const) {
+    const folder = path.join(dir, sub);
+    if (!fs.existsSync(folder)) throw new FacestreamError('FS_ERR_CONFIG', `${folder} not found: --celeba-gender must be a folder with male/ and female/ (../shared/tools/celeba-gender-crops.sh makes it)`);
+    for (const name of fs.readdirSync(folder).sort()) {
+      if (/\.(jpe?g|png)$/i.test(name)) out.push({ file: path.join(folder, name), gender });
+    }
+  }
+  return out;
+}
+
 /** `dir` holds positives/ and negatives/. */
 export function readSmile(dir: string): SmileSample[] {
   const out: SmileSample[] = [];

@@ -54,6 +54,7 @@ export function withDegradedCopies(s: LabelledSet, idx: number[], factors: numbe
     celeba: new Uint8Array(n * 40),
     gender: Int8Array.from({ length: n }, (_, j) => s.gender[at(j)]!),
     age: Float32Array.from({ length: n }, (_, j) => s.age[at(j)]!),
+    race: s.race && Int8Array.from({ length: n }, (_, j) => s.race![at(j)]!),
     smile: Int8Array.from({ length: n }, (_, j) => s.smile[at(j)]!),
     valid: Uint8Array.from({ length: n }, (_, j) => s.valid[at(j)]!),
     calib: Uint8Array.from({ length: n }, (_, j) => s.calib[at(j)]!),

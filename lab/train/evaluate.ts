@@ -155,7 +155,7 @@ export async function evalAttributes(opts: {
   if (opts.loaded && opts.loaded.zoom !== zoom) throw new Error(`evalAttributes: crops framed at zoom ${opts.loaded.zoom}, model wants ${zoom}`);
   if (opts.loaded && opts.loaded.size !== size) throw new Error(`evalAttributes: crops of ${opts.loaded.size} px, the model takes ${size}`);
   const crops = phases('crops');
-  const s = opts.loaded ?? (await loadLabelled(opts.data, { name: 'eval', zoom, size, onProgress: crops.onProgress }));
+  const s = opts.loaded ?? (await loadLabelled(opts.data, { zoom, size, onProgress: crops.onProgress }));
   crops.stop();
   const split = opts.split ?? 'all';
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);

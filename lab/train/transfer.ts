@@ -31,7 +31,7 @@ function subset(s: LabelledSet, idx: number[], extra?: { crops: Uint8Array; from
   const all = [...idx, ...(extra?.from ?? [])];
   const out: LabelledSet = {
     ...s, n: all.length, crops: new Uint8Array(all.length * per), source: new Uint8Array(all.length), celeba: new Uint8Array(all.length * 40),
-    gender: new Int8Array(all.length).fill(-1), age: new Float32Array(all.length).fill(NaN), smile: new Int8Array(all.length).fill(-1),
+    gender: new Int8Array(all.length).fill(-1), age: new Float32Array(all.length).fill(NaN), race: undefined, smile: new Int8Array(all.length).fill(-1),
     valid: new Uint8Array(all.length), method: new Uint8Array(all.length), files: [],
   };
   all.forEach((k, i) => {
