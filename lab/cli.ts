@@ -77,6 +77,26 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
       }
     });
 
+  program.command('export')
+    .description('export trained models for the native engine')
+    .command('onnx')
+    .description('write DIR/model.onnx from DIR\'s tfjs model (attribute model, TRGAN) and record it in DIR/manifest.json')
+    .argument('<dirs...>', 'model folders (model.json + weights.bin)')
+    .action(async (dirs: string[]) => {
+      try {
+        const { exportOnnxFolder } = await import('./onnx/export.ts');
+        const { initRuntime } = await import('./runtime.ts');
+        await initRuntime();
+        for (const dir of dirs) {
+          const { onnx } = await exportOnnxFolder(dir);
+          process.stdout.write(JSON.stringify({ dir, ...onnx }) + '\n');
+        }
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
   const train = program.command('train').description('train the project\'s models');
   train.command('attributes')
     .description('train the multi-task attribute network on CelebA, UTKFace and SMILE (resumable)')

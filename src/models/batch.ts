@@ -16,12 +16,16 @@ export interface BatchOutputs {
   [output: string]: Float32Array[];
 }
 
-/** Stacks crops into one float32 NHWC batch scaled to [0, 1]. */
-export function cropsToBatch(crops: Crop[]): tf.Tensor4D {
+/**
+ * Crops as one float32 NHWC array scaled to [0, 1]; with `mirrored`, followed by each
+ * crop's mirror image (twice the rows).
+ */
+export function cropsToArray(crops: Crop[], mirrored = false): Float32Array {
   if (crops.length === 0) throw new Error('cropsToBatch: empty batch');
   const { width, height } = crops[0]!;
   const per = width * height * 3;
-  const buf = new Float32Array(per * crops.length);
+  const n = crops.length;
+  const buf = new Float32Array(per * n * (mirrored ? 2 : 1));
   crops.forEach((c, i) => {
     if (c.width !== width || c.height !== height || c.data.length !== per) {
       throw new Error(`crop ${i} is ${c.width}x${c.height} (${c.data.length} values); the batch is ${width}x${height}x3`);
@@ -29,8 +33,22 @@ export function cropsToBatch(crops: Crop[]): tf.Tensor4D {
     const scale = c.data instanceof Uint8Array ? 1 / 255 : 1;
     const off = i * per;
     for (let j = 0; j < per; j++) buf[off + j] = c.data[j]! * scale;
+    if (!mirrored) return;
+    const m = (n + i) * per;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const from = off + (y * width + x) * 3, to = m + (y * width + (width - 1 - x)) * 3;
+        buf[to] = buf[from]!; buf[to + 1] = buf[from + 1]!; buf[to + 2] = buf[from + 2]!;
+      }
+    }
   });
-  return tf.tensor4d(buf, [crops.length, height, width, 3]);
+  return buf;
+}
+
+/** Stacks crops into one float32 NHWC batch scaled to [0, 1]. */
+export function cropsToBatch(crops: Crop[]): tf.Tensor4D {
+  const { width, height } = crops[0] ?? { width: 0, height: 0 };
+  return tf.tensor4d(cropsToArray(crops), [crops.length, height, width, 3]);
 }
 
 /**

@@ -57,4 +57,31 @@ describe('cross-stream batcher', () => {
     a.leave();
     expect(b.users).toBe(0);
   });
+
+  it('an asynchronous predict runs one batch at a time: what arrives meanwhile goes in the next; a failure fails its own batch only', async () => {
+    const calls: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let fail = false;
+    const b = batcher(async (xs: number[]) => {
+      calls.push(xs);
+      if (calls.length === 1) await gate;
+      if (fail) throw new Error('engine failed');
+      return xs.map((x) => x + 100);
+    }, { maxBatch: 4, maxWaitMs: 0 });
+    const first = b.run([1, 2]);
+    const second = b.run([3]);
+    const third = b.run([4, 5]);
+    expect(calls).toEqual([[1, 2]]); // the others wait for the first run
+    release();
+    expect(await first).toEqual([101, 102]);
+    expect(await second).toEqual([103]);
+    expect(await third).toEqual([104, 105]);
+    expect(calls).toEqual([[1, 2], [3, 4, 5]]);
+    fail = true;
+    await expect(b.run([6])).rejects.toThrow(/engine failed/);
+    fail = false;
+    expect(await b.run([7])).toEqual([107]);
+    expect(b.stats.batches).toBe(3);
+  });
 });

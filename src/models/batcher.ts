@@ -3,7 +3,8 @@
  * that stages of any stream of the process ask for, and runs the model once per batch:
  * when `maxBatch` crops are waiting, or `maxWaitMs` after the first one arrived. Each
  * caller gets its own answers back, in order. A model error fails the callers of that
- * batch only.
+ * batch only. An asynchronous `predict` (the native engine) runs one batch at a time: crops
+ * that arrive meanwhile wait and go together in the next.
  *
  * @example
  *   const b = batcher((crops) => model.predict(crops), { maxBatch: 32, maxWaitMs: 15 });
@@ -24,16 +25,26 @@ export interface Batcher<I, O> {
   readonly stats: { batches: number; inputs: number; largest: number };
 }
 
-export function batcher<I, O>(predict: (inputs: I[]) => O[], opts: { maxBatch: number; maxWaitMs: number }): Batcher<I, O> {
+export function batcher<I, O>(predict: (inputs: I[]) => O[] | Promise<O[]>, opts: { maxBatch: number; maxWaitMs: number }): Batcher<I, O> {
   interface Waiting { inputs: I[]; resolve: (o: O[]) => void; reject: (e: unknown) => void }
   const queue: Waiting[] = [];
   let queued = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** An asynchronous predict is under way: what arrives meanwhile waits and joins the next batch. */
+  let running = false;
   const stats = { batches: 0, inputs: 0, largest: 0 };
+
+  const settle = (take: Waiting[], n: number, out: O[]) => {
+    stats.batches++;
+    stats.inputs += n;
+    stats.largest = Math.max(stats.largest, n);
+    let at = 0;
+    for (const w of take) { w.resolve(out.slice(at, at + w.inputs.length)); at += w.inputs.length; }
+  };
 
   const flush = () => {
     if (timer) { clearTimeout(timer); timer = undefined; }
-    while (queue.length) {
+    while (queue.length && !running) {
       // whole requests up to maxBatch inputs (a larger request runs alone)
       const take: Waiting[] = [];
       let n = 0;
@@ -45,17 +56,19 @@ export function batcher<I, O>(predict: (inputs: I[]) => O[], opts: { maxBatch: n
       queued -= n;
       try {
         const out = predict(take.flatMap((w) => w.inputs));
-        stats.batches++;
-        stats.inputs += n;
-        stats.largest = Math.max(stats.largest, n);
-        let at = 0;
-        for (const w of take) { w.resolve(out.slice(at, at + w.inputs.length)); at += w.inputs.length; }
+        if (out instanceof Promise) {
+          running = true;
+          out.then((o) => settle(take, n, o), (err: unknown) => { for (const w of take) w.reject(err); })
+            .finally(() => { running = false; if (queue.length) flush(); });
+          return;
+        }
+        settle(take, n, out);
       } catch (err) {
         for (const w of take) w.reject(err);
       }
       if (queued < opts.maxBatch) break; // the rest waits for more company
     }
-    if (queue.length && !timer) timer = setTimeout(flush, opts.maxWaitMs);
+    if (queue.length && !timer && !running) timer = setTimeout(flush, opts.maxWaitMs);
   };
 
   let users = 0;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../runtime/index.ts';
 import { FacestreamError } from '../errors.ts';
+import { log } from '../log.ts';
 
 interface ModelJson {
   modelTopology: object;
@@ -108,4 +109,28 @@ export async function loadModel(where: string, expectInput?: number[]): Promise<
     }
   }
   return model;
+}
+
+/**
+ * Whether `dir/model.onnx` is the ONNX graph of the folder's weights: the manifest's `onnx`
+ * entry (lab/onnx/export.ts writes it) names the file's sha256 and the sha256 of the
+ * weights.bin it was made from, and both files still match. A stale or foreign model.onnx
+ * is logged and not used (the tfjs weights run instead); none at all is false, silently.
+ */
+export function checkOnnxFile(dir: string): boolean {
+  const file = path.join(dir, 'model.onnx');
+  if (!fs.existsSync(file)) return false;
+  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  let entry: { sha256?: string; weightsSha256?: string } | undefined;
+  try {
+    entry = (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { onnx?: { sha256?: string; weightsSha256?: string } }).onnx;
+  } catch {
+    entry = undefined;
+  }
+  const why = !entry ? 'the manifest has no onnx entry'
+    : entry.sha256 !== sha(file) ? 'model.onnx does not match the manifest\'s sha256'
+    : entry.weightsSha256 !== sha(path.join(dir, 'weights.bin')) ? 'it was exported from other weights than weights.bin'
+    : undefined;
+  if (why) log.warn(`${file} not used: ${why}; the tfjs weights run (re-export it with the lab's export)`);
+  return !why;
 }

@@ -16,7 +16,8 @@ import { alignmentMatrix } from '../calculators/similarity.ts';
 import { warpAffine, type RgbImage } from '../calculators/warp.ts';
 import { PROJECT_ROOT } from '../data.ts';
 import { readInferenceSettings } from '../models/attributes/model.ts';
-import { loadModel } from '../models/io.ts';
+import { checkOnnxFile, loadModel } from '../models/io.ts';
+import { onnxEngine } from '../runtime/onnx.ts';
 import { HR_SIZE } from '../models/superres/network.ts';
 import { optionsOf, registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
@@ -48,6 +49,34 @@ export function upscaleCrops(model: tf.LayersModel, crops: RgbImage[]): RgbImage
   return crops.map((_, i) => ({ width: HR_SIZE, height: HR_SIZE, data: Uint8Array.from(out.subarray(i * hp, (i + 1) * hp)) }));
 }
 
+/** The generator on the process's engine: its ONNX graph on onnxruntime when the folder has one (src/runtime/onnx.ts), else tfjs. */
+interface Generator { upscale(crops: RgbImage[]): Promise<RgbImage[]>; dispose(): void }
+
+async function loadGenerator(dir: string, low: number): Promise<Generator> {
+  const model = await loadModel(dir, [low, low, 3]);
+  const engine = await onnxEngine();
+  if (!engine || !checkOnnxFile(dir)) return { upscale: async (crops) => upscaleCrops(model, crops), dispose: () => model.dispose() };
+  model.dispose(); // loaded to check the folder; the ONNX graph of the same weights runs
+  const session = await engine.load(path.join(dir, 'model.onnx'));
+  return {
+    async upscale(crops) {
+      if (!crops.length) return [];
+      const per = low * low * 3;
+      const x = new Float32Array(crops.length * per);
+      crops.forEach((c, i) => { for (let j = 0; j < per; j++) x[i * per + j] = c.data[j]! / 255; });
+      const out = await session.run({ [session.inputNames[0]!]: { data: x, dims: [crops.length, low, low, 3] } });
+      const y = out[session.outputNames[0]!]!.data;
+      const hp = HR_SIZE * HR_SIZE * 3;
+      return crops.map((_, i) => {
+        const data = new Uint8Array(hp);
+        for (let j = 0; j < hp; j++) data[j] = Math.round(Math.min(255, Math.max(0, y[i * hp + j]! * 255)));
+        return { width: HR_SIZE, height: HR_SIZE, data };
+      });
+    },
+    dispose: () => { void session.dispose(); },
+  };
+}
+
 registerElement({
   name: 'superres',
   after: ['quality', 'align'],
@@ -56,11 +85,11 @@ registerElement({
   create: async (o, ctx) => {
     await initRuntime();
     const dir = o.model ?? path.join(PROJECT_ROOT, 'models', 'superres', `x${o.scale}`);
-    const model = await ctx.shared.get(`superres:${dir}`, () => loadModel(dir, [HR_SIZE / o.scale, HR_SIZE / o.scale, 3]), (m: tf.LayersModel) => { m.dispose(); });
     const low = HR_SIZE / o.scale;
+    const generator = await ctx.shared.get(`superres:${dir}`, () => loadGenerator(dir, low), (g: Generator) => { g.dispose(); });
     const zoom = o.zoom ?? readInferenceSettings(optionsOf<{ model?: string }>(ctx, 'attributes')?.model).zoom;
     return {
-      process(item: AnalysedFrame): AnalysedFrame {
+      async process(item: AnalysedFrame): Promise<AnalysedFrame> {
         const todo: FaceObservation[] = [];
         for (const face of item.faces) {
           if (face.predicted || !face.quality || face.quality.widthPx >= o.below) continue;
@@ -73,7 +102,7 @@ registerElement({
         }
         if (!todo.length) return item;
         const crops = todo.map((f) => warpAffine(item.frame, alignmentMatrix(f.landmarks5, low, zoom), low, low));
-        upscaleCrops(model, crops).forEach((crop, i) => {
+        (await generator.upscale(crops)).forEach((crop, i) => {
           todo[i]!.crop = crop;
           todo[i]!.flags.push('superres');
         });

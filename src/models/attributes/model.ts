@@ -12,7 +12,9 @@ import { PROJECT_ROOT } from '../../data.ts';
 import { FacestreamError } from '../../errors.ts';
 import { initRuntime, tf } from '../../runtime/index.ts';
 import { AGE_BINS, CELEBA_ATTRIBUTES } from './labels.ts';
-import { predictBatch, type Crop } from '../batch.ts';
+import { cropsToArray, predictBatch, type BatchOutputs, type Crop } from '../batch.ts';
+import { onnxEngine, type OnnxSession } from '../../runtime/onnx.ts';
+import { checkOnnxFile } from '../io.ts';
 import { loadModel } from '../io.ts';
 import { HEADS, INPUT_SIZE, inputSide } from './network.ts';
 import { warpAffine } from '../../calculators/warp.ts';
@@ -39,7 +41,9 @@ export interface Attributes {
 }
 
 export interface AttributeModel {
-  predict(crops: Crop[]): Attributes[];
+  predict(crops: Crop[]): Promise<Attributes[]>;
+  /** 'onnxruntime' when the folder's model.onnx runs on the native engine, else 'tfjs'. */
+  readonly engine: 'onnxruntime' | 'tfjs';
   dispose(): void;
 }
 
@@ -81,6 +85,25 @@ export function resizeCrop(c: Crop, side: number): Crop {
   return warpAffine({ width: c.width, height: c.height, data: rgb }, [side / c.width, 0, 0, 0, side / c.height, 0], side, side);
 }
 
+/** The outputs of an ONNX attribute graph for `crops`; with `flip`, averaged with the mirror images' (one run of twice the batch). */
+async function predictOnnx(session: OnnxSession, crops: Crop[], side: number, flip: boolean): Promise<BatchOutputs> {
+  const n = crops.length;
+  const x = cropsToArray(crops, flip);
+  const rows = flip ? 2 * n : n;
+  const out = await session.run({ [session.inputNames[0]!]: { data: x, dims: [rows, side, side, 3] } });
+  const result: BatchOutputs = {};
+  for (const name of session.outputNames) {
+    const flat = out[name]!.data;
+    const width = flat.length / rows;
+    result[name] = crops.map((_, i) => {
+      const a = flat.slice(i * width, (i + 1) * width);
+      if (flip) for (let j = 0; j < width; j++) a[j] = (a[j]! + flat[(n + i) * width + j]!) / 2;
+      return a;
+    });
+  }
+  return result;
+}
+
 export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<AttributeModel> {
   await initRuntime();
   const model = await loadModel(dir);
@@ -97,12 +120,29 @@ export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<Attri
     throw new FacestreamError('FS_ERR_MODEL', `${dir}: not a facestream attribute model (outputs ${missing.join(', ')} missing)`);
   }
   const settings = readInferenceSettings(dir);
+  // the native engine when the process runs one and the folder has the ONNX graph of these weights
+  const engine = await onnxEngine();
+  let session: OnnxSession | undefined;
+  if (engine && checkOnnxFile(dir)) {
+    try {
+      session = await engine.load(path.join(dir, 'model.onnx'));
+      const absent = HEADS.filter((h) => !session!.outputNames.includes(h));
+      if (absent.length) throw new FacestreamError('FS_ERR_MODEL', `${dir}/model.onnx: outputs ${absent.join(', ')} missing`);
+    } catch (err) {
+      model.dispose();
+      await session?.dispose();
+      throw err;
+    }
+    model.dispose(); // the tfjs copy served only to check the folder
+  }
   const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
   return {
-    predict(crops) {
+    engine: session ? 'onnxruntime' : 'tfjs',
+    async predict(crops) {
       if (!crops.length) return [];
       // crops cut at another size (the 64-px super-resolved faces) are resampled to the model's
-      const out = predictBatch(model, crops.map((c) => resizeCrop(c, side)), { flip: settings.flip });
+      const sized = crops.map((c) => resizeCrop(c, side));
+      const out = session ? await predictOnnx(session, sized, side, settings.flip) : predictBatch(model, sized, { flip: settings.flip });
       return crops.map((_, i) => ({
         gender: classAnswer(['male', 'female'] as const, out.gender_sa![i]!),
         ageGroup: classAnswer(AGE_BINS.map((b) => b.name), out.age5_sa![i]!),
@@ -111,6 +151,6 @@ export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<Attri
         celeba: Object.fromEntries(CELEBA_ATTRIBUTES.map((a, j) => [a, sigmoid(out.celeba![i]![j]!)])),
       }));
     },
-    dispose: () => model.dispose(),
+    dispose: () => { if (session) void session.dispose(); else model.dispose(); },
   };
 }
