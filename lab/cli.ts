@@ -77,9 +77,22 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
       }
     });
 
-  program.command('export')
-    .description('export trained models for the native engine')
-    .command('onnx')
+  const exportCmd = program.command('export').description('export models for the native engine (onnxruntime)');
+  exportCmd.command('onnx-faces')
+    .description('convert BlazeFace (@vladmandic/human) and the 68-point landmark net (@vladmandic/face-api) to ONNX, with a manifest of their sources')
+    .option('--out <dir>', 'where the graphs and manifest.json go', 'models/faces')
+    .action(async (o: { out: string }) => {
+      try {
+        const { initRuntime } = await import('./runtime.ts');
+        await initRuntime();
+        const { exportFaceNets } = await import('./onnx/graph.ts');
+        process.stdout.write(JSON.stringify(await exportFaceNets(o.out)) + '\n');
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
+  exportCmd.command('onnx')
     .description('write DIR/model.onnx from DIR\'s tfjs model (attribute model, TRGAN) and record it in DIR/manifest.json')
     .argument('<dirs...>', 'model folders (model.json + weights.bin)')
     .action(async (dirs: string[]) => {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Frame } from '../ingest/fromSource.ts';
 import { loadDetector, type DetectedFace } from '../models/faces/detector.ts';
 import { autoWorkers, openDetectorPool } from '../models/faces/pool.ts';
+import { onnxEngine } from '../runtime/onnx.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
@@ -20,7 +21,7 @@ export const detectOptions = z.strictObject({
   tiles: z.boolean().default(false).describe('blazeface only: also look at overlapping square tiles of a wide frame (smaller faces; two passes on 16:9).'),
   detectEvery: z.number().int().min(1).max(30).default(1).describe('Run the detector on every k-th frame; in between, faces are followed by the landmark net on their last box (`follow: true`, fresh points for alignment) or carried by the tracker\'s prediction (`follow: false`). New faces appear at the next detection.'),
   follow: z.boolean().default(true),
-  workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0).describe('Detector worker threads shared by all streams of the process (0: on the main thread; auto: one per core, none on one core). Several streams then detect on several cores.'),
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(8)]).default(0).describe('Detector worker threads shared by all streams of the process (0: on the main thread; auto: one per core, none on one core, none for blazeface on the native engine, whose runs use every core). Several streams then detect on several cores.'),
   modelDir: z.string().optional().describe('A folder with face-api weights in its format; by default the package\'s own.'),
 });
 
@@ -30,7 +31,8 @@ registerElement({
   options: detectOptions,
   create: async (o, ctx) => {
     const options = { kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles };
-    const workers = o.workers === 'auto' ? autoWorkers() : o.workers;
+    // auto: on the native engine BlazeFace and the landmark net already use every core (no workers); else one per core
+    const workers = o.workers === 'auto' ? (o.model === 'blazeface' && (await onnxEngine()) ? 0 : autoWorkers()) : o.workers;
     // one detector (or worker pool) per setting for all streams of the app, freed when it stops
     const detector = workers > 0
       ? await ctx.shared.get(`detect:pool:${JSON.stringify([options, workers])}`, () => openDetectorPool(options, workers), (p) => p.close())

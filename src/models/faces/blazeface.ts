@@ -16,6 +16,7 @@ import { FacestreamError } from '../../errors.ts';
 import { tf } from '../../runtime/index.ts';
 import { iou, type Box } from '../../calculators/geometry.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
+import type { OnnxSession } from '../../runtime/onnx.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -97,6 +98,85 @@ export function tilesFor(width: number, height: number): Array<{ x: number; y: n
   });
 }
 
+/**
+ * The network on a batch of square inputs (tiles of one frame): per tile the 896 score
+ * logits (stride-16 anchors first) and their 16 regressors.
+ */
+type BlazeNet = (inputs: Float32Array[], size: number) => Promise<{ logits: Float32Array; regs: () => Promise<Float32Array>; release?: () => void }>;
+
+/** The four outputs ([n,512,1] [n,512,16] stride 16 and [n,384,1] [n,384,16] stride 32), in any order, as one score and one regressor array per anchor. */
+function arrange(outs: Array<{ data: Float32Array; dims: readonly number[] }>, tiles: number): { logits: Float32Array; regs: Float32Array } {
+  const per = (o: { dims: readonly number[] }) => o.dims.slice(1).reduce((a, b) => a * b, 1);
+  const bySize = [...outs].sort((a, b) => per(a) - per(b)); // 384x1, 512x1, 384x16, 512x16
+  const [s32, s16, r32, r16] = bySize as [typeof outs[0], typeof outs[0], typeof outs[0], typeof outs[0]];
+  const count = 896;
+  const logits = new Float32Array(tiles * count), regs = new Float32Array(tiles * count * 16);
+  for (let t = 0; t < tiles; t++) {
+    logits.set(s16.data.subarray(t * 512, (t + 1) * 512), t * count);
+    logits.set(s32.data.subarray(t * 384, (t + 1) * 384), t * count + 512);
+    regs.set(r16.data.subarray(t * 512 * 16, (t + 1) * 512 * 16), t * count * 16);
+    regs.set(r32.data.subarray(t * 384 * 16, (t + 1) * 384 * 16), (t * count + 512) * 16);
+  }
+  return { logits, regs };
+}
+
+/**
+ * BlazeFace on the native engine: the graph converted from the same weights
+ * (models/faces/blazeface.onnx), every tile of a frame in one run.
+ */
+export function blazeFaceOnnx(session: OnnxSession): BlazeFace {
+  return withNet(256, async (inputs, size) => {
+    const data = new Float32Array(inputs.length * size * size * 3);
+    inputs.forEach((x, i) => data.set(x, i * size * size * 3));
+    const out = await session.run({ [session.inputNames[0]!]: { data, dims: [inputs.length, size, size, 3] } });
+    const { logits, regs } = arrange(Object.values(out), inputs.length);
+    return { logits, regs: async () => regs };
+  }, () => { void session.dispose(); });
+}
+
+function withNet(size: number, net: BlazeNet, dispose: () => void): BlazeFace {
+  const anchorXY = anchors(size);
+  const count = anchorXY.length / 2;
+  return {
+    inputSize: size,
+    async detect(image, minScore, opts = {}) {
+      const iouThreshold = opts.iou ?? 0.3, maxFaces = opts.maxFaces ?? 100;
+      const tiles = opts.tiles ? tilesFor(image.width, image.height) : [{ x: 0, y: 0, side: Math.max(image.width, image.height) }];
+      const { logits, regs: readRegs, release } = await net(tiles.map((t) => squareInput(image, t.x, t.y, t.side, size)), size);
+      const cut = Math.log(minScore / (1 - minScore));
+      const candidates: number[] = [];
+      for (let i = 0; i < logits.length; i++) if (logits[i]! > cut) candidates.push(i);
+      let regs: Float32Array = new Float32Array(0);
+      try {
+        if (candidates.length) regs = await readRegs();
+      } finally {
+        release?.();
+      }
+      const found: BlazeBox[] = candidates
+        .sort((a, b) => logits[b]! - logits[a]!)
+        .map((j) => {
+          const tile = tiles[Math.floor(j / count)]!, i = j % count;
+          const scale = tile.side / size;
+          const ax = anchorXY[2 * i]!, ay = anchorXY[2 * i + 1]!;
+          const r = (k: number) => regs[j * 16 + k]!;
+          const px = (v: number) => tile.x + v * scale, py = (v: number) => tile.y + v * scale;
+          const cx = px(ax + r(0)), cy = py(ay + r(1)), bw = r(2) * scale, bh = r(3) * scale;
+          const keypoints: Array<[number, number]> = [];
+          for (let k = 0; k < 6; k++) keypoints.push([px(ax + r(4 + 2 * k)), py(ay + r(5 + 2 * k))]);
+          return { score: 1 / (1 + Math.exp(-logits[j]!)), box: { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh }, keypoints };
+        });
+      const kept: BlazeBox[] = [];
+      for (const f of found) {
+        if (f.box.width <= 1 || f.box.height <= 1) continue;
+        if (kept.every((k) => iou(k.box, f.box) < iouThreshold)) kept.push(f);
+        if (kept.length >= maxFaces) break;
+      }
+      return kept;
+    },
+    dispose,
+  };
+}
+
 /** Loads the model; its owner (the detector, kept in the app's shared resources) disposes it. */
 export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
   return (async (): Promise<BlazeFace> => {
@@ -115,54 +195,15 @@ export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
       throw new FacestreamError('FS_ERR_MODEL', `face model ${json} does not load (${(err as Error).message})`);
     }
     const size = model.inputs[0]?.shape?.[1] ?? 256;
-    const anchorXY = anchors(size);
-    const count = anchorXY.length / 2;
-    return {
-      inputSize: size,
-      async detect(image, minScore, opts = {}) {
-        const iouThreshold = opts.iou ?? 0.3, maxFaces = opts.maxFaces ?? 100;
-        const tiles = opts.tiles ? tilesFor(image.width, image.height) : [{ x: 0, y: 0, side: Math.max(image.width, image.height) }];
-        const out = tf.tidy(() => {
-          const scores: tf.Tensor[] = [], regs: tf.Tensor[] = [];
-          for (const t of tiles) { // the graph's batch is fixed at 1
-            const res = model.execute(tf.tensor4d(squareInput(image, t.x, t.y, t.side, size), [1, size, size, 3])) as tf.Tensor[];
-            // outputs: [1,512,1] [1,512,16] (stride 16) and [1,384,1] [1,384,16] (stride 32), in any order
-            const bySize = [...res].sort((a, b) => a.size - b.size); // 384x1, 512x1, 384x16, 512x16
-            scores.push(tf.concat([bySize[1]!, bySize[0]!], 1).reshape([count]));
-            regs.push(tf.concat([bySize[3]!, bySize[2]!], 1).reshape([count, 16]));
-          }
-          return [tf.concat(scores), tf.concat(regs)] as const;
-        });
-        const [scoreT, regT] = out;
-        const logits = await scoreT.data();
-        const cut = Math.log(minScore / (1 - minScore));
-        const candidates: number[] = [];
-        for (let i = 0; i < logits.length; i++) if (logits[i]! > cut) candidates.push(i);
-        let regs: Float32Array | Int32Array | Uint8Array = new Float32Array(0);
-        if (candidates.length) regs = await regT.data();
-        tf.dispose([scoreT, regT]);
-        const found: BlazeBox[] = candidates
-          .sort((a, b) => logits[b]! - logits[a]!)
-          .map((j) => {
-            const tile = tiles[Math.floor(j / count)]!, i = j % count;
-            const scale = tile.side / size;
-            const ax = anchorXY[2 * i]!, ay = anchorXY[2 * i + 1]!;
-            const r = (k: number) => regs[j * 16 + k]!;
-            const px = (v: number) => tile.x + v * scale, py = (v: number) => tile.y + v * scale;
-            const cx = px(ax + r(0)), cy = py(ay + r(1)), bw = r(2) * scale, bh = r(3) * scale;
-            const keypoints: Array<[number, number]> = [];
-            for (let k = 0; k < 6; k++) keypoints.push([px(ax + r(4 + 2 * k)), py(ay + r(5 + 2 * k))]);
-            return { score: 1 / (1 + Math.exp(-logits[j]!)), box: { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh }, keypoints };
-          });
-        const kept: BlazeBox[] = [];
-        for (const f of found) {
-          if (f.box.width <= 1 || f.box.height <= 1) continue;
-          if (kept.every((k) => iou(k.box, f.box) < iouThreshold)) kept.push(f);
-          if (kept.length >= maxFaces) break;
-        }
-        return kept;
-      },
-      dispose: () => model.dispose(),
-    };
+    return withNet(size, async (inputs) => {
+      const [scoreT, regT] = tf.tidy(() => {
+        const outs = inputs.map((x) => (model.execute(tf.tensor4d(x, [1, size, size, 3])) as tf.Tensor[])); // the graph's batch is fixed at 1
+        const per = outs.map((res) => { const b = [...res].sort((a, c) => a.size - c.size); return [tf.concat([b[1]!, b[0]!], 1).reshape([-1]), tf.concat([b[3]!, b[2]!], 1).reshape([-1])]; });
+        return [tf.concat(per.map((p) => p[0]!)), tf.concat(per.map((p) => p[1]!))] as const;
+      });
+      const logits = (await scoreT.data()) as Float32Array;
+      scoreT.dispose();
+      return { logits, regs: async () => (await regT.data()) as Float32Array, release: () => regT.dispose() };
+    }, () => model.dispose());
   })();
 }

@@ -12,7 +12,8 @@ import { initRuntime, tf } from '../../runtime/index.ts';
 import type { Box } from '../../calculators/geometry.ts';
 import type { Point } from '../../calculators/similarity.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
-import { loadBlazeFace, type BlazeBox } from './blazeface.ts';
+import { blazeFaceOnnx, loadBlazeFace, type BlazeBox } from './blazeface.ts';
+import { landmarksOnnx, loadFaceNetsOnnx } from './onnx.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -47,8 +48,10 @@ export interface Detector {
    * a face in that box (eyes too close, points outside it) is dropped.
    */
   refine(image: { width: number; height: number; data: Uint8Array }, faces: DetectedFace[]): Promise<DetectedFace[]>;
-  /** Frees what this detector loaded for itself (BlazeFace's graph; face-api's nets are the library's own, process-wide). */
+  /** Frees what this detector loaded for itself (BlazeFace's graph, the native engine's sessions; face-api's nets are the library's own, process-wide). */
   dispose?(): void;
+  /** Which engine runs its networks: 'onnxruntime' (BlazeFace and the landmark net natively) or 'tfjs'. */
+  readonly engine?: 'onnxruntime' | 'tfjs';
   /** The landmark net on the whole image, taken as the face box (for face crops the detector missed). */
   landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
@@ -133,7 +136,9 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   if (o.kind === 'tiny' && (o.inputSize % 32 !== 0 || o.inputSize < 128 || o.inputSize > 1024)) {
     throw new FacestreamError('FS_ERR_CONFIG', `detect.inputSize must be a multiple of 32 within 128..1024, got ${o.inputSize}`);
   }
-  const blaze = o.kind === 'blazeface' ? await loadBlazeFace() : undefined;
+  // the native engine's graphs where the process runs onnxruntime (BlazeFace, and the landmark net on its boxes)
+  const native = await loadFaceNetsOnnx({ blazeface: o.kind === 'blazeface', landmarks68: o.landmarks === '68' && o.kind === 'blazeface', faceApiModelDir: o.modelDir });
+  const blaze = o.kind === 'blazeface' ? (native.blazeface ? blazeFaceOnnx(native.blazeface) : await loadBlazeFace()) : undefined;
   if (o.kind === 'tiny') await loadNet(api, 'tinyFaceDetector', 'tiny_face_detector_model-weights_manifest.json', o.modelDir);
   else if (o.kind === 'ssd') await loadNet(api, 'ssdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json', o.modelDir);
   if (o.landmarks === '68') await loadNet(api, 'faceLandmark68Net', 'face_landmark_68_model-weights_manifest.json', o.modelDir);
@@ -147,6 +152,15 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   const landmarksOnBoxes = async (found: Array<Pick<BlazeBox, 'box' | 'score'>>, image: RgbImage): Promise<DetectedFace[]> => {
     const { width: w, height: h } = image;
     const out: DetectedFace[] = [];
+    const clipped = found.map((f) => {
+      const x0 = Math.max(0, Math.round(f.box.x)), y0 = Math.max(0, Math.round(f.box.y));
+      const x1 = Math.min(w, Math.round(f.box.x + f.box.width)), y1 = Math.min(h, Math.round(f.box.y + f.box.height));
+      return { score: f.score, box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
+    }).filter((f) => f.box.width >= 4 && f.box.height >= 4);
+    if (native.landmarks68) {
+      const points = await landmarksOnnx(native.landmarks68, image, clipped.map((f) => f.box));
+      return clipped.map((f, i) => ({ score: f.score, box: f.box, landmarks5: fivePoints(points[i]!) }));
+    }
     for (const f of found) {
       const x0 = Math.max(0, Math.round(f.box.x)), y0 = Math.max(0, Math.round(f.box.y));
       const x1 = Math.min(w, Math.round(f.box.x + f.box.width)), y1 = Math.min(h, Math.round(f.box.y + f.box.height));
@@ -170,7 +184,8 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   };
 
   return {
-    dispose: () => blaze?.dispose(),
+    engine: native.blazeface ? 'onnxruntime' : 'tfjs',
+    dispose: () => { blaze?.dispose(); void native.landmarks68?.dispose(); },
     options: o,
     async detect(image) {
       checkImage(image);
