@@ -51,7 +51,7 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
 
   program.command('bench')
     .description('benchmarks, measured as ratios in one run')
-    .argument('[stage]', 'all | fold | decode | detect | models | peers | e2e', 'all')
+    .argument('[stage]', 'all | fold | decode | detect | models | engines | peers | e2e', 'all')
     .option('--json', 'print one JSON object on stdout')
     .option('--pipeline <name>', 'peers and e2e: the pipeline facestream runs (default: default)')
     .action(async (stage: string, o: { json?: boolean; pipeline?: string }) => {
@@ -69,7 +69,8 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         else if (stage === 'decode') result = await (await import('./bench/decode.ts')).benchDecode();
         else if (stage === 'detect') result = await (await import('./bench/detect.ts')).benchDetect();
         else if (stage === 'models') result = await (await import('./bench/models.ts')).benchModels();
-        else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (all, fold, decode, detect, models, peers, e2e)`);
+        else if (stage === 'engines') result = await (await import('./bench/engines.ts')).benchEngines();
+        else throw new FacestreamError('FS_ERR_USAGE', `unknown bench stage "${stage}" (all, fold, decode, detect, models, engines, peers, e2e)`);
         process.stdout.write(o.json ? JSON.stringify(result) + '\n' : JSON.stringify(result, null, 2) + '\n');
         process.exit(0);
       } catch (err) {

@@ -19,6 +19,7 @@ import { attachSocket, type SocketLayer } from './server/socket.ts';
 import { createVideoTap } from './server/video.ts';
 import { visitorService } from './models/faces/recognizer.ts';
 import { createMetrics } from './server/metrics.ts';
+import { engineInfo, onnxEngine } from './runtime/onnx.ts';
 import { tf } from './runtime/index.ts';
 import { PgStore } from './events/pgstore.ts';
 import { AggregateStore, heatmap } from './events/store.ts';
@@ -73,6 +74,8 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   let mqtt: MqttOutput | undefined;
   let socket: SocketLayer | undefined;
   const nodeId = config.node.id ?? `${os.hostname()}-${process.pid}`;
+  // the inference engine (onnxruntime or tfjs), chosen and logged once per process
+  const engine = await engineInfo();
   const store: AggregateStore | PgStore = config.storage.kind === 'postgres'
     ? await PgStore.open({ url: config.storage.url!, node: nodeId, retentionDays: config.storage.retentionDays, demographicsOnly: config.storage.demographicsOnly, minGrade: config.storage.minGrade })
     : new AggregateStore({
@@ -223,6 +226,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
     mqtt: mqtt ? () => mqtt.stats : undefined,
     alerts: () => ({ raised: alerts.counts, active: alerts.active().length }),
     tensors: () => tf.memory().numTensors,
+    engine: { info: engine, stats: (await onnxEngine())?.stats },
   });
   let httpServer: RunningHttpServer;
   let lastCpu: { at: number; cpu: NodeJS.CpuUsage } | undefined;
@@ -243,7 +247,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
         const cpuPercent = lastCpu ? (100 * ((cpu.user + cpu.system) - (lastCpu.cpu.user + lastCpu.cpu.system)) / 1000) / Math.max(1, now - lastCpu.at) : null;
         lastCpu = { at: now, cpu };
         return {
-          version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), rssBytes: process.memoryUsage().rss, cpuPercent,
+          version: PACKAGE_VERSION, node: nodeId, rtmp: { port: rtmpPort }, backend: tf.getBackend(), engine: engine.detail, rssBytes: process.memoryUsage().rss, cpuPercent,
           // what the dashboard may show: the live view, the tracks' review, their thumbnails
           features: { video: config.dashboard.video, tracks: !config.storage.demographicsOnly, snapshots: config.storage.snapshots },
         };

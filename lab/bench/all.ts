@@ -8,6 +8,7 @@ import os from 'node:os';
 import { benchDecode } from './decode.ts';
 import { benchDetect } from './detect.ts';
 import { benchE2e } from './e2e.ts';
+import { benchEngines } from './engines.ts';
 import { benchFold } from './fold.ts';
 import { benchModels } from './models.ts';
 import { benchPeers } from './peers.ts';
@@ -17,7 +18,7 @@ export async function benchAll() {
   const cpu = os.cpus();
   const t0 = Date.now();
   // one bar over the stages: a run takes several minutes
-  const bar = progress('bench', 6, { stage: 'decode' });
+  const bar = progress('bench', 7, { stage: 'decode' });
   const stage = async <T>(i: number, name: string, run: () => Promise<T>): Promise<T> => {
     bar.update(i, { stage: name });
     return run();
@@ -27,14 +28,16 @@ export async function benchAll() {
   const models = await stage(2, 'models', benchModels);
   const fold = await stage(3, 'fold', benchFold);
   const peers = await stage(4, 'peers', () => benchPeers());
-  const e2e = await stage(5, 'e2e', () => benchE2e());
-  bar.update(6, { stage: 'done' });
+  const engines = await stage(5, 'engines', () => benchEngines());
+  const e2e = await stage(6, 'e2e', () => benchE2e());
+  bar.update(7, { stage: 'done' });
   bar.stop();
   return {
     machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, tfjs backend ${models.backend}`,
     date: new Date().toISOString(),
     e2e: e2e,
     peers: peers.peers, facestream: peers.facestream, speedupVsBestPeer: peers.speedupVsBestPeer, peerFrames: `${peers.frames} frames of ${peers.clip} (${peers.size}) at 10 fps`,
+    engine: engines.engine, engines,
     attributes: models.attributes, superres: models.superres, detect: detect.detectors, decode, fold,
     seconds: Math.round((Date.now() - t0) / 1000),
   };
@@ -46,6 +49,11 @@ export function benchTable(r: All): string {
   const rows: Array<[string, string]> = [
     ['machine', r.machine],
     ['end to end, 1 stream (720p, 10 fps asked)', `${r.e2e.streams1.fps} fps, p50 ${r.e2e.streams1.p50Ms} ms, p95 ${r.e2e.streams1.p95Ms} ms, dropped ${r.e2e.streams1.dropped}`],
+    ['engine', r.engine],
+    ['native peak (1024^3 matmul)', `${r.engines.peakGflops.native} GFLOP/s at ${r.engines.peakGflops.threads} threads (${r.engines.peakGflops.native1} at 1; tfjs ${r.engines.peakGflops.tfjs})`],
+    ['attributes faces/s batch 32, onnx / tfjs', `${r.engines.attributes.onnxBatch32} / ${r.engines.attributes.tfjsBatch32} (${r.engines.attributes.onnxOverTfjsBatch32}x), ${r.engines.attributes.onnxGflops} GFLOP/s = ${r.engines.attributes.shareOfNativePeak} of the native peak`],
+    ['detector ms/frame, onnx / tfjs (talking; crowd)', JSON.stringify({ onnx: r.engines.detect.onnx, tfjs: r.engines.detect.tfjs, speedupTalking: r.engines.detect.speedupTalking, speedupCrowd: r.engines.detect.speedupCrowd })],
+    ['end to end, 4 streams (10 fps asked each)', `${r.e2e.streams4at10.fps} fps each (slowest ${r.e2e.streams4at10.minFps}), p50 ${r.e2e.streams4at10.p50Ms} ms, p95 ${r.e2e.streams4at10.p95Ms} ms, dropped ${r.e2e.streams4at10.dropped}`],
     ['end to end, 4 streams (5 fps asked each)', `${r.e2e.streams4.fps} fps each (slowest ${r.e2e.streams4.minFps}), p50 ${r.e2e.streams4.p50Ms} ms, p95 ${r.e2e.streams4.p95Ms} ms, dropped ${r.e2e.streams4.dropped}`],
     ['overload: 8 streams (10 fps asked each)', `${r.e2e.overload.fps} fps each, p95 ${r.e2e.overload.p95Ms} ms, dropped ${r.e2e.overload.dropped} of ${r.e2e.overload.frames}`],
     ['capacity, 4 streams as fast as possible', `${r.e2e.capacity.workers0.totalFps} fps without workers, ${r.e2e.capacity.workersAuto.totalFps} fps with ${r.e2e.capacity.workers} (${r.e2e.capacity.workerSpeedup}x)`],

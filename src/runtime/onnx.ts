@@ -3,7 +3,7 @@
  * ships inside the package), for the networks whose model folder holds a `model.onnx`
  * that the lab exported from the same weights (lab/onnx/export.ts).
  *
- * Which engine runs, once per process (`FACESTREAM_ENGINE` or `engine` in the config):
+ * Which engine runs, once per process (`FACESTREAM_ENGINE`):
  *   auto  the GPU path first: when tfjs' native backend runs (tfjs-node-gpu / tfjs-node),
  *         the networks stay on it; else onnxruntime-node when it loads; else tfjs (wasm).
  *   onnx  onnxruntime-node, or an error that says why it cannot load.
@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { FacestreamError } from '../errors.ts';
 import { log } from '../log.ts';
 import { initRuntime } from './index.ts';
@@ -63,7 +64,7 @@ const require = createRequire(import.meta.url);
 export function parseEngineChoice(value: string | undefined): EngineChoice {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
   if ((ENGINE_CHOICES as readonly string[]).includes(v)) return v as EngineChoice;
-  throw new FacestreamError('FS_ERR_BACKEND', `engine "${value}" is not one of ${ENGINE_CHOICES.join(', ')} (FACESTREAM_ENGINE or engine in the config)`);
+  throw new FacestreamError('FS_ERR_BACKEND', `engine "${value}" is not one of ${ENGINE_CHOICES.join(', ')}`);
 }
 
 export function parseThreads(value: string | undefined): number {
@@ -151,7 +152,8 @@ export function onnxEngine(): Promise<OnnxEngine | undefined> {
 export function engineInfo(): Promise<EngineInfo> {
   if (!chosen) {
     chosen = choose();
-    chosen.then((c) => log.info(`inference engine: ${c.info.detail}${c.info.skipped ? ` (onnxruntime skipped: ${c.info.skipped})` : ''}`), () => undefined);
+    // once per process: detector worker threads make the same choice quietly
+    chosen.then((c) => (isMainThread ? log.info : log.debug).call(log, `inference engine: ${c.info.detail}${c.info.skipped ? ` (onnxruntime skipped: ${c.info.skipped})` : ''}`), () => undefined);
     chosen.catch(() => { chosen = undefined; });
   }
   return chosen.then((c) => c.info);

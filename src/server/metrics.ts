@@ -36,6 +36,8 @@ export interface MetricsSources {
   mqtt?: () => { connected: boolean; published: number; queued: number; dropped: number } | undefined;
   alerts?: () => { raised: ReadonlyMap<string, number>; active: number };
   tensors?: () => number;
+  /** The inference engine (src/runtime/onnx.ts) and, for onnxruntime, its runs. */
+  engine?: { info: { engine: string; detail: string }; stats?: { runs: number; ms: number } };
 }
 
 export interface Metrics {
@@ -66,6 +68,17 @@ export function createMetrics(src: MetricsSources): Metrics {
     name: 'facestream_build_info', help: 'facestream\'s version, the event schema version and Node\'s version (always 1).',
     labelNames: ['version', 'schema', 'node'], registers: [registry],
   }).set({ version: PACKAGE_VERSION, schema: String(EVENT_SCHEMA_VERSION), node: process.versions.node }, 1);
+  if (src.engine) {
+    new client.Gauge({
+      name: 'facestream_engine_info', help: 'The inference engine the networks run on: onnxruntime or tfjs, with its details (always 1).',
+      labelNames: ['engine', 'detail'], registers: [registry],
+    }).set({ engine: src.engine.info.engine, detail: src.engine.info.detail }, 1);
+    const stats = src.engine.stats;
+    if (stats) {
+      counter('facestream_engine_runs_total', 'Network runs on onnxruntime (all networks, one at a time).', [], () => [[{}, stats.runs]]);
+      counter('facestream_engine_run_seconds_total', 'Seconds spent in onnxruntime runs.', [], () => [[{}, stats.ms / 1000]]);
+    }
+  }
   counter('facestream_socket_events_replayed_total', 'Events sent again to socket.io clients resuming after a reconnect.', [], () => [[{}, src.socket().replayed ?? 0]]);
   const perStream = (pick: (s: StreamMetrics) => number) => () => src.streams().map((s): Row => [{ stream: s.name }, pick(s)]);
 

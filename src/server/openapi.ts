@@ -178,7 +178,7 @@ export function openApiDocument(): object {
         get: {
           summary: 'What runs: version, node, RTMP port, tensorflow.js backend, memory and CPU, and the features switched on',
           responses: {
-            200: json({ type: 'object', required: ['version', 'node', 'rtmp', 'backend', 'rssBytes', 'cpuPercent'], properties: { version: { type: 'string' }, node: { type: 'string' }, rtmp: { type: 'object', properties: { port: { type: 'integer' } } }, backend: { type: 'string' }, rssBytes: { type: 'integer' }, cpuPercent: { type: ['number', 'null'], description: 'of one core, since the previous call' }, features: { type: 'object', properties: { video: { type: 'boolean', description: 'the live view (dashboard.video)' }, tracks: { type: 'boolean', description: 'per-track rows (/api/tracks)' }, snapshots: { type: 'boolean', description: 'thumbnails (storage.snapshots)' } } } } }),
+            200: json({ type: 'object', required: ['version', 'node', 'rtmp', 'backend', 'rssBytes', 'cpuPercent'], properties: { version: { type: 'string' }, node: { type: 'string' }, rtmp: { type: 'object', properties: { port: { type: 'integer' } } }, backend: { type: 'string' }, engine: { type: 'string', description: 'the inference engine: onnxruntime-node VERSION, PROVIDER, N threads; or tfjs BACKEND' }, rssBytes: { type: 'integer' }, cpuPercent: { type: ['number', 'null'], description: 'of one core, since the previous call' }, features: { type: 'object', properties: { video: { type: 'boolean', description: 'the live view (dashboard.video)' }, tracks: { type: 'boolean', description: 'per-track rows (/api/tracks)' }, snapshots: { type: 'boolean', description: 'thumbnails (storage.snapshots)' } } } } }),
             ...errors(401),
           },
         },
