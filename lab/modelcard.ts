@@ -27,6 +27,17 @@ function gradeTable(rows: Array<[string, Grades | undefined]>): string[] {
   return out;
 }
 
+/** UTKFace's figures by its race label (the 200-px faces, and the 64-px ones when evaluated). */
+function raceTable(utk?: Record<string, { n: number; genderAccuracy: number; ageMAE: number }>, utk64?: Record<string, { n: number; genderAccuracy: number; ageMAE: number }>): string[] {
+  if (!utk) return ['By race: the manifest has no per-race figures (evaluated before the breakdown was added).'];
+  const out = ['### By race (UTKFace\'s label)', '', '| race | faces | gender accuracy | age error (years) |' + (utk64 ? ' 64-px faces | gender | age error |' : ''), '| --- | --- | --- | --- |' + (utk64 ? ' --- | --- | --- |' : '')];
+  for (const [race, r] of Object.entries(utk)) {
+    const o = utk64?.[race];
+    out.push(`| ${race} | ${r.n} | ${pct(r.genderAccuracy)} | ${num(r.ageMAE)} |` + (utk64 ? ` ${o?.n ?? '–'} | ${pct(o?.genderAccuracy)} | ${num(o?.ageMAE)} |` : ''));
+  }
+  return out;
+}
+
 export function attributeModelCard(m: Json): string {
   const e = (m.eval ?? {}) as Json;
   const utk = (e.utkface ?? {}) as Json;
@@ -60,7 +71,7 @@ export function attributeModelCard(m: Json): string {
     '', '### By age band (UTKFace)', '',
     '| age band | faces | gender accuracy | face-api | age error (years) | face-api |', '| --- | --- | --- | --- | --- | --- |',
     ...Object.entries(byAge).map(([band, r]) => `| ${band} | ${r.n} | ${pct(r.genderAccuracy)} | ${pct(peerByAge[band]?.genderAccuracy)} | ${num(r.ageMAE)} | ${num(peerByAge[band]?.ageMAE)} |`),
-    '', 'By race: the manifest has no per-race figures yet (UTKFace labels race; the evaluation does not break it down).',
+    '', ...raceTable(utk.byRace as Record<string, { n: number; genderAccuracy: number; ageMAE: number }> | undefined, get(e, 'utkface64', 'byRace') as Record<string, { n: number; genderAccuracy: number; ageMAE: number }> | undefined),
     '', '### Grades (SA-softmax): how often each grade is given and how often it is right', '',
     ...gradeTable([['gender', sa.gender], ['age group', sa.age5], ['smile', sa.smile]]),
   ];

@@ -14,15 +14,34 @@ import { FacestreamError } from '../../src/errors.ts';
 import { mergeMembers, type Combination } from '../../src/models/attributes/ensemble.ts';
 import { HEADS, inputSide, SA_TASKS, type SaTask } from '../../src/models/attributes/network.ts';
 import { initRuntime, tf } from '../runtime.ts';
-import { loadLabelled, makeBatch, type DataDirs } from './attributes.ts';
+import { loadLabelled, makeBatch, type DataDirs, type LabelledSet } from './attributes.ts';
 import { evalAttributes, type EvalReport } from './evaluate.ts';
 import { lowResFactors, SA_SETTINGS, trainSaHead, type SaTrainReport } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
+import { exportOnnxFolder } from '../onnx/export.ts';
+
+/** Crops `idx` of `s` as one NHWC float batch (the ONNX check's input). */
+function batchOf(s: LabelledSet, idx: number[]): Float32Array {
+  return tf.tidy(() => { const b = makeBatch(s, idx); const x = Float32Array.from(b.x.dataSync()); return x; });
+}
 
 const log = createLogger('export');
 
 /** What every attribute manifest says of the model's input, data and terms. */
-const DATA = 'CelebA (8,000 aligned faces), UTKFace (7,796 crops, exact duplicates dropped), SMILEsmileD (10,521 LFW faces); validation = 20% by a hash of the file name';
+
+/** The data line of a manifest, from the faces actually loaded (each source's count). */
+export function describeData(s: LabelledSet): string {
+  const n = (source: number) => s.source.reduce((a, v) => a + (v === source ? 1 : 0), 0);
+  const f = (v: number) => v.toLocaleString('en-US');
+  const parts = [
+    n(0) && `CelebA (${f(n(0))} aligned faces, 40 attributes)`,
+    n(1) && `UTKFace (${f(n(1))} crops, exact duplicates dropped)`,
+    n(3) && `UTKFace 64x64 (${f(n(3))} more faces of the same set, exact duplicates dropped)`,
+    n(4) && `CelebA gender crops (${f(n(4))} faces of CelebA ids 063429-202599, labelled male/female only)`,
+    n(2) && `SMILEsmileD (${f(n(2))} LFW faces)`,
+  ].filter(Boolean);
+  return `${parts.join(', ')}; validation = 20% by a hash of the file name`;
+}
 const SA_FIT = 'half of it (calibration; gender and smile also on a 16-px and an 8-px copy of each face)';
 const TERMS = 'CelebA and UTKFace are released for non-commercial research use only; this model carries that restriction.';
 const manifestHead = (side: number) => ({ name: 'facestream-attributes', version: 1, created: new Date().toISOString(), input: [side, side, 3] });
@@ -67,7 +86,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     inference: { flip: true, zoom },
     training: {
       command: o.command,
-      data: `${DATA}; the SA heads are fitted on ${SA_FIT} and their figures measured on the other half`,
+      data: `${describeData(data)}; the SA heads are fitted on ${SA_FIT} and their figures measured on the other half`,
       terms: TERMS,
       ...o.trainInfo,
       saHeads: sa,
@@ -75,6 +94,7 @@ export async function finishAttributes(o: { checkpoint: string; data: DataDirs; 
     eval: report,
   };
   fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  await exportOnnxFolder(o.out, [batchOf(data, val.slice(0, 32))]); // model.onnx for the native engine, checked on real crops
   model.dispose();
   return { report, manifest };
 }
@@ -127,12 +147,13 @@ export async function exportEnsemble(o: { members: string[]; data: DataDirs; out
     },
     training: {
       command: [...recipes.map((r) => `(${r})`), home(o.command)].join(' && '),
-      data: `${DATA}; each member's SA heads are fitted on ${SA_FIT} and the figures measured on the other half`,
+      data: `${describeData(data)}; each member's SA heads are fitted on ${SA_FIT} and the figures measured on the other half`,
       terms: TERMS,
     },
     eval: report,
   };
   fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  await exportOnnxFolder(o.out, [batchOf(data, [...Array(data.n).keys()].filter((k) => data.valid[k]).slice(0, 32))]);
   models.forEach((m) => m.dispose());
   merged.dispose();
   return { report, manifest };

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/log.ts';
 import { rng } from '../../src/calculators/random.ts';
 import { foldBatchNorm } from '../../src/models/fold.ts';
 import { fileManifest, loadModel, saveModel } from '../../src/models/io.ts';
+import { exportOnnxFolder } from '../onnx/export.ts';
 import { buildCritic, buildGenerator, downscale } from '../models/superres-net.ts';
 import { progress } from '../../src/progress.ts';
 import { initRuntime, tf } from '../runtime.ts';
@@ -182,5 +183,6 @@ export async function exportSuperres(o: {
     eval: evaluation,
   };
   fs.writeFileSync(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  await exportOnnxFolder(o.out); // model.onnx for the native engine
   return { folded, manifest };
 }
