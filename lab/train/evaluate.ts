@@ -13,7 +13,7 @@ import { readInferenceSettings } from '../../src/models/attributes/model.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
-import { ageGenderFigures, evaluate, loadLabelled, predictAll, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { ageGenderFigures, evaluate, loadLabelled, predictAll, predictAllFast, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, lowResFactors, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
@@ -161,14 +161,14 @@ export async function evalAttributes(opts: {
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const utkRows: AgeGenderRow[] = [];
   const celebaGenderOk: boolean[] = [];
-  const metrics = evaluate(model, s, idx, flip, { utkRows, celebaGenderOk });
+  const metrics = evaluate(model, s, idx, flip, { utkRows, celebaGenderOk }, await predictAllFast(model, s, idx, 128, flip));
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
   // One pass over the SA faces and their low-resolution copies; the first block is the faces as they are.
   const factors = lowResFactors(s.size, LOW_RES_PX);
   const lowRes = withDegradedCopies(s, saIdx, factors);
-  const lowOut = predictAll(model, lowRes.set, lowRes.idx, 128, flip);
+  const lowOut = await predictAllFast(model, lowRes.set, lowRes.idx, 128, flip);
   const { sa, byAge } = saFigures(model, s, saIdx, lowOut.map((h) => h.slice(0, saIdx.length)));
   const byResolution = Object.fromEntries(factors.map((f, c) => [
     `${s.size / f}px`, saOn(model, lowOut, lowRes.set, lowRes.idx, saIdx.map((_, j) => (c + 1) * saIdx.length + j)),

@@ -8,7 +8,7 @@ import { saveModel } from '../io.ts';
 import { buildReferenceNet, randomizeBatchNorm } from '../../../lab/models/reference.ts';
 import { buildAttributeNet, setDropoutSeeds } from '../../../lab/models/attributes-net.ts';
 import { loadAttributeModel, readInferenceSettings, resizeCrop } from './model.ts';
-import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, type AgeGenderRow, type LabelledSet } from '../../../lab/train/attributes.ts';
+import { byAgeClass, evaluate, jitterCrop, multiTaskLoss, makeBatch, predictAll, predictAllFast, type AgeGenderRow, type LabelledSet } from '../../../lab/train/attributes.ts';
 import { FacestreamError } from '../../errors.ts';
 import { GradientThreads, shareGradients, splitShares, trainableVariables } from '../../../lab/train/parallel.ts';
 
@@ -163,6 +163,26 @@ describe('attribute network and model', () => {
     await saveModel(other, dir);
     await expect(loadAttributeModel(dir)).rejects.toThrow(FacestreamError);
     await expect(loadAttributeModel(dir)).rejects.toThrow(/not a facestream attribute model/);
+  });
+
+  it('evaluation on onnxruntime (the folded copy, mirror pass included) gives the outputs tfjs gives', async () => {
+    const net = buildAttributeNet({ seed: 9 });
+    randomizeBatchNorm(net, 9);
+    const { model: folded } = await foldBatchNorm(net);
+    const s = tinySet();
+    const idx = [0, 1, 2, 3, 4, 5];
+    for (const flip of [false, true]) {
+      const a = predictAll(folded, s, idx, 4, flip), b = await predictAllFast(folded, s, idx, 4, flip);
+      a.forEach((head, h) => head.forEach((row, i) => row.forEach((v, k) => expect(Math.abs(v - b[h]![i]![k]!)).toBeLessThan(1e-4))));
+    }
+    const fast = evaluate(folded, s, idx, false, {}, await predictAllFast(folded, s, idx)), slow = evaluate(folded, s, idx);
+    expect(fast.celeba!.meanAccuracy).toBe(slow.celeba!.meanAccuracy);
+    expect(fast.utkface!.genderAccuracy).toBe(slow.utkface!.genderAccuracy);
+    expect(fast.utkface!.ageMAE).toBeCloseTo(slow.utkface!.ageMAE, 2);
+    expect(fast.smile!.accuracy).toBe(slow.smile!.accuracy);
+    // the unfolded network (BatchNorm layers) has no ONNX mapping: tfjs answers
+    expect(await predictAllFast(net, s, idx)).toEqual(predictAll(net, s, idx));
+    [net, folded].forEach((m) => m.dispose());
   });
 
   it('a model of another input size takes the 64-px crops resampled to its own, and names an input that is not a crop', async () => {
