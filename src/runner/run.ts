@@ -85,18 +85,22 @@ export interface RunningStream {
   stop(): Promise<StreamEnded>;
 }
 
+/** A stage with the name of the element that made it (the stage timings' key). */
+export type NamedStage = Stage & { readonly element: string };
+
 /** The stages after ingest, models loaded: a bad model file is an error here, before any decoding. */
-export async function createStages(pipeline: PipelineConfig, context: ElementContext): Promise<Stage[]> {
+export async function createStages(pipeline: PipelineConfig, context: ElementContext): Promise<NamedStage[]> {
   const ctx: ElementContext = { ...context, elements: pipeline.elements };
-  const stages: Stage[] = [];
+  const stages: NamedStage[] = [];
+  const named = (stage: Stage, element: string): NamedStage => Object.assign(stage, { element });
   for (const { element, options } of pipeline.elements.slice(1)) {
     const def = getElement(element);
     if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
-    stages.push(await def.create(options, ctx));
+    stages.push(named(await def.create(options, ctx), element));
   }
   // with tracks, `report` comes last: it emits the track events once the frame's answers exist
   const track = pipeline.elements.find((e) => e.element === 'track');
-  if (track) stages.push(createReportStage(track.options as Parameters<typeof createReportStage>[0], ctx));
+  if (track) stages.push(named(createReportStage(track.options as Parameters<typeof createReportStage>[0], ctx), 'report'));
   return stages;
 }
 
@@ -166,7 +170,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     ...(opts.onSnapshot ? { snapshot: opts.onSnapshot } : {}),
     ...(opts.visitors ? { visitors: opts.visitors } : {}),
   };
-  let stages: Stage[] = [];
+  let stages: NamedStage[] = [];
   let format: { width: number; height: number } | undefined;
 
   const run = async () => {
@@ -194,15 +198,14 @@ export function startStream(opts: StreamOptions): RunningStream {
         }
       },
     });
-    const names = [...opts.pipeline.elements.slice(1).map((e) => e.element), ...(stages.length > opts.pipeline.elements.length - 1 ? ['report'] : [])];
     const analyse = async (frame: Frame) => {
       let item: unknown = frame;
       let t = performance.now();
       observeStage('wait', Math.max(0, Date.now() - frame.wallMs));
-      for (const [i, stage] of stages.entries()) {
+      for (const stage of stages) {
         item = await stage.process(item);
         const now = performance.now();
-        observeStage(names[i] ?? `stage${i}`, now - t);
+        observeStage(stage.element, now - t);
         t = now;
       }
       return item;
