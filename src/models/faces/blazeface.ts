@@ -63,18 +63,26 @@ export function squareInput(image: RgbImage, x0: number, y0: number, side: numbe
   const scale = side / size;
   const out = new Float32Array(size * size * 3).fill(-1);
   const cols = Math.min(size, Math.ceil((w - x0) / scale)), rows = Math.min(size, Math.ceil((h - y0) / scale));
+  // per output column: the two source byte offsets and the weight
+  const xa = new Int32Array(cols), xb = new Int32Array(cols), fxs = new Float32Array(cols);
+  for (let x = 0; x < cols; x++) {
+    const sx = Math.min(x0 + x * scale, w - 1);
+    const a = Math.floor(sx);
+    xa[x] = a * 3; xb[x] = Math.min(a + 1, w - 1) * 3; fxs[x] = sx - a;
+  }
+  const k = 1 / 127.5;
   for (let y = 0; y < rows; y++) {
     const sy = Math.min(y0 + y * scale, h - 1);
-    const ya = Math.floor(sy), yb = Math.min(ya + 1, h - 1), fy = sy - ya;
-    for (let x = 0; x < cols; x++) {
-      const sx = Math.min(x0 + x * scale, w - 1);
-      const xa = Math.floor(sx), xb = Math.min(xa + 1, w - 1), fx = sx - xa;
-      const p00 = (ya * w + xa) * 3, p01 = (ya * w + xb) * 3, p10 = (yb * w + xa) * 3, p11 = (yb * w + xb) * 3;
-      const o = (y * size + x) * 3;
+    const ya = Math.floor(sy), fy = sy - ya;
+    const ra = ya * w * 3, rb = Math.min(ya + 1, h - 1) * w * 3;
+    let o = y * size * 3;
+    for (let x = 0; x < cols; x++, o += 3) {
+      const a = xa[x]!, b = xb[x]!, fx = fxs[x]!;
       for (let c = 0; c < 3; c++) {
-        const top = data[p00 + c]! + (data[p01 + c]! - data[p00 + c]!) * fx;
-        const bot = data[p10 + c]! + (data[p11 + c]! - data[p10 + c]!) * fx;
-        out[o + c] = (top + (bot - top) * fy) / 127.5 - 1;
+        const p00 = data[ra + a + c]!, p01 = data[ra + b + c]!, p10 = data[rb + a + c]!, p11 = data[rb + b + c]!;
+        const top = p00 + (p01 - p00) * fx;
+        const bot = p10 + (p11 - p10) * fx;
+        out[o + c] = (top + (bot - top) * fy) * k - 1;
       }
     }
   }

@@ -82,22 +82,29 @@ export function landmarkInput(image: RgbImage, box: { x0: number; y0: number; x1
   const before = diff - Math.round(diff * 0.5);
   const ox = cw < ch ? before : 0, oy = ch < cw ? before : 0;
   const scale = side / LANDMARK_INPUT;
-  const w = image.width;
-  const px = (sx: number, sy: number, c: number) => {
-    const x = sx - ox, y = sy - oy;
-    if (x < 0 || y < 0 || x >= cw || y >= ch) return 0;
-    return image.data[((box.y0 + y) * w + box.x0 + x) * 3 + c]!;
+  const n = LANDMARK_INPUT;
+  // per output column and row: the two source offsets in the frame's bytes (-1 in the padding) and the weight
+  const axis = (inside: number, pad: number, origin: number, stride: number) => {
+    const a = new Int32Array(n), b = new Int32Array(n), f = new Float32Array(n);
+    const at = (i: number) => (i - pad >= 0 && i - pad < inside ? (origin + i - pad) * stride : -1);
+    for (let i = 0; i < n; i++) {
+      const v = Math.min(i * scale, side - 1);
+      const lo = Math.floor(v), hi = Math.min(lo + 1, side - 1);
+      a[i] = at(lo); b[i] = at(hi); f[i] = v - lo;
+    }
+    return { a, b, f };
   };
-  for (let y = 0; y < LANDMARK_INPUT; y++) {
-    const sy = Math.min(y * scale, side - 1);
-    const ya = Math.floor(sy), yb = Math.min(ya + 1, side - 1), fy = sy - ya;
-    for (let x = 0; x < LANDMARK_INPUT; x++) {
-      const sx = Math.min(x * scale, side - 1);
-      const xa = Math.floor(sx), xb = Math.min(xa + 1, side - 1), fx = sx - xa;
-      const o = at + (y * LANDMARK_INPUT + x) * 3;
+  const cols = axis(cw, ox, box.x0, 3), rows = axis(ch, oy, box.y0, image.width * 3);
+  const d = image.data;
+  for (let y = 0; y < n; y++) {
+    const ra = rows.a[y]!, rb = rows.b[y]!, fy = rows.f[y]!;
+    for (let x = 0; x < n; x++) {
+      const ca = cols.a[x]!, cb = cols.b[x]!, fx = cols.f[x]!;
+      const o = at + (y * n + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const top = px(xa, ya, c) + (px(xb, ya, c) - px(xa, ya, c)) * fx;
-        const bot = px(xa, yb, c) + (px(xb, yb, c) - px(xa, yb, c)) * fx;
+        const p00 = ra >= 0 && ca >= 0 ? d[ra + ca + c]! : 0, p01 = ra >= 0 && cb >= 0 ? d[ra + cb + c]! : 0;
+        const p10 = rb >= 0 && ca >= 0 ? d[rb + ca + c]! : 0, p11 = rb >= 0 && cb >= 0 ? d[rb + cb + c]! : 0;
+        const top = p00 + (p01 - p00) * fx, bot = p10 + (p11 - p10) * fx;
         out[o + c] = top + (bot - top) * fy;
       }
     }
