@@ -9,11 +9,11 @@
  * count sampled every second (first, last and maximum).
  */
 import { engineInfo } from '../../src/runtime/onnx.ts';
+import { resolveWorkers } from '../../src/operators/detect.ts';
 import { loadPipeline } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
 import type { Frame } from '../../src/ingest/fromSource.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
-import { autoWorkers } from '../../src/models/faces/pool.ts';
 import { attributeBatchStats } from '../../src/operators/attributes.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
 import { benchClip } from './clip.ts';
@@ -97,12 +97,15 @@ export async function runStreams(
  */
 export async function benchCapacity(opts: { pipeline?: string } = {}): Promise<{ workers0: { totalFps: number; p95Ms: number }; workers: number; workersAuto: { totalFps: number; p95Ms: number }; workerSpeedup: number; [k: string]: unknown }> {
   const out: Record<string, { totalFps: number; p95Ms: number }> = {};
+  // what auto starts for the pipeline's detector on this process's engine
+  const detect = loadPipeline(opts.pipeline ?? 'default').elements.find((e) => e.element === 'detect');
+  const autoCount = await resolveWorkers('auto', String(detect?.options.model ?? 'blazeface'));
   for (const workers of [0, 1, 'auto'] as const) {
     const r = await runStreams(4, 10, { ...opts, realtime: false, workers });
-    out[`workers${workers === 'auto' ? `Auto${autoWorkers()}` : workers}`] = { totalFps: r.totalFps, p95Ms: r.p95Ms };
+    out[`workers${workers === 'auto' ? `Auto${autoCount}` : workers}`] = { totalFps: r.totalFps, p95Ms: r.p95Ms };
   }
-  const none = out.workers0!, auto = out[`workersAuto${autoWorkers()}`]!;
-  return { ...out, workers0: none, workers: autoWorkers(), workersAuto: auto, workerSpeedup: round(auto.totalFps / none.totalFps, 2) };
+  const none = out.workers0!, auto = out[`workersAuto${autoCount}`]!;
+  return { ...out, workers0: none, workers: autoCount, workersAuto: auto, workerSpeedup: round(auto.totalFps / none.totalFps, 2) };
 }
 
 export async function benchE2e(opts: { pipeline?: string } = {}) {
