@@ -13,7 +13,7 @@ import { fromSource, type Frame } from '../src/ingest/fromSource.ts';
 import { faceApiModelDir, loadDetector, type DetectedFace, type Detector } from '../src/models/faces/detector.ts';
 import { FACE_NETS_DIR, faceNetMismatch } from '../src/models/faces/onnx.ts';
 import { resetEngineChoice } from '../src/runtime/onnx.ts';
-import { video } from './helpers.ts';
+import { onnxruntimeInstalled, video } from './helpers.ts';
 
 let frames: Frame[] = [];
 const detectors: Record<'tfjs' | 'onnx', Detector | undefined> = { tfjs: undefined, onnx: undefined };
@@ -30,6 +30,7 @@ async function detectorOn(engine: 'tfjs' | 'onnx'): Promise<Detector> {
 }
 
 beforeAll(async () => {
+  if (!onnxruntimeInstalled) return;
   const load = async (f: string, n: number, maxWidth?: number) => (await lastValueFrom(fromSource(video(f), { fps: 5, maxWidth }).pipe(toArray()))).slice(0, n);
   frames = [...(await load('talking-d0.mp4', 10)), ...(await load('talking-d9.mp4', 10)), ...(await load('pedestrians-1080p.mp4', 10, 1280))];
   detectors.tfjs = await detectorOn('tfjs');
@@ -38,7 +39,7 @@ beforeAll(async () => {
 
 afterAll(() => { detectors.tfjs?.dispose?.(); detectors.onnx?.dispose?.(); });
 
-describe('face networks on onnxruntime (models/faces)', () => {
+describe.skipIf(!onnxruntimeInstalled)('face networks on onnxruntime (models/faces)', () => {
   it('find the faces tfjs finds: same boxes within 1 px, same 5 points within 0.05 px, same recall', async () => {
     expect(detectors.tfjs!.engine).toBe('tfjs');
     expect(detectors.onnx!.engine).toBe('onnxruntime');

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -6,6 +7,19 @@ import path from 'node:path';
 import { dataDir } from '../src/data.ts';
 
 export const video = (name: string) => path.join(dataDir(), 'video', name);
+
+/**
+ * Whether the optional onnxruntime-node resolves here: the native engine's tests run only
+ * where it does; everything else passes without it (the wasm fallback).
+ */
+export const onnxruntimeInstalled: boolean = (() => {
+  try {
+    createRequire(import.meta.url).resolve('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** Whether a process runs (a zombie, dead and waiting to be reaped by init, does not). */
 export function pidAlive(pid: number | undefined): boolean {

@@ -18,6 +18,7 @@ import { cropOne } from '../train/crops.ts';
 import { compareWithTfjs, exportOnnxFolder, layersToOnnx } from './export.ts';
 import { encodeModel } from './proto.ts';
 import '../../src/models/superres/network.ts';
+import { onnxruntimeInstalled } from '../../test/helpers.ts';
 
 const models = path.join(PROJECT_ROOT, 'models');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-onnx-'));
@@ -49,7 +50,7 @@ function batch(side: number): Float32Array {
 }
 
 describe('ONNX export (lab/onnx/export.ts)', () => {
-  it('the attribute model and TRGAN x4/x8 give tfjs\' outputs within 1e-4 on real faces', async () => {
+  it.skipIf(!onnxruntimeInstalled)('the attribute model and TRGAN x4/x8 give tfjs\' outputs within 1e-4 on real faces', async () => {
     for (const [dir, side] of [['attributes', 64], ['superres/x4', 16], ['superres/x8', 8]] as const) {
       const model = await loadModel(path.join(models, dir));
       const file = path.join(tmp, `${dir.replace('/', '-')}.onnx`);
@@ -72,7 +73,7 @@ describe('ONNX export (lab/onnx/export.ts)', () => {
     m.dispose();
   });
 
-  it('the product runs model.onnx on onnxruntime with the answers of tfjs, and a stale one not at all', async () => {
+  it.skipIf(!onnxruntimeInstalled)('the product runs model.onnx on onnxruntime with the answers of tfjs, and a stale one not at all', async () => {
     const crops = faces.map((data) => ({ width: 64, height: 64, data }));
     process.env.FACESTREAM_ENGINE = 'tfjs';
     const onTfjs = await loadAttributeModel();

@@ -165,7 +165,7 @@ describe('attribute network and model', () => {
     await expect(loadAttributeModel(dir)).rejects.toThrow(/not a facestream attribute model/);
   });
 
-  it('evaluation on onnxruntime (the folded copy, mirror pass included) gives the outputs tfjs gives', async () => {
+  it('evaluation on onnxruntime (the folded copy, mirror pass included; tfjs where onnxruntime-node is absent) gives the outputs tfjs gives', async () => {
     const net = buildAttributeNet({ seed: 9 });
     randomizeBatchNorm(net, 9);
     const { model: folded } = await foldBatchNorm(net);
