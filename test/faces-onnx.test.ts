@@ -1,7 +1,8 @@
 /**
  * The face networks on the native engine against their tfjs originals, on the shared
  * clips: BlazeFace (with tiles) and the 68-point landmark net converted to ONNX give the
- * same faces (boxes within 1 px, alignment points within 0.05 px) and the same recall;
+ * same faces (boxes within 1 px, alignment points within 0.05 px) and the same recall, the
+ * recognition net the same embeddings;
  * a graph whose package weights changed is not used.
  */
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromSource, type Frame } from '../src/ingest/fromSource.ts';
 import { faceApiModelDir, loadDetector, type DetectedFace, type Detector } from '../src/models/faces/detector.ts';
 import { FACE_NETS_DIR, faceNetMismatch } from '../src/models/faces/onnx.ts';
+import { loadRecognizer, recognitionChip } from '../src/models/faces/recognizer.ts';
 import { resetEngineChoice } from '../src/runtime/onnx.ts';
 import { onnxruntimeInstalled, video } from './helpers.ts';
 
@@ -70,7 +72,29 @@ describe.skipIf(!onnxruntimeInstalled)('face networks on onnxruntime (models/fac
     expect(worstPoint).toBeLessThan(0.05);
   });
 
+  it('the recognition net (unique visitors) gives tfjs\' embeddings within 1e-4 on real faces\' chips', async () => {
+    const on = async (engine: 'tfjs' | 'onnx') => {
+      process.env.FACESTREAM_ENGINE = engine;
+      resetEngineChoice();
+      try { return await loadRecognizer(); } finally { delete process.env.FACESTREAM_ENGINE; resetEngineChoice(); }
+    };
+    const [a, b] = [await on('tfjs'), await on('onnx')];
+    let chips = 0, worst = 0;
+    for (const f of frames.filter((_, i) => i % 4 === 0)) {
+      for (const face of await detectors.onnx!.detect(f)) {
+        const chip = recognitionChip(f, face.landmarks5);
+        const [x, y] = [await a.embed(chip), await b.embed(chip)];
+        expect(y).toHaveLength(128);
+        x.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - y[i]!)); });
+        chips++;
+      }
+    }
+    expect(chips).toBeGreaterThan(5);
+    expect(worst).toBeLessThan(1e-4);
+  });
+
   it('the shipped graphs match the installed packages; a changed package weight file is caught', () => {
+    expect(faceNetMismatch('recognition', faceApiModelDir())).toBeUndefined();
     expect(faceNetMismatch('blazeface', faceApiModelDir())).toBeUndefined();
     expect(faceNetMismatch('landmarks68', faceApiModelDir())).toBeUndefined();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-facenets-'));

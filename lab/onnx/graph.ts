@@ -195,6 +195,103 @@ export function landmarkNetToOnnx(params: LandmarkParams): OnnxGraph {
   return { name: 'face_landmark_68', nodes, initializers, inputs: [{ name: input, dims: ['batch', 112, 112, 3] }], outputs: [{ name: 'landmarks', dims: ['batch', 136] }] };
 }
 
+/**
+ * face-api's recognition net (a ResNet-34 like dlib's; 150x150 RGB 0-255 in, 128 numbers
+ * out) from the library's loaded parameters -> ONNX, as its code runs it: each conv with
+ * its per-channel scale layer, the weights kept as the library's uint8 (`quantization`:
+ * its manifest's scale and minimum per weight), residual blocks, the
+ * down-sampling blocks' average-pooled shortcut padded with zero channels and the main
+ * path padded with a zero row and column where the sizes differ, global mean, the dense
+ * layer.
+ */
+export function recognitionNetToOnnx(params: RecognitionParams, quantization: Map<string, { scale: number; min: number }> = new Map()): OnnxGraph {
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxTensor[] = [];
+  let id = 0;
+  const node = (op: string, inputs: string[], attributes?: OnnxNode['attributes']) => {
+    const out = `${op.toLowerCase()}_${id++}`;
+    nodes.push({ op, inputs, outputs: [out], name: out, ...(attributes ? { attributes } : {}) });
+    return out;
+  };
+  const f32 = (n: string, t: tf.Tensor, shape?: number[]) => { initializers.push({ name: n, dims: shape ?? t.shape, data: Float32Array.from(t.dataSync()) }); return n; };
+  const i64 = (n: string, v: number[]) => { initializers.push({ name: n, dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) }); return n; };
+  /**
+   * A weight as the library shipped it: uint8 with its scale and minimum (dequantized in the
+   * graph, value = q x scale + min, folded to float32 when the session loads), where the
+   * manifest quantized it and every value round-trips; else float32.
+   */
+  const weight = (n: string, t: tf.Tensor, perm?: number[]) => {
+    const q = quantization.get(n);
+    const moved = tf.tidy(() => (perm ? tf.transpose(t, perm) : t.clone()));
+    try {
+      if (q) {
+        const v = moved.dataSync() as Float32Array;
+        const bytes = Uint8Array.from(v, (x) => Math.round((x - q.min) / q.scale));
+        if (bytes.every((b, i) => Math.fround(b * q.scale + q.min) === v[i] || Math.abs(b * q.scale + q.min - v[i]!) < 1e-7)) {
+          initializers.push({ name: `${n}/q`, dims: moved.shape, data: bytes });
+          initializers.push({ name: `${n}/scale`, dims: [], data: Float32Array.of(q.scale) }, { name: `${n}/min`, dims: [], data: Float32Array.of(q.min) });
+          return node('Add', [node('Mul', [node('Cast', [`${n}/q`], { to: 1 }), `${n}/scale`]), `${n}/min`]);
+        }
+      }
+      return f32(n, moved);
+    } finally {
+      moved.dispose();
+    }
+  };
+  // a conv and its per-channel scale layer; `down`: stride 2, no padding; else stride 1, 'same'
+  const conv = (x: string, p: RecognitionConv, at: string, relu: boolean, down: boolean, size: number) => {
+    const [kh, kw, , cout] = p.conv.filters.shape as number[];
+    const y = node('Conv', [x, weight(`${at}/conv/filters`, p.conv.filters, [3, 2, 0, 1]), f32(`${at}/conv/bias`, p.conv.bias)], { kernel_shape: [kh!, kw!], strides: down ? [2, 2] : [1, 1], ...(down ? {} : { pads: [(kh! - 1) / 2, (kw! - 1) / 2, (kh! - 1) / 2, (kw! - 1) / 2] }) });
+    const scaled = node('Add', [node('Mul', [y, f32(`${at}/scale/weights`, p.scale.weights, [1, cout!, 1, 1])]), f32(`${at}/scale/biases`, p.scale.biases, [1, cout!, 1, 1])]);
+    return { out: relu ? node('Relu', [scaled]) : scaled, size: down ? Math.floor((size - kh!) / 2) + 1 : size, channels: cout! };
+  };
+  const residual = (x: string, p: RecognitionResidual, at: string, size: number) => {
+    const a = conv(x, p.conv1, `${at}/conv1`, true, false, size);
+    const b = conv(a.out, p.conv2, `${at}/conv2`, false, false, size);
+    return { out: node('Relu', [node('Add', [b.out, x])]), size, channels: b.channels };
+  };
+  const residualDown = (x: string, p: RecognitionResidual, at: string, size: number, channels: number) => {
+    const a = conv(x, p.conv1, `${at}/conv1`, true, true, size);
+    const b = conv(a.out, p.conv2, `${at}/conv2`, false, false, a.size);
+    let main = b.out;
+    const pooledSize = Math.floor(size / 2);
+    let pooled = node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+    if (pooledSize !== b.size) main = node('Pad', [main, i64(`${at}/pad_main`, [0, 0, 0, 0, 0, 0, pooledSize - b.size, pooledSize - b.size])], { mode: 'constant' });
+    if (channels !== b.channels) pooled = node('Pad', [pooled, i64(`${at}/pad_short`, [0, 0, 0, 0, 0, b.channels - channels, 0, 0])], { mode: 'constant' });
+    return { out: node('Relu', [node('Add', [pooled, main])]), size: pooledSize, channels: b.channels };
+  };
+  const mean = tf.tensor1d([122.782, 117.001, 104.298]);
+  const inv = tf.scalar(1 / 255);
+  let x = node('Transpose', [node('Mul', [node('Sub', ['face', f32('mean_rgb', mean)]), f32('inv_255', inv)])], { perm: toNchw });
+  tf.dispose([mean, inv]);
+  let r = conv(x, params.conv32_down, 'conv32_down', true, true, 150);
+  x = node('MaxPool', [r.out], { kernel_shape: [3, 3], strides: [2, 2] });
+  let size = Math.floor((r.size - 3) / 2) + 1, channels = r.channels;
+  const blocks: Array<[keyof RecognitionParams, boolean]> = [
+    ['conv32_1', false], ['conv32_2', false], ['conv32_3', false], ['conv64_down', true], ['conv64_1', false], ['conv64_2', false], ['conv64_3', false],
+    ['conv128_down', true], ['conv128_1', false], ['conv128_2', false], ['conv256_down', true], ['conv256_1', false], ['conv256_2', false], ['conv256_down_out', true],
+  ];
+  for (const [name, down] of blocks) {
+    const p = params[name] as RecognitionResidual;
+    const o = down ? residualDown(x, p, name, size, channels) : residual(x, p, name, size);
+    x = o.out; size = o.size; channels = o.channels;
+  }
+  const pooled = node('Flatten', [node('GlobalAveragePool', [x])], { axis: 1 });
+  const y = node('MatMul', [pooled, weight('fc', params.fc)]);
+  nodes.push({ op: 'Identity', inputs: [y], outputs: ['descriptor'], name: 'descriptor' });
+  return { name: 'face_recognition', nodes, initializers, inputs: [{ name: 'face', dims: ['batch', 150, 150, 3] }], outputs: [{ name: 'descriptor', dims: ['batch', 128] }] };
+}
+
+interface RecognitionConv { conv: { filters: tf.Tensor; bias: tf.Tensor }; scale: { weights: tf.Tensor; biases: tf.Tensor } }
+interface RecognitionResidual { conv1: RecognitionConv; conv2: RecognitionConv }
+export interface RecognitionParams {
+  conv32_down: RecognitionConv; conv32_1: RecognitionResidual; conv32_2: RecognitionResidual; conv32_3: RecognitionResidual;
+  conv64_down: RecognitionResidual; conv64_1: RecognitionResidual; conv64_2: RecognitionResidual; conv64_3: RecognitionResidual;
+  conv128_down: RecognitionResidual; conv128_1: RecognitionResidual; conv128_2: RecognitionResidual;
+  conv256_down: RecognitionResidual; conv256_1: RecognitionResidual; conv256_2: RecognitionResidual; conv256_down_out: RecognitionResidual;
+  fc: tf.Tensor;
+}
+
 interface ConvParams { filters: tf.Tensor; bias: tf.Tensor }
 interface SeparableParams { depthwise_filter: tf.Tensor; pointwise_filter: tf.Tensor; bias: tf.Tensor }
 interface DenseParams { conv0: ConvParams | SeparableParams; conv1: SeparableParams; conv2: SeparableParams; conv3: SeparableParams }
@@ -204,6 +301,7 @@ export interface LandmarkParams { dense0: DenseParams; dense1: DenseParams; dens
 export const FACE_NETS = {
   blazeface: { package: '@vladmandic/human', files: ['models/blazeface.json', 'models/blazeface.bin'], licence: 'MIT (@vladmandic/human; the model is MediaPipe\'s BlazeFace, Apache-2.0)' },
   landmarks68: { package: '@vladmandic/face-api', files: ['model/face_landmark_68_model-weights_manifest.json', 'model/face_landmark_68_model.bin'], licence: 'MIT (@vladmandic/face-api, after justadudewhohacks/face-api.js)' },
+  recognition: { package: '@vladmandic/face-api', files: ['model/face_recognition_model-weights_manifest.json', 'model/face_recognition_model.bin'], licence: 'MIT (@vladmandic/face-api, after justadudewhohacks/face-api.js; the network is dlib\'s ResNet face descriptor, Boost licence)' },
 } as const;
 
 export type FaceNet = keyof typeof FACE_NETS;
@@ -269,6 +367,22 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
     const ref = await net.forward(x); // a square 112-px input: the net's own 0-1 coordinates
     entries.landmarks68 = { file: 'face_landmark_68.onnx', bytes: bytes.length, sha256: sha(bytes), source: source('landmarks68'), maxAbsDiffVsTfjs: await compare(file, { face: x }, { landmarks: ref.dataSync() as Float32Array }) };
     tf.dispose([x, ref]);
+  }
+  // the recognition net (unique visitors)
+  {
+    const api = faceApi();
+    await loadNet(api, 'faceRecognitionNet', 'face_recognition_model-weights_manifest.json', faceApiModelDir());
+    const net = api.nets.faceRecognitionNet as unknown as { params: RecognitionParams; computeFaceDescriptor(x: tf.Tensor): Promise<Float32Array> };
+    const spec = JSON.parse(fs.readFileSync(path.join(faceApiModelDir(), 'face_recognition_model-weights_manifest.json'), 'utf8')) as Array<{ weights: Array<{ name: string; quantization?: { scale: number; min: number } }> }>;
+    const quant = new Map(spec.flatMap((g) => g.weights).filter((w) => w.quantization).map((w) => [w.name, w.quantization!] as const));
+    const bytes = encodeModel(recognitionNetToOnnx(net.params, quant), { producer: 'facestream lab/onnx/graph.ts' });
+    const file = path.join(out, 'face_recognition.onnx');
+    fs.writeFileSync(file, bytes);
+    const x = tf.tidy(() => tf.add(tf.mul(tf.sin(tf.mul(tf.range(0, 150 * 150 * 3), 0.07)), 127), 128).reshape([150, 150, 3]));
+    const ref = await net.computeFaceDescriptor(x);
+    const x4 = tf.tidy(() => tf.expandDims(x, 0));
+    entries.recognition = { file: 'face_recognition.onnx', bytes: bytes.length, sha256: sha(bytes), source: source('recognition'), maxAbsDiffVsTfjs: await compare(file, { face: x4 }, { descriptor: ref }) };
+    tf.dispose([x, x4]);
   }
   const manifest = { name: 'facestream-face-nets', created: new Date().toISOString(), command: 'facestream export onnx-faces', exporter: 'lab/onnx/graph.ts', opset: 13, nets: entries };
   fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));

@@ -32,12 +32,12 @@ class Writer {
 }
 
 /** TensorProto.DataType values the exporter uses. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7 } as const;
 
 export type AttributeValue = number | string | number[] | { ints: number[] } | { floats: number[] };
 
 export interface OnnxNode { op: string; inputs: string[]; outputs: string[]; name?: string; attributes?: Record<string, AttributeValue> }
-export interface OnnxTensor { name: string; dims: number[]; data: Float32Array | BigInt64Array }
+export interface OnnxTensor { name: string; dims: number[]; data: Float32Array | BigInt64Array | Uint8Array }
 /** A graph input or output: element type FLOAT, each dim a size or a symbolic name. */
 export interface OnnxValue { name: string; dims: Array<number | string> }
 export interface OnnxGraph { name: string; nodes: OnnxNode[]; initializers: OnnxTensor[]; inputs: OnnxValue[]; outputs: OnnxValue[] }
@@ -64,7 +64,7 @@ function attribute(name: string, v: AttributeValue): Writer {
 function tensor(t: OnnxTensor): Writer {
   const w = new Writer();
   for (const d of t.dims) w.int(1, d);
-  w.int(2, t.data instanceof Float32Array ? DataType.FLOAT : DataType.INT64);
+  w.int(2, t.data instanceof Float32Array ? DataType.FLOAT : t.data instanceof Uint8Array ? DataType.UINT8 : DataType.INT64);
   w.string(8, t.name);
   // raw_data is little-endian; typed arrays are in the platform's order (little-endian on every platform Node runs on)
   w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));

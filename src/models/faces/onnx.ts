@@ -1,6 +1,6 @@
 /**
- * The face networks on the native engine: BlazeFace and face-api's 68-point landmark net
- * as ONNX graphs (models/faces/, made by `facestream export onnx-faces` from the weights
+ * The face networks on the native engine: BlazeFace, face-api's 68-point landmark net and
+ * its recognition net (unique visitors) as ONNX graphs (models/faces/, made by `facestream export onnx-faces` from the weights
  * inside @vladmandic/human and @vladmandic/face-api). A graph is used only while the
  * installed package's weight files still have the sha256 the manifest recorded (an
  * upgraded package falls back to its tfjs nets, with a warning), and only when the process
@@ -33,7 +33,11 @@ function packageDir(pkg: string, faceApiModelDir: string): string {
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /** Why `net`'s graph in `dir` cannot stand for the installed package's weights, or undefined when it can. */
-export function faceNetMismatch(net: 'blazeface' | 'landmarks68', faceApiModelDir: string, dir = FACE_NETS_DIR): string | undefined {
+export type FaceNetName = 'blazeface' | 'landmarks68' | 'recognition';
+
+const FILES: Record<FaceNetName, string> = { blazeface: 'blazeface.onnx', landmarks68: 'face_landmark_68.onnx', recognition: 'face_recognition.onnx' };
+
+export function faceNetMismatch(net: FaceNetName, faceApiModelDir: string, dir = FACE_NETS_DIR): string | undefined {
   let entry: NetEntry | undefined;
   try {
     entry = (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { nets?: Record<string, NetEntry> }).nets?.[net];
@@ -53,17 +57,16 @@ export function faceNetMismatch(net: 'blazeface' | 'landmarks68', faceApiModelDi
 }
 
 /** The ONNX sessions of the face nets this process can run natively (none without onnxruntime). */
-export async function loadFaceNetsOnnx(o: { blazeface: boolean; landmarks68: boolean; faceApiModelDir: string; dir?: string }): Promise<{ blazeface?: OnnxSession; landmarks68?: OnnxSession }> {
+export async function loadFaceNetsOnnx(o: Partial<Record<FaceNetName, boolean>> & { faceApiModelDir: string; dir?: string }): Promise<Partial<Record<FaceNetName, OnnxSession>>> {
   const engine = await onnxEngine();
   if (!engine) return {};
   const dir = o.dir ?? FACE_NETS_DIR;
-  const out: { blazeface?: OnnxSession; landmarks68?: OnnxSession } = {};
-  for (const net of ['blazeface', 'landmarks68'] as const) {
+  const out: Partial<Record<FaceNetName, OnnxSession>> = {};
+  for (const net of ['blazeface', 'landmarks68', 'recognition'] as const) {
     if (!o[net]) continue;
     const why = faceNetMismatch(net, o.faceApiModelDir, dir);
     if (why) { log.warn(`face net ${net} runs on tfjs: ${why}; re-run facestream export onnx-faces`); continue; }
-    const file = path.join(dir, net === 'blazeface' ? 'blazeface.onnx' : 'face_landmark_68.onnx');
-    out[net] = await engine.load(file);
+    out[net] = await engine.load(path.join(dir, FILES[net]));
   }
   return out;
 }

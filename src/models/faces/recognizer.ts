@@ -9,6 +9,7 @@ import { resizeArea } from '../../calculators/picture.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
 import { tf } from '../../runtime/index.ts';
 import { faceApi, faceApiModelDir, loadNet } from './detector.ts';
+import { loadFaceNetsOnnx } from './onnx.ts';
 import { VisitorRegistry, type VisitorMatch } from '../../calculators/visitors.ts';
 import { createLogger } from '../../log.ts';
 
@@ -36,6 +37,17 @@ export function recognitionChip(frame: RgbImage, landmarks5: Point[]): RgbImage 
 }
 
 export async function loadRecognizer(modelDir = faceApiModelDir()): Promise<Recognizer> {
+  // the native engine's graph of the same weights when the process runs onnxruntime
+  const { recognition } = await loadFaceNetsOnnx({ recognition: true, faceApiModelDir: modelDir });
+  if (recognition) {
+    return {
+      async embed(chip) {
+        if (chip.width !== CHIP || chip.height !== CHIP) throw new Error(`a recognition chip is ${CHIP}x${CHIP}, got ${chip.width}x${chip.height}`);
+        const out = await recognition.run({ [recognition.inputNames[0]!]: { data: Float32Array.from(chip.data), dims: [1, CHIP, CHIP, 3] } });
+        return Float32Array.from(out[recognition.outputNames[0]!]!.data);
+      },
+    };
+  }
   const api = faceApi();
   await loadNet(api, 'faceRecognitionNet', 'face_recognition_model-weights_manifest.json', modelDir);
   const net = api.nets.faceRecognitionNet!;
