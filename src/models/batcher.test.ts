@@ -83,5 +83,8 @@ describe('cross-stream batcher', () => {
     fail = false;
     expect(await b.run([7])).toEqual([107]);
     expect(b.stats.batches).toBe(3);
+    // a result that cannot be handed out fails its callers, not the process
+    const broken = batcher(async () => undefined as unknown as number[], { maxBatch: 4, maxWaitMs: 0 });
+    await expect(broken.run([1])).rejects.toThrow();
   });
 });

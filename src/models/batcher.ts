@@ -58,7 +58,9 @@ export function batcher<I, O>(predict: (inputs: I[]) => O[] | Promise<O[]>, opts
         const out = predict(take.flatMap((w) => w.inputs));
         if (out instanceof Promise) {
           running = true;
-          out.then((o) => settle(take, n, o), (err: unknown) => { for (const w of take) w.reject(err); })
+          const fail = (err: unknown) => { for (const w of take) w.reject(err); };
+          // a result that cannot be handed out (wrong length, ...) fails its batch like a model error: never an unhandled rejection
+          out.then((o) => { try { settle(take, n, o); } catch (err) { fail(err); } }, fail)
             .finally(() => { running = false; if (queue.length) flush(); });
           return;
         }
