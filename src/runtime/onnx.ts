@@ -43,8 +43,8 @@ export interface OnnxEngine {
   version: string;
   threads: number;
   provider: 'cpu' | 'cuda';
-  /** Runs done and milliseconds spent in them, for metrics. */
-  readonly stats: { runs: number; ms: number };
+  /** Runs done and milliseconds spent in them, for metrics; the sessions open now (each network loaded and not yet released). */
+  readonly stats: { runs: number; ms: number; sessions: number };
   load(file: string): Promise<OnnxSession>;
 }
 
@@ -76,7 +76,7 @@ export function parseThreads(value: string | undefined): number {
 
 function createEngine(ort: Ort, threads: number, provider: 'cpu' | 'cuda'): OnnxEngine {
   let tail: Promise<unknown> = Promise.resolve();
-  const stats = { runs: 0, ms: 0 };
+  const stats = { runs: 0, ms: 0, sessions: 0 };
   /** Runs `f` after every run queued before it (one run at a time, process-wide). */
   const queued = <T>(f: () => Promise<T>): Promise<T> => {
     const p = tail.then(f, f);
@@ -97,6 +97,8 @@ function createEngine(ort: Ort, threads: number, provider: 'cpu' | 'cuda'): Onnx
       } catch (err) {
         throw new FacestreamError('FS_ERR_MODEL', `${file}: onnxruntime could not load it (${(err as Error).message.split('\n')[0]})`);
       }
+      stats.sessions++;
+      let released = false;
       return {
         inputNames: session.inputNames, outputNames: session.outputNames,
         run: (feeds) => queued(async () => {
@@ -112,7 +114,12 @@ function createEngine(ort: Ort, threads: number, provider: 'cpu' | 'cuda'): Onnx
           }
           return result;
         }),
-        dispose: () => session.release(),
+        dispose: async () => {
+          if (released) return;
+          released = true;
+          stats.sessions--;
+          await session.release();
+        },
       };
     },
   };
