@@ -79,7 +79,7 @@ export async function runFacestream(frames: Frame[], pipelineName = 'default'): 
  * human's wasm build loads models with fetch(), and Node's fetch has no file:// scheme;
  * this serves file:// URLs from disk for the duration of the load (the bench only).
  */
-async function withFileFetch<T>(fn: () => Promise<T>): Promise<T> {
+export async function withFileFetch<T>(fn: () => Promise<T>): Promise<T> {
   const real = globalThis.fetch;
   globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;

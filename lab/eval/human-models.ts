@@ -19,6 +19,7 @@ import { readInferenceSettings } from '../../src/models/attributes/model.ts';
 import { evaluate, loadLabelled, predictAllFast, type AgeGenderRow } from '../train/attributes.ts';
 import { decodeImage } from '../train/crops.ts';
 import { progress } from '../../src/progress.ts';
+import { withFileFetch } from '../bench/peers.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -30,16 +31,6 @@ export const HUMAN_NETS: Record<string, (dir: string) => object> = {
   'gear': (dir) => ({ description: { enabled: false }, gear: { enabled: true, modelPath: `file://${dir}/gear.json`, ...fresh } }),
   'ssrnet': (dir) => ({ description: { enabled: false }, ssrnet: { enabled: true, modelPathAge: `file://${dir}/age.json`, modelPathGender: `file://${dir}/gender.json`, ...fresh } }),
 };
-
-async function withFileFetch<T>(fn: () => Promise<T>): Promise<T> {
-  const real = globalThis.fetch;
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (url.startsWith('file://')) return new Response(fs.readFileSync(new URL(url)));
-    return real(input, init);
-  }) as typeof fetch;
-  try { return await fn(); } finally { globalThis.fetch = real; }
-}
 
 interface HumanFace { age?: number; gender?: string; genderScore?: number }
 interface HumanLike { load(): Promise<void>; detect(input: tf.Tensor): Promise<{ face: HumanFace[] }> }
