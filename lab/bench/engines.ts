@@ -20,22 +20,17 @@ import { dataDir, PROJECT_ROOT } from '../../src/data.ts';
 import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
 import { loadDetector } from '../../src/models/faces/detector.ts';
 import { loadModel } from '../../src/models/io.ts';
-import { engineInfo, onnxEngine, parseThreads, resetEngineChoice } from '../../src/runtime/onnx.ts';
+import { engineInfo, onnxEngine, parseThreads, requireOnnxRuntime, resetEngineChoice, type OnnxRuntime } from '../../src/runtime/onnx.ts';
 import { encodeModel } from '../onnx/proto.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { flopsPerSample } from './models.ts';
 import { median } from './stats.ts';
 import '../../src/models/superres/network.ts';
 
-type Ort = typeof import('onnxruntime-node');
+type Ort = OnnxRuntime;
 
 async function loadOrt(): Promise<Ort | undefined> {
-  try {
-    const m = await import('onnxruntime-node');
-    return ((m as { InferenceSession?: unknown }).InferenceSession ? m : (m as unknown as { default: Ort }).default) as Ort;
-  } catch {
-    return undefined;
-  }
+  return requireOnnxRuntime().ort;
 }
 
 async function timeAsync(f: () => Promise<unknown>, runs = 7, warmup = 2, pick: (t: number[]) => number = median): Promise<number> {
@@ -120,7 +115,7 @@ export async function benchEngines(opts: { maxFramesPerClip?: number } = {}) {
   };
   const attributes: Record<string, number | null> = { mflopsPerFace: round(flops / 1e6), tfjsBatch1: round(await tfRate(1)), tfjsBatch32: round(await tfRate(32)) };
   model.dispose();
-  let ortSession: import('onnxruntime-node').InferenceSession | undefined;
+  let ortSession: import('onnxruntime-common').InferenceSession | undefined;
   if (ort) {
     ortSession = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
     const rate = async (n: number) => {

@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { tf } from '../runtime.ts';
 import { encodeModel, type OnnxGraph, type OnnxNode, type OnnxTensor } from './proto.ts';
+import { requireOnnxRuntime } from '../../src/runtime/onnx.ts';
 
 type Layout = 'nchw' | 'flat';
 
@@ -215,13 +216,8 @@ export interface OnnxManifestEntry { file: string; bytes: number; sha256: string
  * installed).
  */
 export async function compareWithTfjs(model: tf.LayersModel, file: string, inputs: Float32Array[]): Promise<number | undefined> {
-  let ort: typeof import('onnxruntime-node');
-  try {
-    const m = await import('onnxruntime-node');
-    ort = (m.InferenceSession ? m : (m as unknown as { default: typeof m }).default);
-  } catch {
-    return undefined;
-  }
+  const { ort } = requireOnnxRuntime();
+  if (!ort) return undefined;
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
   const shape = model.inputs[0]!.shape.slice(1) as number[];
   const per = shape.reduce((a, b) => a * b, 1);

@@ -321,8 +321,7 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
   const sha = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
   const pkgDir = (name: string) => name === '@vladmandic/human' ? path.join(humanModelDir(), '..') : path.join(faceApiModelDir(), '..');
   fs.mkdirSync(out, { recursive: true });
-  const m = await import('onnxruntime-node').catch(() => undefined);
-  const ort = m && ((m as { InferenceSession?: unknown }).InferenceSession ? m : (m as unknown as { default: typeof m }).default);
+  const { ort } = (await import('../../src/runtime/onnx.ts')).requireOnnxRuntime();
   const compare = async (file: string, feeds: Record<string, tf.Tensor>, reference: Record<string, Float32Array>) => {
     if (!ort) return undefined;
     const s = await ort.InferenceSession.create(file);

@@ -306,11 +306,10 @@ export function predictAll(model: tf.LayersModel, s: LabelledSet, idx: number[],
  * The outputs are the same within 1e-4 (lab/onnx/export.test.ts).
  */
 export async function predictAllFast(model: tf.LayersModel, s: LabelledSet, idx: number[], batch = 128, flip = false): Promise<Float32Array[][]> {
-  let session: import('onnxruntime-node').InferenceSession | undefined;
-  let ort: typeof import('onnxruntime-node') | undefined;
+  let session: import('onnxruntime-common').InferenceSession | undefined;
+  const { ort } = (await import('../../src/runtime/onnx.ts')).requireOnnxRuntime();
+  if (!ort) return predictAll(model, s, idx, batch, flip);
   try {
-    const m = await import('onnxruntime-node');
-    ort = ((m as { InferenceSession?: unknown }).InferenceSession ? m : (m as unknown as { default: typeof m }).default) as typeof m;
     const { layersToOnnx } = await import('../onnx/export.ts');
     const { encodeModel } = await import('../onnx/proto.ts');
     session = await ort.InferenceSession.create(encodeModel(layersToOnnx(model).graph), { graphOptimizationLevel: 'all' });

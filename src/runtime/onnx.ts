@@ -26,8 +26,14 @@ import { initRuntime } from './index.ts';
 export const ENGINE_CHOICES = ['auto', 'onnx', 'tfjs'] as const;
 export type EngineChoice = (typeof ENGINE_CHOICES)[number];
 
-type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
+/**
+ * onnxruntime's API. The types come from onnxruntime-common (a dev dependency: it is what
+ * onnxruntime-node re-exports), so the project type-checks and builds where the optional
+ * onnxruntime-node is not installed.
+ */
+export type OnnxRuntime = typeof import('onnxruntime-common');
+type Ort = OnnxRuntime;
+type Session = import('onnxruntime-common').InferenceSession;
 export type OnnxFeeds = Record<string, { data: Float32Array; dims: number[] }>;
 export type OnnxOutputs = Record<string, { data: Float32Array; dims: readonly number[] }>;
 
@@ -125,6 +131,15 @@ function createEngine(ort: Ort, threads: number, provider: 'cpu' | 'cuda'): Onnx
   };
 }
 
+/** onnxruntime-node when it loads, else why not (for the lab's tools as well as the engine). */
+export function requireOnnxRuntime(): { ort?: OnnxRuntime; why?: string } {
+  try {
+    return { ort: require('onnxruntime-node') as OnnxRuntime };
+  } catch (err) {
+    return { why: `onnxruntime-node did not load: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
 let chosen: Promise<{ info: EngineInfo; engine?: OnnxEngine }> | undefined;
 
 async function choose(): Promise<{ info: EngineInfo; engine?: OnnxEngine }> {
@@ -134,11 +149,8 @@ async function choose(): Promise<{ info: EngineInfo; engine?: OnnxEngine }> {
   if (choice === 'tfjs') return onTfjs();
   // the design's GPU path: tfjs' native backend, when it runs, keeps the networks
   if (choice === 'auto' && tfjs.backend === 'tensorflow') return onTfjs('tfjs runs natively (tfjs-node)');
-  let ort: Ort;
-  try {
-    ort = require('onnxruntime-node') as Ort;
-  } catch (err) {
-    const why = `onnxruntime-node did not load: ${(err as Error).message.split('\n')[0]}`;
+  const { ort, why } = requireOnnxRuntime();
+  if (!ort) {
     if (choice === 'onnx') throw new FacestreamError('FS_ERR_BACKEND', `FACESTREAM_ENGINE=onnx: ${why}; install it (npm install onnxruntime-node) or unset FACESTREAM_ENGINE`);
     return onTfjs(why);
   }
