@@ -161,19 +161,16 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
       const points = await landmarksOnnx(native.landmarks68, image, clipped.map((f) => f.box));
       return clipped.map((f, i) => ({ score: f.score, box: f.box, landmarks5: fivePoints(points[i]!) }));
     }
-    for (const f of found) {
-      const x0 = Math.max(0, Math.round(f.box.x)), y0 = Math.max(0, Math.round(f.box.y));
-      const x1 = Math.min(w, Math.round(f.box.x + f.box.width)), y1 = Math.min(h, Math.round(f.box.y + f.box.height));
-      if (x1 - x0 < 4 || y1 - y0 < 4) continue;
-      const cw = x1 - x0, ch = y1 - y0;
+    for (const f of clipped) {
+      const { x: x0, y: y0, width: cw, height: ch } = f.box;
       const bytes = new Uint8Array(cw * ch * 3);
-      for (let y = 0; y < ch; y++) bytes.set(image.data.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x1) * 3), y * cw * 3);
+      for (let y = 0; y < ch; y++) bytes.set(image.data.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x0 + cw) * 3), y * cw * 3);
       const face = tf.tensor3d(bytes, [ch, cw, 3], 'int32');
       try {
         const lm = await landmarkNet.detectLandmarks(face);
         out.push({
           score: f.score,
-          box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+          box: f.box,
           landmarks5: fivePoints(lm.positions.map((p) => ({ x: p.x + x0, y: p.y + y0 }))),
         });
       } finally {
