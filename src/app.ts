@@ -9,6 +9,7 @@ import { createMediaServer } from '../plugins/node-media-server/server.ts';
 import { sourceSchema, type AppConfig, type SourceConfig } from './config.ts';
 import { redact } from './redact.ts';
 import type { FacestreamEvent } from './events/types.ts';
+import type { AnalysedFrame } from './pipeline/types.ts';
 import { createLogger } from './log.ts';
 import { startRedisBus, type RedisBus } from './events/bus.ts';
 import { preparePipeline, startStream, type RunningStream } from './runner/run.ts';
@@ -113,7 +114,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   const video = config.dashboard.video
     ? createVideoTap({ fps: config.dashboard.videoFps, width: config.dashboard.videoWidth, watching: (s) => socket?.watching(s) ?? false, send: (s, f) => socket?.sendFrame(s, f) })
     : undefined;
-  const onItem = video ? (stream: string, item: unknown) => video.offer(stream, item) : undefined;
+  const onItem = video ? (stream: string, item: AnalysedFrame) => video.offer(stream, item) : undefined;
   const onSnapshot = config.storage.snapshots ? (stream: string, id: string, jpeg: Buffer) => store.addSnapshot(stream, id, jpeg) : undefined;
   // unique visitors across this node's streams; the embeddings never leave this object
   const visitors = config.reid.enabled ? visitorService({ windowMinutes: config.reid.windowMinutes, maxDistance: config.reid.maxDistance }) : undefined;
@@ -121,7 +122,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
   visitorsTimer?.unref();
   const taps = (name: string) => ({
     ...(visitors ? { visitors } : {}),
-    ...(onItem ? { onItem: (item: unknown) => onItem(name, item) } : {}),
+    ...(onItem ? { onItem: (item: AnalysedFrame) => onItem(name, item) } : {}),
     ...(onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => onSnapshot(name, id, jpeg) } : {}),
   });
   const pipeline = loadPipeline(config.pipeline);

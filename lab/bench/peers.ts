@@ -21,10 +21,9 @@ import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { fromSource, type Frame } from '../../src/ingest/fromSource.ts';
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
-import { createStages } from '../../src/runner/run.ts';
+import { createChain } from '../../src/runner/run.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
 import { loadPipeline } from '../../src/pipeline/schema.ts';
-import type { AnalysedFrame } from '../../src/pipeline/types.ts';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { benchClip } from './clip.ts';
 
@@ -52,25 +51,22 @@ export async function runFacestream(frames: Frame[], pipelineName = 'default'): 
     stream, live: false, emit: () => {}, shared,
     count: (name: string, by = 1) => { counters[name] = (counters[name] ?? 0) + by; },
   });
-  const warm = await createStages(pipeline, ctx('warm-up'));
-  for (const f of frames.slice(0, 3)) { let item: unknown = f; for (const s of warm) item = await s.process(item); }
-  for (const s of warm) { await s.flush?.(); s.dispose?.(); }
+  const warm = await createChain(pipeline, ctx('warm-up'));
+  for (const f of frames.slice(0, 3)) await warm.process(f);
+  await warm.close();
   for (const k of Object.keys(counters)) delete counters[k];
-  const stages = await createStages(pipeline, ctx('bench'));
+  const chain = await createChain(pipeline, ctx('bench'));
   let found = 0;
   const t0 = performance.now();
   for (const f of frames) {
     // found: the detector (or the tracker, between detections) located a face on this frame,
     // even if its track is not confirmed yet (confirmation holds a face back one frame)
-    let item: unknown = f, located = false;
-    for (const s of stages) {
-      item = await s.process(item);
-      located ||= (item as AnalysedFrame).faces?.length > 0;
-    }
+    let located = false;
+    await chain.process(f, (_element, item) => { located ||= item.faces.length > 0; });
     if (located) found++;
   }
   const ms = performance.now() - t0;
-  for (const s of stages) { await s.flush?.(); s.dispose?.(); }
+  await chain.close();
   await shared.dispose();
   return { ...result(ms, found, frames.length), classified: counters['faces.classified'] ?? 0 };
 }

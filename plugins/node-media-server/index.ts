@@ -26,6 +26,7 @@ import type { EventIds } from '../../src/events/ids.ts';
 import { createLogger } from '../../src/log.ts';
 import { startStream, type RunningStream } from '../../src/runner/run.ts';
 import type { PipelineConfig } from '../../src/pipeline/schema.ts';
+import type { AnalysedFrame } from '../../src/pipeline/types.ts';
 import type { SharedResources } from '../../src/pipeline/shared.ts';
 import type { VisitorService } from '../../src/models/faces/recognizer.ts';
 
@@ -56,7 +57,7 @@ export interface PluginOptions {
   /** Models, batchers and detector workers shared with the app's other streams (default: each stream its own). */
   shared?: SharedResources;
   /** Receives each analysed frame of a stream (the app's live view). */
-  onItem?: (stream: string, item: unknown) => void;
+  onItem?: (stream: string, item: AnalysedFrame) => void;
   /** Receives each ended track's thumbnail (`storage.snapshots`); without it none is made. */
   onSnapshot?: (stream: string, trackEndedId: string, jpeg: Buffer) => void;
   /** Unique visitors (`reid`): the node's service, shared with its other streams. */
@@ -127,7 +128,7 @@ export function register(nms: NodeMediaServer, options: PluginOptions): Facestre
       onEvent: options.onEvent,
       ids: options.ids,
       shared: options.shared,
-      ...(options.onItem ? { onItem: (item: unknown) => options.onItem!(name, item) } : {}),
+      ...(options.onItem ? { onItem: (item: AnalysedFrame) => options.onItem!(name, item) } : {}),
       ...(options.onSnapshot ? { onSnapshot: (id: string, jpeg: Buffer) => options.onSnapshot!(name, id, jpeg) } : {}),
       ...(options.visitors ? { visitors: options.visitors } : {}),
     });

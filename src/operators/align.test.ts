@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../data.ts';
-import { getElement } from '../pipeline/registry.ts';
+import { frameElement, getElement } from '../pipeline/registry.ts';
 import { SharedResources } from '../pipeline/shared.ts';
-import { createStages } from '../runner/run.ts';
+import '../runner/elements.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 
 const shared = new SharedResources();
@@ -33,8 +33,8 @@ describe('align', () => {
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ input: [80, 80, 3], inference: { zoom: 0.9 } }));
     const elements = [{ element: 'attributes', options: { model: dir } }];
-    const stage = await getElement('align')!.create!({}, { ...ctx, elements });
-    const out = await stage.process(frame()) as AnalysedFrame;
+    const stage = await frameElement('align')!.create({}, { ...ctx, elements });
+    const out = await stage.process(frame());
     expect([out.faces[0]!.crop!.width, out.faces[0]!.crop!.height]).toEqual([80, 80]);
   });
 
@@ -45,15 +45,15 @@ describe('align', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     manifest.inference = { ...manifest.inference, zoom: 0.7 };
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-    // align and attributes alone (no detector: the frame brings its face), so built without the order check
+    // align reads the framing of the pipeline's attribute model (no detector: the frame brings its face)
     const el = (element: string, o: object) => ({ element, options: getElement(element)!.options.parse(o) as Record<string, unknown> });
     const crop = async (attributes: object) => {
-      const p = { name: 'p', elements: [el('ingest', {}), el('align', {}), el('attributes', attributes)] };
-      const stages = await createStages(p, ctx);
+      const elements = [el('ingest', {}), el('align', {}), el('attributes', attributes)];
+      const stage = await frameElement('align')!.create(elements[1]!.options, { ...ctx, elements });
       try {
-        return ((await stages[0]!.process(frame())) as AnalysedFrame).faces[0]!.crop!;
+        return (await stage.process(frame())).faces[0]!.crop!;
       } finally {
-        for (const s of stages) s.dispose?.();
+        stage.dispose?.();
       }
     };
     const shipped = await crop({});

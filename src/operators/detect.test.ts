@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../ingest/fromSource.ts';
 import type { DetectedFace, Detector } from '../models/faces/detector.ts';
-import { getElement } from '../pipeline/registry.ts';
+import { getElement, sourceElement } from '../pipeline/registry.ts';
 import { SharedResources } from '../pipeline/shared.ts';
 import type { AnalysedFrame } from '../pipeline/types.ts';
 import '../runner/elements.ts';
@@ -21,7 +21,7 @@ async function detectWith(options: object) {
   const key = { kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles };
   await shared.get(`detect:${JSON.stringify(key)}`, () => fake);
   const counts: Record<string, number> = {};
-  const stage = await getElement('detect')!.create!(o, { stream: 's', live: true, emit: () => {}, count: (n, by = 1) => { counts[n] = (counts[n] ?? 0) + by; }, shared });
+  const stage = await sourceElement('detect')!.create(o, { stream: 's', live: true, emit: () => {}, count: (n, by = 1) => { counts[n] = (counts[n] ?? 0) + by; }, shared });
   return { stage, calls, counts };
 }
 
@@ -29,7 +29,7 @@ describe('detect', () => {
   it('runs the detector every detectEvery-th frame and follows the faces in between (follow: true)', async () => {
     const { stage, calls, counts } = await detectWith({ detectEvery: 2, follow: true });
     for (const seq of [0, 1, 2, 3, 4]) {
-      const out = await stage.process(frame(seq)) as AnalysedFrame;
+      const out = await stage.process(frame(seq));
       expect(out.detected).toBe(true);
       expect(out.faces).toHaveLength(1);
     }
@@ -47,7 +47,7 @@ describe('detect', () => {
   it('follow: false leaves the frames between detections to the tracker (not detected, no faces)', async () => {
     const { stage, calls } = await detectWith({ detectEvery: 2, follow: false });
     const out = [] as AnalysedFrame[];
-    for (const seq of [0, 1, 2]) out.push(await stage.process(frame(seq)) as AnalysedFrame);
+    for (const seq of [0, 1, 2]) out.push(await stage.process(frame(seq)));
     expect(calls).toEqual(['detect 0', 'detect 2']);
     expect(out.map((o) => o.detected)).toEqual([true, false, true]);
   });

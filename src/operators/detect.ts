@@ -40,6 +40,7 @@ registerElement({
   name: 'detect',
   description: 'find faces, their boxes and 5 landmarks',
   options: detectOptions,
+  reads: 'frames',
   create: async (o, ctx) => {
     const options = { kind: o.model, inputSize: o.inputSize, minScore: o.minScore, landmarks: o.landmarks, modelDir: o.modelDir, tiles: o.tiles };
     const workers = await resolveWorkers(o.workers, o.model);

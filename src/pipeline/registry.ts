@@ -8,6 +8,8 @@ import type { VisitorService } from '../models/faces/recognizer.ts';
 import type { z } from 'zod';
 import type { FacestreamEvent } from '../events/types.ts';
 import type { SharedResources } from './shared.ts';
+import type { Frame } from '../ingest/fromSource.ts';
+import type { AnalysedFrame } from './types.ts';
 
 export interface ElementContext {
   stream: string;
@@ -34,25 +36,39 @@ export function optionsOf<T>(ctx: ElementContext, element: string): T | undefine
   return ctx.elements?.find((e) => e.element === element)?.options as T | undefined;
 }
 
-export interface Stage<I = unknown, O = unknown> {
-  process(item: I): Promise<O> | O;
+/** One element's work on each frame: reads what the elements before it made and adds its own. */
+export interface Stage<I> {
+  process(item: I): Promise<AnalysedFrame> | AnalysedFrame;
   /**
    * The stream ended: a last item for the elements after this one (the tracks still open,
    * ended), or nothing. Flushing goes forward like every frame.
    */
-  flush?(): unknown | Promise<unknown>;
+  flush?(): AnalysedFrame | undefined | Promise<AnalysedFrame | undefined>;
   dispose?(): void;
 }
 
-export interface ElementDef<O = unknown> {
+/** The element right after ingest: a decoded frame in, the faces found on it out. */
+export type SourceStage = Stage<Frame>;
+/** Every later element: the analysed frame in, with its own part added, out. */
+export type FrameStage = Stage<AnalysedFrame>;
+
+interface ElementBase<O> {
   name: string;
   description: string;
   options: z.ZodType<O>;
-  /** Stage factory; `ingest` has none (it is the source). May load models. */
-  create?: (options: O, ctx: ElementContext) => Stage | Promise<Stage>;
   /** Elements whose output this one reads: each must come earlier in the pipeline (checked at load). */
   after?: string[];
 }
+
+/**
+ * An element: `reads: 'frames'` for the one that comes right after ingest and turns decoded
+ * frames into faces (detect); every other reads the analysed frame. Ingest has no stage (it
+ * is the source). `create` may load models.
+ */
+export type ElementDef<O = unknown> = ElementBase<O> & (
+  | { reads: 'frames'; create: (options: O, ctx: ElementContext) => SourceStage | Promise<SourceStage> }
+  | { reads?: undefined; create?: (options: O, ctx: ElementContext) => FrameStage | Promise<FrameStage> }
+);
 
 const elements = new Map<string, ElementDef<never>>();
 
@@ -62,6 +78,23 @@ export function registerElement<O>(def: ElementDef<O>): void {
 
 export function getElement(name: string): ElementDef<unknown> | undefined {
   return elements.get(name) as ElementDef<unknown> | undefined;
+}
+
+/** An element that reads the decoded frames (the one right after ingest). */
+export type SourceElement = Extract<ElementDef<unknown>, { reads: 'frames' }>;
+/** An element that reads the analysed frame. */
+export type FrameElement = Exclude<ElementDef<unknown>, SourceElement>;
+
+/** The element `name` if it reads the decoded frames; `undefined` otherwise. */
+export function sourceElement(name: string): SourceElement | undefined {
+  const def = getElement(name);
+  return def?.reads === 'frames' ? def : undefined;
+}
+
+/** The element `name` if it reads the analysed frame and has a stage; `undefined` otherwise. */
+export function frameElement(name: string): (FrameElement & Required<Pick<FrameElement, 'create'>>) | undefined {
+  const def = getElement(name);
+  return def && def.reads !== 'frames' && def.create ? def as FrameElement & Required<Pick<FrameElement, 'create'>> : undefined;
 }
 
 export function elementNames(): string[] {

@@ -13,7 +13,7 @@ describe('pipeline schema', () => {
   });
 
   it('fills defaults and validates each element', () => {
-    const p = parsePipeline({ name: 'x', elements: [{ ingest: {} }] }, 'x.yaml');
+    const p = parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }] }, 'x.yaml');
     expect(p.elements[0]!.options).toMatchObject({ fps: 5, stallTimeoutMs: 5000, queue: 4 });
     expect(() => parsePipeline({ name: 'x', elements: [{ ingest: { fps: -1 } }] }, 'x.yaml')).toThrow(/x\.yaml: elements\[0\]\.ingest\.fps/);
   });
@@ -34,6 +34,15 @@ describe('pipeline schema', () => {
       .toThrow('p.yaml: elements[3] "attributes" needs "track" before it, but "track" is elements[4]');
     expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }, { track: {} }, { align: {} }, { superres: {} }] }, 'p.yaml'))
       .toThrow(/"superres" needs "quality" before it/);
+  });
+
+  it('the element after ingest reads the decoded frames, and only it does', () => {
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }] }, 'p.yaml'))
+      .toThrow('p.yaml: elements[1] is missing: after ingest comes an element that reads the decoded frames (detect)');
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }, { detect: {} }] }, 'p.yaml'))
+      .toThrow('p.yaml: elements[2] "detect" reads the decoded frames: it must come right after ingest');
+    expect(() => parsePipeline({ name: 'x', elements: [{ ingest: {} }, { detect: {} }, { ingest: {} }] }, 'p.yaml'))
+      .toThrow('p.yaml: elements[2]: "ingest" can only be elements[0]');
   });
 
   it('app config: defaults, strict keys, unique source names', () => {

@@ -64,6 +64,16 @@ export function parsePipeline(doc: unknown, where: string): PipelineConfig {
       if (at > i) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[${i}] "${element}" needs "${need}" before it, but "${need}" is elements[${at}]`);
     }
   });
+  // the element right after ingest turns decoded frames into faces; every later one reads those
+  const readers = elementNames().filter((n) => getElement(n)!.reads === 'frames');
+  if (elements.length < 2) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[1] is missing: after ingest comes an element that reads the decoded frames (${readers.join(', ')})`);
+  elements.forEach(({ element }, i) => {
+    if (i === 0) return;
+    const reads = getElement(element)!.reads === 'frames';
+    if (!getElement(element)!.create) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[${i}]: "${element}" can only be elements[0]`);
+    if (i === 1 && !reads) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[1] must read the decoded frames (${readers.join(', ')}); "${element}" reads faces found before it`);
+    if (i > 1 && reads) throw new FacestreamError('FS_ERR_CONFIG', `${where}: elements[${i}] "${element}" reads the decoded frames: it must come right after ingest`);
+  });
   return { name: top.data.name, description: top.data.description, elements };
 }
 

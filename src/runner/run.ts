@@ -13,7 +13,8 @@ import { checkSource, fromSource, isLive, type Frame } from '../ingest/fromSourc
 import { boundedMap } from '../operators/boundedMap.ts';
 import { LatencyHistogram } from '../pipeline/latency.ts';
 import type { IngestOptions } from '../pipeline/ingest.ts';
-import { getElement, type ElementContext, type Stage } from '../pipeline/registry.ts';
+import { frameElement, sourceElement, type ElementContext, type FrameStage, type SourceStage } from '../pipeline/registry.ts';
+import type { AnalysedFrame } from '../pipeline/types.ts';
 import type { PipelineConfig } from '../pipeline/schema.ts';
 import { createReportStage } from '../operators/report.ts';
 import { SharedResources } from '../pipeline/shared.ts';
@@ -61,7 +62,7 @@ export interface StreamOptions {
   /** The app's shared models, batchers and worker pools; without it the stream has its own, freed when it ends. */
   shared?: SharedResources;
   /** Receives every analysed item (an AnalysedFrame when the pipeline detects: frame, faces, answers). */
-  onItem?: (item: unknown) => void;
+  onItem?: (item: AnalysedFrame) => void;
   /** With `storage.snapshots`: each ended track's thumbnail (JPEG) and the id of its track.ended event. */
   onSnapshot?: (trackEndedId: string, jpeg: Buffer) => void;
   /** With `reid`: the node's unique-visitor service, shared by its streams. */
@@ -85,23 +86,82 @@ export interface RunningStream {
   stop(): Promise<StreamEnded>;
 }
 
-/** A stage with the name of the element that made it (the stage timings' key). */
-export type NamedStage = Stage & { readonly element: string };
+/**
+ * A pipeline's stages after ingest, in order: the first reads the decoded frame, every other
+ * the analysed frame the ones before it made, and `report` (with tracks) comes last, once the
+ * frame's answers exist. One frame goes forward only.
+ */
+export interface Chain {
+  /** The element of each stage, in order (the stage timings' keys). */
+  readonly elements: readonly string[];
+  /** One frame through every stage; `after` is told each element's name and its output. */
+  process(frame: Frame, after?: (element: string, item: AnalysedFrame) => void): Promise<AnalysedFrame>;
+  /**
+   * The stream ended: each stage flushes in order, what one sends on at the end (the open
+   * tracks, ended) passing through the stages after it; then every stage is disposed.
+   */
+  close(): Promise<void>;
+  /** Frees the stages without flushing. */
+  dispose(): void;
+}
 
 /** The stages after ingest, models loaded: a bad model file is an error here, before any decoding. */
-export async function createStages(pipeline: PipelineConfig, context: ElementContext): Promise<NamedStage[]> {
+export async function createChain(pipeline: PipelineConfig, context: ElementContext): Promise<Chain> {
   const ctx: ElementContext = { ...context, elements: pipeline.elements };
-  const stages: NamedStage[] = [];
-  const named = (stage: Stage, element: string): NamedStage => Object.assign(stage, { element });
-  for (const { element, options } of pipeline.elements.slice(1)) {
-    const def = getElement(element);
-    if (!def?.create) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot be used after ingest`);
-    stages.push(named(await def.create(options, ctx), element));
+  const [, first, ...rest] = pipeline.elements;
+  const made: Array<{ element: string; stage: FrameStage | SourceStage }> = [];
+  const dispose = () => { for (const { stage } of made.splice(0)) stage.dispose?.(); };
+  try {
+    const head = first && sourceElement(first.element);
+    if (!head) throw new FacestreamError('FS_ERR_CONFIG', `pipeline "${pipeline.name}": elements[1] must read the decoded frames (detect)`);
+    const source = await head.create(first!.options, ctx);
+    made.push({ element: first!.element, stage: source });
+    const stages: Array<{ element: string; stage: FrameStage }> = [];
+    for (const { element, options } of rest) {
+      const def = frameElement(element);
+      if (!def) throw new FacestreamError('FS_ERR_CONFIG', `element "${element}" cannot come after elements[1]`);
+      const stage = await def.create(options, ctx);
+      made.push({ element, stage });
+      stages.push({ element, stage });
+    }
+    // with tracks, `report` comes last: it emits the track events once the frame's answers exist
+    const track = pipeline.elements.find((e) => e.element === 'track');
+    if (track) {
+      const stage = createReportStage(track.options as Parameters<typeof createReportStage>[0], ctx);
+      made.push({ element: 'report', stage });
+      stages.push({ element: 'report', stage });
+    }
+    return {
+      elements: made.map((m) => m.element),
+      async process(frame, after) {
+        let item = await source.process(frame);
+        after?.(first!.element, item);
+        for (const { element, stage } of stages) {
+          item = await stage.process(item);
+          after?.(element, item);
+        }
+        return item;
+      },
+      async close() {
+        let carry: AnalysedFrame | undefined;
+        try {
+          carry = await source.flush?.();
+        } catch { /* flushing is best effort */ }
+        for (const { stage } of stages) {
+          try {
+            if (carry !== undefined) carry = await stage.process(carry);
+            const out = await stage.flush?.();
+            carry ??= out;
+          } catch { /* flushing is best effort */ }
+        }
+        dispose();
+      },
+      dispose,
+    };
+  } catch (err) {
+    dispose();
+    throw err;
   }
-  // with tracks, `report` comes last: it emits the track events once the frame's answers exist
-  const track = pipeline.elements.find((e) => e.element === 'track');
-  if (track) stages.push(named(createReportStage(track.options as Parameters<typeof createReportStage>[0], ctx), 'report'));
-  return stages;
 }
 
 /**
@@ -110,8 +170,8 @@ export async function createStages(pipeline: PipelineConfig, context: ElementCon
  * same `shared` find them ready.
  */
 export async function preparePipeline(pipeline: PipelineConfig, shared: SharedResources): Promise<void> {
-  const stages = await createStages(pipeline, { stream: `prepare:${pipeline.name}`, live: false, count: () => {}, emit: () => {}, shared });
-  for (const s of stages) s.dispose?.();
+  const chain = await createChain(pipeline, { stream: `prepare:${pipeline.name}`, live: false, count: () => {}, emit: () => {}, shared });
+  chain.dispose();
 }
 
 export function startStream(opts: StreamOptions): RunningStream {
@@ -170,15 +230,16 @@ export function startStream(opts: StreamOptions): RunningStream {
     ...(opts.onSnapshot ? { snapshot: opts.onSnapshot } : {}),
     ...(opts.visitors ? { visitors: opts.visitors } : {}),
   };
-  let stages: NamedStage[] = [];
+  let chain: Chain | undefined;
   let format: { width: number; height: number } | undefined;
 
   const run = async () => {
     // The source is checked first (a missing file is said before any model loads); models load
     // before the decoder starts: a bad model file is an error at start-up.
     checkSource(opts.uri, { live });
-    stages = await createStages(opts.pipeline, ctx);
-    if (stopped) return;
+    const stages = await createChain(opts.pipeline, ctx);
+    if (stopped) { stages.dispose(); return; }
+    chain = stages;
     const frames$ = fromSource(opts.uri, {
       name: opts.name, live, fps: ingest.fps, maxWidth: ingest.maxWidth, stallTimeoutMs: ingest.stallTimeoutMs,
       maxRestarts: opts.maxRestarts ?? ingest.maxRestarts, resolveUri: opts.resolveUri, backoffMs: ingest.backoffMs, restartOnStall: opts.restartOnStall ?? true,
@@ -198,17 +259,14 @@ export function startStream(opts: StreamOptions): RunningStream {
         }
       },
     });
-    const analyse = async (frame: Frame) => {
-      let item: unknown = frame;
+    const analyse = async (frame: Frame): Promise<AnalysedFrame> => {
       let t = performance.now();
       observeStage('wait', Math.max(0, Date.now() - frame.wallMs));
-      for (const stage of stages) {
-        item = await stage.process(item);
+      return stages.process(frame, (element) => {
         const now = performance.now();
-        observeStage(stage.element, now - t);
+        observeStage(element, now - t);
         t = now;
-      }
-      return item;
+      });
     };
     subscription.add(frames$.pipe(
       tap((f) => {
@@ -225,8 +283,7 @@ export function startStream(opts: StreamOptions): RunningStream {
     ).subscribe({
       next: (item) => {
         stats.analysed++;
-        const wall = (item as { frame?: Frame; wallMs?: number }).frame?.wallMs ?? (item as Frame).wallMs;
-        if (wall) stats.latency.observeMs(Date.now() - wall);
+        if (item.frame.wallMs) stats.latency.observeMs(Date.now() - item.frame.wallMs);
         opts.onItem?.(item);
       },
       error: (err) => void end(err),
@@ -237,18 +294,10 @@ export function startStream(opts: StreamOptions): RunningStream {
   /** Flushes the stages (open tracks end), then reports the end of the stream. */
   let ending: Promise<StreamEnded> | undefined;
   const end = (error?: unknown): Promise<StreamEnded> => (ending ??= (async () => {
-    // flushing goes forward like a frame: what a stage sends on at the end (the open
-    // tracks, ended) passes through the stages after it
-    let carry: unknown;
-    for (const stage of stages) {
-      try {
-        if (carry !== undefined) carry = await stage.process(carry);
-        const out = await stage.flush?.();
-        if (out !== undefined) carry ??= out;
-      } catch { /* flushing is best effort */ }
-      stage.dispose?.();
-    }
-    stages = [];
+    // flushing goes forward like a frame (Chain.close)
+    const last = chain;
+    chain = undefined;
+    await last?.close();
     await ownShared?.dispose();
     return finish(error);
   })());

@@ -48,7 +48,7 @@ export interface VideoTapOptions {
 
 export interface VideoTap {
   /** Offers a stream's analysed item; encoded and sent only when someone watches and it is time. */
-  offer(stream: string, item: unknown): void;
+  offer(stream: string, item: AnalysedFrame): void;
   /** Forgets a stream that ended. */
   drop(stream: string): void;
   readonly stats: { encoded: number; encodeMs: number };
@@ -84,13 +84,11 @@ export function createVideoTap(opts: VideoTapOptions): VideoTap {
     stats,
     offer(stream, item) {
       if (!opts.watching(stream)) return;
-      const a = item as AnalysedFrame;
-      if (!a?.frame?.data || !Array.isArray(a.faces)) return; // a pipeline without detection
       const now = Date.now();
       if (now - (last.get(stream) ?? -Infinity) < interval) return;
       last.set(stream, now);
       const t0 = performance.now();
-      const frame = videoFrame(stream, a, opts.width, opts.quality);
+      const frame = videoFrame(stream, item, opts.width, opts.quality);
       stats.encodeMs += performance.now() - t0;
       stats.encoded++;
       opts.send(stream, frame);
