@@ -324,7 +324,7 @@ export async function startApp(config: AppConfig, opts: { onEvent?: (e: Facestre
       await mqtt?.close();
       await store.close();
       clearInterval(visitorsTimer);
-      visitors?.registry.clear(); // the embeddings go with the process's memory, nowhere else
+      await visitors?.close(); // the embeddings go with the process's memory, nowhere else; the recognizer is freed
       await shared.dispose(); // models, batchers and detector worker threads
     })()),
   };

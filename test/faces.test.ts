@@ -116,6 +116,32 @@ describe('detector and alignment on real faces', () => {
     expect(tiled).toBeGreaterThan(one * 1.2);
   });
 
+  it('each detector owns its face-api nets: another weights folder leaves it alone, and dispose frees them', async () => {
+    const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));
+    const warm = await loadDetector({ kind: 'ssd' });
+    await warm.detect(frame); // the backend's first-use allocations
+    warm.dispose!();
+    const base = tf.memory().numTensors;
+    const a = await loadDetector({ kind: 'ssd' });
+    expect(tf.memory().numTensors).toBeGreaterThan(base);
+    const [mine] = await a.detect(frame);
+    // a second detector on other landmark weights (every 97th byte changed)
+    const dir = path.join(tmp, 'other-landmarks');
+    fs.cpSync(faceApiModelDir(), dir, { recursive: true });
+    const file = path.join(dir, 'face_landmark_68_model.bin');
+    const bytes = fs.readFileSync(file);
+    for (let i = 0; i < bytes.length; i += 97) bytes[i] = bytes[i]! ^ 0x10;
+    fs.writeFileSync(file, bytes);
+    const other = await loadDetector({ kind: 'ssd', modelDir: dir });
+    const [theirs] = await other.detect(frame);
+    expect(theirs!.landmarks5).not.toEqual(mine!.landmarks5);
+    expect(await a.detect(frame)).toEqual([mine]);
+    other.dispose!();
+    expect(await a.detect(frame)).toEqual([mine]);
+    a.dispose!();
+    expect(tf.memory().numTensors).toBe(base);
+  });
+
   it('aligned eye centres land within 2 px of the template; no tensor leaks', async () => {
     const detector = await loadDetector({ kind: 'ssd' });
     const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));

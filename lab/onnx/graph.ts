@@ -317,7 +317,7 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
   const crypto = await import('node:crypto');
   const { encodeModel } = await import('./proto.ts');
   const { humanModelDir } = await import('../../src/models/faces/blazeface.ts');
-  const { faceApi, faceApiModelDir, loadNet } = await import('../../src/models/faces/detector.ts');
+  const { faceApiModelDir, loadFaceApiNet } = await import('../../src/models/faces/detector.ts');
   const sha = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
   const pkgDir = (name: string) => name === '@vladmandic/human' ? path.join(humanModelDir(), '..') : path.join(faceApiModelDir(), '..');
   fs.mkdirSync(out, { recursive: true });
@@ -356,9 +356,8 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
   }
   // the 68-point landmark net
   {
-    const api = faceApi();
-    await loadNet(api, 'faceLandmark68Net', 'face_landmark_68_model-weights_manifest.json', faceApiModelDir());
-    const net = api.nets.faceLandmark68Net as unknown as { faceFeatureExtractor: { params: Omit<LandmarkParams, 'fc'> }; params: { fc: LandmarkParams['fc'] }; forward(x: tf.Tensor): Promise<tf.Tensor> };
+    const loaded = await loadFaceApiNet('landmarks68', faceApiModelDir());
+    const net = loaded as unknown as { faceFeatureExtractor: { params: Omit<LandmarkParams, 'fc'> }; params: { fc: LandmarkParams['fc'] }; forward(x: tf.Tensor): Promise<tf.Tensor> };
     const bytes = encodeModel(landmarkNetToOnnx({ ...net.faceFeatureExtractor.params, fc: net.params.fc }), { producer: 'facestream lab/onnx/graph.ts' });
     const file = path.join(out, 'face_landmark_68.onnx');
     fs.writeFileSync(file, bytes);
@@ -366,12 +365,12 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
     const ref = await net.forward(x); // a square 112-px input: the net's own 0-1 coordinates
     entries.landmarks68 = { file: 'face_landmark_68.onnx', bytes: bytes.length, sha256: sha(bytes), source: source('landmarks68'), maxAbsDiffVsTfjs: await compare(file, { face: x }, { landmarks: ref.dataSync() as Float32Array }) };
     tf.dispose([x, ref]);
+    loaded.dispose(false);
   }
   // the recognition net (unique visitors)
   {
-    const api = faceApi();
-    await loadNet(api, 'faceRecognitionNet', 'face_recognition_model-weights_manifest.json', faceApiModelDir());
-    const net = api.nets.faceRecognitionNet as unknown as { params: RecognitionParams; computeFaceDescriptor(x: tf.Tensor): Promise<Float32Array> };
+    const loaded = await loadFaceApiNet('recognition', faceApiModelDir());
+    const net = loaded as unknown as { params: RecognitionParams; computeFaceDescriptor(x: tf.Tensor): Promise<Float32Array> };
     const spec = JSON.parse(fs.readFileSync(path.join(faceApiModelDir(), 'face_recognition_model-weights_manifest.json'), 'utf8')) as Array<{ weights: Array<{ name: string; quantization?: { scale: number; min: number } }> }>;
     const quant = new Map(spec.flatMap((g) => g.weights).filter((w) => w.quantization).map((w) => [w.name, w.quantization!] as const));
     const bytes = encodeModel(recognitionNetToOnnx(net.params, quant), { producer: 'facestream lab/onnx/graph.ts' });
@@ -382,6 +381,7 @@ export async function exportFaceNets(out: string): Promise<Record<string, unknow
     const x4 = tf.tidy(() => tf.expandDims(x, 0));
     entries.recognition = { file: 'face_recognition.onnx', bytes: bytes.length, sha256: sha(bytes), source: source('recognition'), maxAbsDiffVsTfjs: await compare(file, { face: x4 }, { descriptor: ref }) };
     tf.dispose([x, x4]);
+    loaded.dispose(false);
   }
   const manifest = { name: 'facestream-face-nets', created: new Date().toISOString(), command: 'facestream export onnx-faces', exporter: 'lab/onnx/graph.ts', opset: 13, nets: entries };
   fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));

@@ -2,7 +2,8 @@
  * Face detector: boxes, scores and 5 landmarks (eye centres, nose tip, mouth corners)
  * from the nets that ship inside `@vladmandic/face-api` (tiny YOLO or SSD MobileNet for
  * boxes, the 68-point landmark net for points), loaded from disk, never from the network.
- * Models are loaded once per process and shared by every stream.
+ * Each detector owns the nets it loads (an app shares one detector per setting among its
+ * streams) and frees them on dispose.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,7 +49,7 @@ export interface Detector {
    * a face in that box (eyes too close, points outside it) is dropped.
    */
   refine(image: { width: number; height: number; data: Uint8Array }, faces: DetectedFace[]): Promise<DetectedFace[]>;
-  /** Frees what this detector loaded for itself (BlazeFace's graph, the native engine's sessions; face-api's nets are the library's own, process-wide). */
+  /** Frees what this detector loaded: BlazeFace's graph, the native engine's sessions, its face-api nets. */
   dispose?(): void;
   /** Which engine runs its networks: 'onnxruntime' (BlazeFace and the landmark net natively) or 'tfjs'. */
   readonly engine?: 'onnxruntime' | 'tfjs';
@@ -56,53 +57,76 @@ export interface Detector {
   landmarksOnly(image: { width: number; height: number; data: Uint8Array }): Promise<DetectedFace['landmarks5']>;
 }
 
+/** A face-api net's landmarks: positions in the input's pixels, and shifted to where the input was cut from. */
+interface FaceApiLandmarks {
+  positions: Array<{ x: number; y: number }>;
+  shiftBy(x: number, y: number): FaceApiLandmarks;
+}
+
+interface FaceApiDetection {
+  score: number;
+  box: { x: number; y: number; width: number; height: number };
+}
+
+/** One of face-api's nets, as an instance that owns its weights. */
+export interface FaceApiNet {
+  loadFromDisk(dir: string): Promise<void>;
+  /** Frees the weights (tfjs tensors). */
+  dispose(throwOnRedispose?: boolean): void;
+  locateFaces(input: unknown, options: unknown): Promise<FaceApiDetection[]>;
+  detectLandmarks(input: unknown): Promise<FaceApiLandmarks>;
+  computeFaceDescriptor(input: unknown): Promise<Float32Array | Float32Array[]>;
+}
+
+/** What this project uses of face-api's module (its wasm build). */
 export interface FaceApi {
-  nets: Record<string, {
-    isLoaded: boolean; loadFromDisk(dir: string): Promise<void>; detectLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
-    computeFaceDescriptor(input: unknown): Promise<Float32Array | Float32Array[]>;
-  }>;
+  SsdMobilenetv1: new () => FaceApiNet;
+  TinyFaceDetector: new () => FaceApiNet;
+  FaceLandmark68Net: new () => FaceApiNet;
+  FaceLandmark68TinyNet: new () => FaceApiNet;
+  FaceRecognitionNet: new () => FaceApiNet;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
-  detectFaceLandmarks(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
-  detectFaceLandmarksTiny(input: unknown): Promise<{ positions: Array<{ x: number; y: number }> }>;
-  detectAllFaces(input: unknown, options: unknown): {
-    withFaceLandmarks(tiny?: boolean): Promise<Array<{
-      detection: { score: number; box: { x: number; y: number; width: number; height: number } };
-      landmarks: { positions: Array<{ x: number; y: number }> };
-    }>>;
-  };
+  /** The faces cut from an image tensor as the library cuts them (boxes clipped to the image and floored). */
+  extractFaceTensors(input: unknown, detections: FaceApiDetection[]): Promise<Array<{ dispose(): void }>>;
 }
 
 export function faceApiModelDir(): string {
   return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 }
 
-// face-api keeps its nets in the library itself, one set per process: these mirror that
-// (the library is loaded once, and a net is loaded into it once per weights folder)
-let faceapi: FaceApi | undefined;
-const loaded = new Map<string, Promise<void>>();
-
-/** face-api (its wasm build), loaded once per process. */
+/** face-api's module (its wasm build; Node's module cache holds it). */
 export function faceApi(): FaceApi {
-  faceapi ??= require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
-  return faceapi;
+  return require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
 }
 
-export async function loadNet(api: FaceApi, net: string, manifest: string, dir: string): Promise<void> {
-  const key = `${net}@${dir}`;
-  if (!loaded.has(key)) {
-    loaded.set(key, (async () => {
-      const file = path.join(dir, manifest);
-      if (!fs.existsSync(file)) throw new FacestreamError('FS_ERR_MODEL', `face model ${file} is missing; reinstall @vladmandic/face-api or fix modelDir`);
-      try {
-        await api.nets[net]!.loadFromDisk(dir);
-      } catch (err) {
-        throw new FacestreamError('FS_ERR_MODEL', `face model ${file} does not load (${(err as Error).message}); the weights do not match the ${net} network`);
-      }
-    })());
-    loaded.get(key)!.catch(() => loaded.delete(key));
+/** Each net of face-api this project loads: its class and its weights manifest in the model folder. */
+const FACE_API_NETS = {
+  ssd: ['SsdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json'],
+  tiny: ['TinyFaceDetector', 'tiny_face_detector_model-weights_manifest.json'],
+  landmarks68: ['FaceLandmark68Net', 'face_landmark_68_model-weights_manifest.json'],
+  landmarks68tiny: ['FaceLandmark68TinyNet', 'face_landmark_68_tiny_model-weights_manifest.json'],
+  recognition: ['FaceRecognitionNet', 'face_recognition_model-weights_manifest.json'],
+} as const;
+
+/**
+ * A face-api net of its own with the weights from `dir`: an instance of the library's class,
+ * not the library's process-wide `nets`, so that two detectors with other weights folders do
+ * not overwrite each other; the caller disposes it.
+ */
+export async function loadFaceApiNet(net: keyof typeof FACE_API_NETS, dir: string): Promise<FaceApiNet> {
+  const [cls, manifest] = FACE_API_NETS[net];
+  const file = path.join(dir, manifest);
+  if (!fs.existsSync(file)) throw new FacestreamError('FS_ERR_MODEL', `face model ${file} is missing; reinstall @vladmandic/face-api or fix modelDir`);
+  await initRuntime();
+  const instance = new (faceApi()[cls])();
+  try {
+    await instance.loadFromDisk(dir);
+  } catch (err) {
+    instance.dispose(false);
+    throw new FacestreamError('FS_ERR_MODEL', `face model ${file} does not load (${(err as Error).message}); the weights do not match the ${cls} network`);
   }
-  return loaded.get(key);
+  return instance;
 }
 
 function checkImage(image: { width: number; height: number; data: Uint8Array }): void {
@@ -139,15 +163,23 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
   // the native engine's graphs where the process runs onnxruntime (BlazeFace, and the landmark net on its boxes)
   const native = await loadFaceNetsOnnx({ blazeface: o.kind === 'blazeface', landmarks68: o.landmarks === '68' && o.kind === 'blazeface', faceApiModelDir: o.modelDir });
   const blaze = o.kind === 'blazeface' ? (native.blazeface ? blazeFaceOnnx(native.blazeface) : await loadBlazeFace()) : undefined;
-  if (o.kind === 'tiny') await loadNet(api, 'tinyFaceDetector', 'tiny_face_detector_model-weights_manifest.json', o.modelDir);
-  else if (o.kind === 'ssd') await loadNet(api, 'ssdMobilenetv1', 'ssd_mobilenetv1_model-weights_manifest.json', o.modelDir);
-  if (o.landmarks === '68') await loadNet(api, 'faceLandmark68Net', 'face_landmark_68_model-weights_manifest.json', o.modelDir);
-  else await loadNet(api, 'faceLandmark68TinyNet', 'face_landmark_68_tiny_model-weights_manifest.json', o.modelDir);
+  // face-api's nets of this detector (none for what runs natively), freed with it
+  const nets: FaceApiNet[] = [];
+  const own = async (net: keyof typeof FACE_API_NETS) => { const n = await loadFaceApiNet(net, o.modelDir); nets.push(n); return n; };
+  let boxNet: FaceApiNet | undefined, landmarkNet: FaceApiNet | undefined;
+  try {
+    if (o.kind !== 'blazeface') boxNet = await own(o.kind);
+    if (!native.landmarks68) landmarkNet = await own(o.landmarks === '68tiny' ? 'landmarks68tiny' : 'landmarks68');
+  } catch (err) {
+    for (const n of nets) n.dispose(false);
+    blaze?.dispose();
+    void native.landmarks68?.dispose();
+    throw err;
+  }
   const detOptions = o.kind === 'tiny'
     ? new api.TinyFaceDetectorOptions({ inputSize: o.inputSize, scoreThreshold: o.minScore })
     : o.kind === 'blazeface' ? undefined : new api.SsdMobilenetv1Options({ minConfidence: o.minScore, maxResults: 100 });
 
-  const landmarkNet = api.nets[o.landmarks === '68tiny' ? 'faceLandmark68TinyNet' : 'faceLandmark68Net']!;
   /** The 68-point net on each box (cut from the frame, clipped to it), points back in frame coordinates. */
   const landmarksOnBoxes = async (found: Array<Pick<BlazeBox, 'box' | 'score'>>, image: RgbImage): Promise<DetectedFace[]> => {
     const { width: w, height: h } = image;
@@ -167,7 +199,7 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
       for (let y = 0; y < ch; y++) bytes.set(image.data.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x0 + cw) * 3), y * cw * 3);
       const face = tf.tensor3d(bytes, [ch, cw, 3], 'int32');
       try {
-        const lm = await landmarkNet.detectLandmarks(face);
+        const lm = await landmarkNet!.detectLandmarks(face);
         out.push({
           score: f.score,
           box: f.box,
@@ -182,19 +214,27 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
 
   return {
     engine: native.blazeface ? 'onnxruntime' : 'tfjs',
-    dispose: () => { blaze?.dispose(); void native.landmarks68?.dispose(); },
+    dispose: () => { blaze?.dispose(); void native.landmarks68?.dispose(); for (const n of nets.splice(0)) n.dispose(false); },
     options: o,
     async detect(image) {
       checkImage(image);
       if (blaze) return landmarksOnBoxes(await blaze.detect(image, o.minScore, { tiles: o.tiles }), image);
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       try {
-        const found = await api.detectAllFaces(input, detOptions).withFaceLandmarks(o.landmarks === '68tiny');
-        return found.map((f) => ({
-          score: f.detection.score,
-          box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height },
-          landmarks5: fivePoints(f.landmarks.positions),
-        }));
+        // as face-api's detectAllFaces(...).withFaceLandmarks() does it, on this detector's own nets:
+        // the faces cut as the library cuts them, their points shifted by the box found
+        const found = await boxNet!.locateFaces(input, detOptions);
+        const faces = await api.extractFaceTensors(input, found);
+        try {
+          const points = await Promise.all(faces.map((face) => landmarkNet!.detectLandmarks(face)));
+          return found.flatMap((f, i) => points[i] ? [{
+            score: f.score,
+            box: { x: f.box.x, y: f.box.y, width: f.box.width, height: f.box.height },
+            landmarks5: fivePoints(points[i].shiftBy(f.box.x, f.box.y).positions),
+          }] : []);
+        } finally {
+          for (const face of faces) face.dispose();
+        }
       } finally {
         input.dispose();
       }
@@ -226,9 +266,11 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
       return out;
     },
     async landmarksOnly(image) {
+      checkImage(image);
+      if (native.landmarks68) return fivePoints((await landmarksOnnx(native.landmarks68, image, [{ x: 0, y: 0, width: image.width, height: image.height }]))[0]!);
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       try {
-        const lm = o.landmarks === '68tiny' ? await api.detectFaceLandmarksTiny(input) : await api.detectFaceLandmarks(input);
+        const lm = await landmarkNet!.detectLandmarks(input);
         return fivePoints(lm.positions);
       } finally {
         input.dispose();

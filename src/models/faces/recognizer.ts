@@ -8,7 +8,7 @@ import type { Point } from '../../calculators/similarity.ts';
 import { resizeArea } from '../../calculators/picture.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
 import { tf } from '../../runtime/index.ts';
-import { faceApi, faceApiModelDir, loadNet } from './detector.ts';
+import { faceApiModelDir, loadFaceApiNet } from './detector.ts';
 import { loadFaceNetsOnnx } from './onnx.ts';
 import { VisitorRegistry, type VisitorMatch } from '../../calculators/visitors.ts';
 import { createLogger } from '../../log.ts';
@@ -20,6 +20,8 @@ export const CHIP = 150;
 export interface Recognizer {
   /** The 128-number embedding of a CHIP x CHIP face chip. */
   embed(chip: RgbImage): Promise<Float32Array>;
+  /** Frees the net (its session or its tensors). */
+  dispose(): void;
 }
 
 /**
@@ -46,12 +48,12 @@ export async function loadRecognizer(modelDir = faceApiModelDir()): Promise<Reco
         const out = await recognition.run({ [recognition.inputNames[0]!]: { data: Float32Array.from(chip.data), dims: [1, CHIP, CHIP, 3] } });
         return Float32Array.from(out[recognition.outputNames[0]!]!.data);
       },
+      dispose: () => void recognition.dispose(),
     };
   }
-  const api = faceApi();
-  await loadNet(api, 'faceRecognitionNet', 'face_recognition_model-weights_manifest.json', modelDir);
-  const net = api.nets.faceRecognitionNet!;
+  const net = await loadFaceApiNet('recognition', modelDir);
   return {
+    dispose: () => net.dispose(false),
     async embed(chip) {
       const input = tf.tensor3d(chip.data, [chip.height, chip.width, 3], 'int32');
       try {
@@ -70,6 +72,8 @@ export interface VisitorService {
   readonly registry: VisitorRegistry;
   /** Embeddings computed and their total time (ms). */
   readonly stats: { embedded: number; embedMs: number; failed: number };
+  /** Forgets every embedding and frees the recognizer (the app's stop). */
+  close(): Promise<void>;
 }
 
 /**
@@ -96,9 +100,17 @@ export function visitorService(opts: { windowMinutes: number; maxDistance: numbe
         stats.failed++;
         if (!warned) log.warn(`unique visitors: a face could not be embedded (${(err as Error).message}); such tracks count as new visitors`);
         warned = true;
+        const failed = recognizer;
         recognizer = undefined;
+        void failed?.then((r) => r.dispose(), () => {});
         return undefined;
       }
+    },
+    async close() {
+      registry.clear();
+      const r = recognizer;
+      recognizer = undefined;
+      await r?.then((x) => x.dispose(), () => {});
     },
   };
 }
