@@ -429,7 +429,7 @@ setInterval(() => {
   if (logDirty) { logDirty = false; renderLog(); }
 }, 300);
 setInterval(() => { dirty = true; }, 1000); // dwell times and ended tiles age
-interface ServerInfo { version: string; node: string; rtmp: { port: number }; backend: string; rssBytes: number; cpuPercent: number | null; features?: typeof features }
+interface ServerInfo { version: string; node: string; rtmp: { port: number }; backend: string; engine?: string; rssBytes: number; cpuPercent: number | null; features?: typeof features }
 async function pollInfo(): Promise<void> {
   const i = await api<ServerInfo>('/api/info').catch(() => undefined);
   if (!i) return;
@@ -445,7 +445,8 @@ async function pollInfo(): Promise<void> {
     watchSelected();
     void loadReview();
   }
-  $('system').textContent = `v${i.version} · ${i.backend} · ${Math.round(i.rssBytes / 2 ** 20)} MB${i.cpuPercent == null ? '' : ` · CPU ${Math.round(i.cpuPercent)}%`}`;
+  // the engine the networks run on (onnxruntime or tfjs); tfjs' backend only where the server predates it
+  $('system').textContent = `v${i.version} · ${i.engine ?? i.backend} · ${Math.round(i.rssBytes / 2 ** 20)} MB${i.cpuPercent == null ? '' : ` · CPU ${Math.round(i.cpuPercent)}%`}`;
 }
 setInterval(() => { void pollStreams(); }, 1000);
 setInterval(() => { void pollInfo(); }, 5000);
