@@ -20,9 +20,8 @@ import { freePort } from '../src/app.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { STREAM_KEY_PREFIX } from '../src/events/bus.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { startPostgresServer, startRedisServer, video, waitFor } from './helpers.ts';
+import { startNodeProcess, startPostgresServer, startRedisServer, video, waitFor, type NodeProcess } from './helpers.ts';
 
-const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-cluster-'));
 const CAMERAS = ['cam1', 'cam2', 'cam3'];
 const procs: ChildProcess[] = [];
@@ -31,7 +30,7 @@ let redisUrl = '';
 let pgUrl = '';
 let pgStop: (() => void) | undefined;
 
-interface Node { id: string; child: ChildProcess; http: string; log: () => string }
+type Node = NodeProcess;
 
 /** The facestream nodes' decoders of each camera now: camera -> parent pids. */
 function decoders(): Map<string, number[]> {
@@ -46,22 +45,15 @@ function decoders(): Map<string, number[]> {
   return out;
 }
 
-async function startNode(id: string): Promise<Node> {
-  const config = path.join(tmp, `${id}.yaml`);
+function startNode(id: string): Promise<Node> {
   // the same cameras in every node's config, as an operator would write it
-  fs.writeFileSync(config, [
+  return startNodeProcess(id, [
     'rtmp: { port: 0, host: 127.0.0.1 }', 'http: { port: 0, host: 127.0.0.1 }',
     `node: { id: ${id} }`, `bus: { kind: redis, url: ${JSON.stringify(redisUrl)} }`,
     `storage: { kind: postgres, url: ${JSON.stringify(pgUrl)}, statsIntervalMs: 2000 }`,
     `pipeline: ${JSON.stringify(path.join(tmp, 'camera.yaml'))}`,
     'sources:', ...CAMERAS.map((c) => `  - { name: ${c}, url: "rtsp://127.0.0.1:${rtspPort}/${c}" }`),
-  ].join('\n'));
-  const child = spawn(process.execPath, [bin, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  procs.push(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const http = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1], 90_000, `node ${id}`);
-  return { id, child, http, log: () => err };
+  ], { dir: tmp, procs, timeoutMs: 90_000 });
 }
 
 beforeAll(async () => {

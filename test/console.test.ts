@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { io } from 'socket.io-client';
 import { startApp, type App } from '../src/app.ts';
 import { parseAppConfig } from '../src/config.ts';
@@ -25,9 +25,9 @@ import { PROJECT_ROOT } from '../src/data.ts';
 import { AggregateStore } from '../src/events/store.ts';
 import type { TrackEnded } from '../src/events/types.ts';
 import { jpegSize } from '../src/calculators/picture.ts';
+import { openBrowser } from './browser.ts';
 import { video, waitForAsync } from './helpers.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'console-token-42';
 const STREAM = 'live/lobby';
 const out = path.join(PROJECT_ROOT, 'test-output');
@@ -38,7 +38,7 @@ let app: App | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let pub: Publisher | undefined;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 let base = '';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const shot = (name: string) => page.screenshot({ path: path.join(out, `console-${name}.png`), fullPage: true });
@@ -72,7 +72,6 @@ function seed(): number {
 const seeded = seed();
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   app = await startApp(parseAppConfig({
     rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1', token: TOKEN },
     storage: { file: dbFile, statsIntervalMs: 1000, snapshots: true },
@@ -81,13 +80,7 @@ beforeAll(async () => {
     pipeline: 'default',
   }, 'test'));
   base = `http://127.0.0.1:${app.httpPort}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('dialog', (d) => { void d.accept(TOKEN); });
+  ({ browser, page, pageErrors } = await openBrowser({ width: 1280, height: 1000, token: TOKEN }));
   fs.mkdirSync(out, { recursive: true });
 }, 60_000);
 

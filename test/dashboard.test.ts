@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startApp, type App } from '../src/app.ts';
 import { parseAppConfig } from '../src/config.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
+import { openBrowser } from './browser.ts';
 import { video } from './helpers.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dash-token-42';
 const out = path.join(PROJECT_ROOT, 'test-output');
 const dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-dash-')), 'agg.db');
@@ -28,21 +28,11 @@ let app: App | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let pub: Publisher | undefined;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
   app = await startApp(config());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  // The page asks for the token once; the answer is kept in localStorage.
-  page.on('dialog', (d) => { void d.accept(TOKEN); });
+  ({ browser, page, pageErrors } = await openBrowser({ width: 1280, height: 1100, token: TOKEN }));
 }, 60_000);
 
 afterAll(async () => {

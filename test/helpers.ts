@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { dataDir } from '../src/data.ts';
+import { dataDir, PROJECT_ROOT } from '../src/data.ts';
 
 export const video = (name: string) => path.join(dataDir(), 'video', name);
 
@@ -117,4 +117,31 @@ export async function startPostgresServer(): Promise<{ url: string; ctl: (action
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]);
   ctl('start');
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, ctl };
+}
+
+/** A `facestream start` in a child process (the cluster tests' nodes). */
+export interface NodeProcess {
+  id: string;
+  child: ChildProcess;
+  /** Its dashboard's origin, http://127.0.0.1:PORT. */
+  http: string;
+  rtmpPort: number;
+  /** What it has written on stderr so far. */
+  log: () => string;
+}
+
+/**
+ * `facestream start --config DIR/ID.yaml` with these config lines; added to `procs` (the test
+ * kills what is left of them); resolves once its dashboard listens.
+ */
+export async function startNodeProcess(id: string, lines: string[], o: { dir: string; procs: ChildProcess[]; timeoutMs: number }): Promise<NodeProcess> {
+  const config = path.join(o.dir, `${id}.yaml`);
+  fs.writeFileSync(config, lines.join('\n'));
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'facestream.js'), 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  o.procs.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const http = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1], o.timeoutMs, `node ${id}`);
+  const rtmpPort = Number(/RTMP on 127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  return { id, child, http, rtmpPort, log: () => err };
 }

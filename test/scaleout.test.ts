@@ -8,13 +8,11 @@ import { PgStore } from '../src/events/pgstore.ts';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/app.ts';
-import { PROJECT_ROOT } from '../src/data.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
 import { STREAM_KEY_PREFIX } from '../src/events/bus.ts';
 import type { FacestreamEvent } from '../src/events/types.ts';
-import { startPostgresServer, video, waitFor, waitForAsync } from './helpers.ts';
+import { startNodeProcess, startPostgresServer, video, waitFor, waitForAsync, type NodeProcess } from './helpers.ts';
 
-const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-scaleout-'));
 const procs: ChildProcess[] = [];
 let redisPort = 0;
@@ -29,22 +27,14 @@ async function startPostgres(): Promise<void> {
   procs.push({ exitCode: null, signalCode: null, kill: () => { try { pgCtl('stop'); } catch { /* already stopped */ } } } as unknown as ChildProcess);
 }
 
-interface Node { id: string; child: ChildProcess; http: string; rtmpPort: number; log: () => string }
+type Node = NodeProcess;
 
-async function startNode(id: string): Promise<Node> {
-  const config = path.join(tmp, `${id}.yaml`);
-  fs.writeFileSync(config, [
+function startNode(id: string): Promise<Node> {
+  return startNodeProcess(id, [
     'rtmp: { port: 0, host: 127.0.0.1 }', 'http: { port: 0, host: 127.0.0.1 }',
     `node: { id: ${id} }`, `bus: { kind: redis, url: ${JSON.stringify(redisUrl)} }`,
     `storage: { kind: postgres, url: ${JSON.stringify(pgUrl)}, statsIntervalMs: 1000 }`,
-  ].join('\n'));
-  const child = spawn(process.execPath, [bin, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  procs.push(child);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const http = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1], 60_000, `node ${id}`);
-  const rtmpPort = Number(/RTMP on 127\.0\.0\.1:(\d+)/.exec(err)![1]);
-  return { id, child, http, rtmpPort, log: () => err };
+  ], { dir: tmp, procs, timeoutMs: 60_000 });
 }
 
 let redis: ChildProcess;
