@@ -3,6 +3,7 @@
  * bin/facestream.js when the lab/ folder is there (a clone; an installed package has none).
  * The product never imports the lab.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -330,6 +331,27 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
           onProgress: (line) => process.stderr.write(`eval video: ${line}\n`),
         });
         process.stdout.write(o.json ? JSON.stringify(report) + '\n' : summaryLines(report).join('\n') + '\n');
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  evalCmd.command('demo')
+    .description('the demo clip against its ground truth (14 young adult women in the photos it is made from): gender and age group by grade, and whether the answers graded B or better are >= 90% female and < 5% baby or child; one JSON object with --json')
+    .option('--pipeline <name>', 'the pipeline to run (the demo runs default)', 'default')
+    .option('--clip <file>', 'another build of the demo clip (default: the cached one, made on first use)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (o: { pipeline: string; clip?: string; json?: boolean }) => {
+      try {
+        const { initRuntime } = await import('../src/runtime/index.ts');
+        await initRuntime({ quiet: true });
+        const { demoClip } = await import('../src/demo/clip.ts');
+        const clip = o.clip ?? await demoClip();
+        if (!fs.existsSync(clip)) throw new FacestreamError('FS_ERR_USAGE', `--clip ${clip}: no such file`);
+        const { evalDemo, demoLines } = await import('./eval/demo.ts');
+        const report = await evalDemo({ clip, pipeline: o.pipeline, onProgress: (line) => process.stderr.write(`eval demo: ${line}\n`) });
+        process.stdout.write(o.json ? JSON.stringify(report) + '\n' : demoLines(report).join('\n') + '\n');
         process.exit(0);
       } catch (err) {
         fail(err);
