@@ -13,7 +13,7 @@ import { FacestreamError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { rng } from '../../src/calculators/random.ts';
 import { loadModel, saveModel } from '../../src/models/io.ts';
-import { predictMaybeFlipped } from '../../src/models/batch.ts';
+import { outputRows, predictMaybeFlipped } from '../../src/models/batch.ts';
 import { foldBatchNorm } from '../../src/models/fold.ts';
 import { INPUT_SIZE, inputSide } from '../../src/models/attributes/network.ts';
 import { buildAttributeNet, setDropoutSeeds } from '../models/attributes-net.ts';
@@ -326,15 +326,7 @@ export async function predictAllFast(model: tf.LayersModel, s: LabelledSet, idx:
       const x = tf.tidy(() => { const b = makeBatch(s, part); return Float32Array.from((flip ? tf.concat([b.x, tf.reverse(b.x, 2)]) : b.x).dataSync()); });
       const rows = flip ? 2 * part.length : part.length;
       const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [rows, side, side, 3]) });
-      model.outputNames.forEach((name, h) => {
-        const flat = out[name]!.data as Float32Array;
-        const width = flat.length / rows;
-        part.forEach((_, j) => {
-          const a = flat.slice(j * width, (j + 1) * width);
-          if (flip) for (let k = 0; k < width; k++) a[k] = (a[k]! + flat[(part.length + j) * width + k]!) / 2;
-          heads[h]!.push(a);
-        });
-      });
+      model.outputNames.forEach((name, h) => { heads[h]!.push(...outputRows(out[name]!.data as Float32Array, part.length, flip)); });
     }
   } finally {
     bar?.stop();

@@ -63,6 +63,20 @@ export function predictMaybeFlipped(model: tf.LayersModel, x: tf.Tensor4D, flip:
   return list.map((t) => tf.div(tf.add(tf.slice(t, 0, n), tf.slice(t, n, n)), 2));
 }
 
+/**
+ * One output of a batch run on `n` crops, a row per crop; with `mirrored` (the batch held the
+ * crops and then their mirror images, as cropsToArray makes it), each row averaged with its
+ * mirror image's.
+ */
+export function outputRows(flat: Float32Array, n: number, mirrored: boolean): Float32Array[] {
+  const width = flat.length / (mirrored ? 2 * n : n);
+  return Array.from({ length: n }, (_, i) => {
+    const a = flat.slice(i * width, (i + 1) * width);
+    if (mirrored) for (let j = 0; j < width; j++) a[j] = (a[j]! + flat[(n + i) * width + j]!) / 2;
+    return a;
+  });
+}
+
 export function predictBatch(model: tf.LayersModel, crops: Crop[], opts: { flip?: boolean } = {}): BatchOutputs {
   const names = model.outputNames;
   const arrays = tf.tidy(() => {
@@ -70,9 +84,6 @@ export function predictBatch(model: tf.LayersModel, crops: Crop[], opts: { flip?
     return list.map((t) => t.dataSync() as Float32Array);
   });
   const result: BatchOutputs = {};
-  arrays.forEach((flat, o) => {
-    const width = flat.length / crops.length;
-    result[names[o]!] = crops.map((_, i) => flat.slice(i * width, (i + 1) * width));
-  });
+  arrays.forEach((flat, o) => { result[names[o]!] = outputRows(flat, crops.length, false); });
   return result;
 }

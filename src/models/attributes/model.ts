@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../../data.ts';
 import { FacestreamError } from '../../errors.ts';
 import { initRuntime, tf } from '../../runtime/index.ts';
 import { AGE_BINS, CELEBA_ATTRIBUTES } from './labels.ts';
-import { cropsToArray, predictBatch, type BatchOutputs, type Crop } from '../batch.ts';
+import { cropsToArray, outputRows, predictBatch, type BatchOutputs, type Crop } from '../batch.ts';
 import { onnxEngine, type OnnxSession } from '../../runtime/onnx.ts';
 import { checkOnnxFile } from '../io.ts';
 import { loadModel } from '../io.ts';
@@ -91,17 +91,7 @@ async function predictOnnx(session: OnnxSession, crops: Crop[], side: number, fl
   const x = cropsToArray(crops, flip);
   const rows = flip ? 2 * n : n;
   const out = await session.run({ [session.inputNames[0]!]: { data: x, dims: [rows, side, side, 3] } });
-  const result: BatchOutputs = {};
-  for (const name of session.outputNames) {
-    const flat = out[name]!.data;
-    const width = flat.length / rows;
-    result[name] = crops.map((_, i) => {
-      const a = flat.slice(i * width, (i + 1) * width);
-      if (flip) for (let j = 0; j < width; j++) a[j] = (a[j]! + flat[(n + i) * width + j]!) / 2;
-      return a;
-    });
-  }
-  return result;
+  return Object.fromEntries(session.outputNames.map((name) => [name, outputRows(out[name]!.data, n, flip)]));
 }
 
 export async function loadAttributeModel(dir = DEFAULT_MODEL_DIR): Promise<AttributeModel> {
