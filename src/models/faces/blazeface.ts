@@ -110,7 +110,7 @@ export function tilesFor(width: number, height: number): Array<{ x: number; y: n
  * The network on a batch of square inputs (tiles of one frame): per tile the 896 score
  * logits (stride-16 anchors first) and their 16 regressors.
  */
-type BlazeNet = (inputs: Float32Array[], size: number) => Promise<{ logits: Float32Array; regs: () => Promise<Float32Array>; release?: () => void }>;
+type BlazeNet = (inputs: Float32Array[], size: number) => Promise<{ logits: Float32Array; regs: Float32Array }>;
 
 /** The four outputs ([n,512,1] [n,512,16] stride 16 and [n,384,1] [n,384,16] stride 32), in any order, as one score and one regressor array per anchor. */
 function arrange(outs: Array<{ data: Float32Array; dims: readonly number[] }>, tiles: number): { logits: Float32Array; regs: Float32Array } {
@@ -137,8 +137,7 @@ export function blazeFaceOnnx(session: OnnxSession): BlazeFace {
     const data = new Float32Array(inputs.length * size * size * 3);
     inputs.forEach((x, i) => data.set(x, i * size * size * 3));
     const out = await session.run({ [session.inputNames[0]!]: { data, dims: [inputs.length, size, size, 3] } });
-    const { logits, regs } = arrange(Object.values(out), inputs.length);
-    return { logits, regs: async () => regs };
+    return arrange(Object.values(out), inputs.length);
   }, () => { void session.dispose(); });
 }
 
@@ -150,16 +149,10 @@ function withNet(size: number, net: BlazeNet, dispose: () => void): BlazeFace {
     async detect(image, minScore, opts = {}) {
       const iouThreshold = opts.iou ?? 0.3, maxFaces = opts.maxFaces ?? 100;
       const tiles = opts.tiles ? tilesFor(image.width, image.height) : [{ x: 0, y: 0, side: Math.max(image.width, image.height) }];
-      const { logits, regs: readRegs, release } = await net(tiles.map((t) => squareInput(image, t.x, t.y, t.side, size)), size);
+      const { logits, regs } = await net(tiles.map((t) => squareInput(image, t.x, t.y, t.side, size)), size);
       const cut = Math.log(minScore / (1 - minScore));
       const candidates: number[] = [];
       for (let i = 0; i < logits.length; i++) if (logits[i]! > cut) candidates.push(i);
-      let regs: Float32Array = new Float32Array(0);
-      try {
-        if (candidates.length) regs = await readRegs();
-      } finally {
-        release?.();
-      }
       const found: BlazeBox[] = candidates
         .sort((a, b) => logits[b]! - logits[a]!)
         .map((j) => {
@@ -204,14 +197,16 @@ export function loadBlazeFace(dir = humanModelDir()): Promise<BlazeFace> {
     }
     const size = model.inputs[0]?.shape?.[1] ?? 256;
     return withNet(size, async (inputs) => {
-      const [scoreT, regT] = tf.tidy(() => {
-        const outs = inputs.map((x) => (model.execute(tf.tensor4d(x, [1, size, size, 3])) as tf.Tensor[])); // the graph's batch is fixed at 1
-        const per = outs.map((res) => { const b = [...res].sort((a, c) => a.size - c.size); return [tf.concat([b[1]!, b[0]!], 1).reshape([-1]), tf.concat([b[3]!, b[2]!], 1).reshape([-1])]; });
-        return [tf.concat(per.map((p) => p[0]!)), tf.concat(per.map((p) => p[1]!))] as const;
+      // the graph's batch is fixed at 1: each tile alone, each output's tiles joined, then as the native path
+      const joined = tf.tidy(() => {
+        const outs = inputs.map((x) => model.execute(tf.tensor4d(x, [1, size, size, 3])) as tf.Tensor[]);
+        return outs[0]!.map((_, k) => tf.concat(outs.map((o) => o[k]!)));
       });
-      const logits = (await scoreT.data()) as Float32Array;
-      scoreT.dispose();
-      return { logits, regs: async () => (await regT.data()) as Float32Array, release: () => regT.dispose() };
+      try {
+        return arrange(await Promise.all(joined.map(async (t) => ({ data: (await t.data()) as Float32Array, dims: t.shape }))), inputs.length);
+      } finally {
+        tf.dispose(joined);
+      }
     }, () => model.dispose());
   })();
 }
