@@ -67,6 +67,17 @@ describe('eval video', () => {
     // no visitor ids in these events: each track counts as a new visitor, the return visit is missed
     expect(s.visitors).toEqual({ people: 3, counted: 4, falseMerges: 0, missedReturns: 1, errorShare: 0.333 });
     expect(s.rows[1]).toMatchObject({ face: 1, gender: 'male', widthPx: 60, said: { gender: { value: 'female', grade: 'A' } } });
+    expect(s.peer).toBeUndefined();
+    // a peer's answers on the same tracks (track 1: face 0, 25; track 2: face 1, 45; track 3: face 2, 8; not on track 4)
+    const peer = new Map([[1, { age: 30, male: 0, looks: 2 }], [2, { age: 44, male: 1, looks: 2 }], [3, { age: 9, male: 0.5, looks: 2 }]]);
+    const withPeer = scoreClip('default', truth, events, { name: 'face-api', answers: peer });
+    // ours on those tracks: 27 (2 off), 40 (5 off), 20 (12 off); the peer's: 5, 1, 1; adults 20-59: tracks 1 and 2
+    expect(withPeer.peer).toEqual({
+      name: 'face-api', tracks: 3,
+      ageMae: { ours: 6.33, peer: 2.33 },
+      adultAgeMae: { n: 2, ours: 3.5, peer: 3 },
+      gender: { ours: 0.667, peer: 1 },
+    });
   });
 
   it('builds a labelled clip from real faces and runs the real pipeline on it', async () => {
@@ -75,7 +86,7 @@ describe('eval video', () => {
     const lines: string[] = [];
     const r = await evalVideo({
       utkface: path.join(dataDir(), 'utkface'), sizes: [96], pipelines: ['default'], split: 'validation', faces: 4,
-      background: path.join(dataDir(), 'video', 'pedestrians-1080p.mp4'), workDir: work, onProgress: (l) => lines.push(l),
+      background: path.join(dataDir(), 'video', 'pedestrians-1080p.mp4'), workDir: work, onProgress: (l) => lines.push(l), peer: true,
     });
     expect(r.clips[0]).toMatchObject({ size: 96, visits: 5 });
     expect(fs.statSync(r.clips[0]!.file).size).toBeGreaterThan(10_000);
@@ -90,6 +101,10 @@ describe('eval video', () => {
     expect(s.visitors.counted).toBeLessThanOrEqual(s.visitors.people + 1);
     expect(lines.some((l) => /building the 96-px clip/.test(l))).toBe(true);
     expect(lines.some((l) => /default at 96 px: found/.test(l))).toBe(true);
+    // face-api's age and gender on the same tracks, looked at on the frames the pipeline reported
+    expect(s.peer!.tracks).toBeGreaterThanOrEqual(3);
+    expect(s.peer!.ageMae.peer).toBeLessThan(20);
+    expect(lines.some((l) => /vs face-api .* on the same \d+ tracks/.test(l))).toBe(true);
     fs.rmSync(work, { recursive: true, force: true });
   }, 240_000);
 });

@@ -12,6 +12,8 @@
  * The clips and their ground truth are cached by their parameters under `workDir`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { concatMap, filter, lastValueFrom } from 'rxjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resizeArea } from '../../src/calculators/picture.ts';
@@ -20,6 +22,8 @@ import type { RgbImage } from '../../src/calculators/warp.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { FacestreamEvent, TrackEnded } from '../../src/events/types.ts';
 import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
+import { fromSource } from '../../src/ingest/fromSource.ts';
+import { faceApiModelDir } from '../../src/models/faces/detector.ts';
 import { AGE_BINS } from '../../src/models/attributes/labels.ts';
 import { loadPipeline } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
@@ -68,6 +72,8 @@ export interface VideoEvalOptions {
   onProgress?: (line: string) => void;
   /** The unique-visitor settings (default: the node's). */
   reid?: { windowMinutes: number; maxDistance: number };
+  /** Also face-api's age and gender on the same tracks (faceApiOnTracks). */
+  peer?: boolean;
 }
 
 const groupOf = (age: number) => AGE_BINS.find((b) => age >= b.from && age <= b.to)!.name;
@@ -187,6 +193,11 @@ export interface ClipScore {
    * visitor (false merges) and return visits counted as new people.
    */
   visitors: { people: number; counted: number; falseMerges: number; missedReturns: number; errorShare: number | null };
+  /**
+   * With a peer's answers on the same tracks (faceApiOnTracks): on the labelled tracks both
+   * answered, the age MAE (all, and adults 20-59) and gender accuracy of ours and the peer's.
+   */
+  peer?: { name: string; tracks: number; ageMae: { ours: number | null; peer: number | null }; adultAgeMae: { n: number; ours: number | null; peer: number | null }; gender: { ours: number | null; peer: number | null } };
 }
 
 export interface TrackRow {
@@ -198,7 +209,7 @@ export interface TrackRow {
 export interface SaidClass { value: string; probability: number; confidence: number; grade: Grade; frames: number }
 
 /** Scores a pipeline's events on a clip against its truth. */
-export function scoreClip(pipeline: string, truth: ClipTruth, events: FacestreamEvent[]): ClipScore {
+export function scoreClip(pipeline: string, truth: ClipTruth, events: FacestreamEvent[], peer?: { name: string; answers: Map<number, PeerAnswer> }): ClipScore {
   const frameWidth = (events.find((e) => e.type === 'stream.format') as { frame?: { width: number } } | undefined)?.frame?.width ?? WIDTH;
   const votes = new Map<number, Map<number, number>>(); // track -> face -> boxes
   const vote = (track: number, face: number | undefined) => {
@@ -227,6 +238,7 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
   const visitorFace = new Map<string, number>(); // visitor id -> the face of its first visit
   const vis = { counted: 0, falseMerges: 0, missedReturns: 0 };
   const people = new Set<number>();
+  const both: Array<{ age: number; ours: number; peer: number; oursMale: boolean; peerMale: boolean; male: boolean }> = [];
   for (const t of ended) {
     const id = faceOf(t.trackId);
     if (id == null) continue;
@@ -259,6 +271,10 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
       s.n++; if (ok) s.right++;
       tally.byGrade.set(said.grade, s);
     }
+    const other = peer?.answers.get(t.trackId);
+    if (other && at?.age != null && at.gender) {
+      both.push({ age: f.age, ours: at.age, peer: other.age, oursMale: at.gender.value === 'male', peerMale: other.male >= 0.5, male: f.gender === 'male' });
+    }
     if (at?.age != null) {
       const err = Math.abs(at.age - f.age);
       ageErr.push(err);
@@ -283,8 +299,69 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
     ageMae: { all: mean(ageErr), byBand: Object.fromEntries(AGE_BANDS.map((b) => [b.name, { mae: mean(band.get(b.name) ?? []), n: (band.get(b.name) ?? []).length }])) },
     rows,
     visitors: { people: people.size, ...vis, errorShare: people.size ? Math.round(((vis.counted - people.size) / people.size) * 1000) / 1000 : null },
+    ...(peer ? { peer: peerFigures(peer.name, both, mean, ratio) } : {}),
   };
 }
+
+function peerFigures(name: string, both: Array<{ age: number; ours: number; peer: number; oursMale: boolean; peerMale: boolean; male: boolean }>, mean: (xs: number[]) => number | null, ratio: (n: number, d: number) => number | null): NonNullable<ClipScore['peer']> {
+  const adults = both.filter((b) => b.age >= 20 && b.age <= 59);
+  return {
+    name, tracks: both.length,
+    ageMae: { ours: mean(both.map((b) => Math.abs(b.ours - b.age))), peer: mean(both.map((b) => Math.abs(b.peer - b.age))) },
+    adultAgeMae: { n: adults.length, ours: mean(adults.map((b) => Math.abs(b.ours - b.age))), peer: mean(adults.map((b) => Math.abs(b.peer - b.age))) },
+    gender: { ours: ratio(both.filter((b) => b.oursMale === b.male).length, both.length), peer: ratio(both.filter((b) => b.peerMale === b.male).length, both.length) },
+  };
+}
+
+/** A peer's answer on one track: its age estimate and the share of its looks that said male. */
+export interface PeerAnswer { age: number; male: number; looks: number }
+
+/**
+ * face-api's age and gender on the same tracks: its shipped age/gender net on the box of each
+ * of a track's `track.started`/`track.updated` events (the frames the pipeline reported the
+ * track on, decoded again as the pipeline's ingest decodes them), averaged over those looks.
+ * The box is our detector's, fed as face-api's own pipeline feeds its detector's box.
+ */
+export async function faceApiOnTracks(clip: string, pipeline: string, events: FacestreamEvent[]): Promise<Map<number, PeerAnswer>> {
+  const ingest = loadPipeline(pipeline).elements[0]!.options as { fps?: number; maxWidth?: number };
+  const wanted = new Map<number, Array<{ track: number; box: { x: number; y: number; width: number; height: number } }>>();
+  for (const e of events) {
+    if (e.type !== 'track.started' && e.type !== 'track.updated') continue;
+    wanted.set(e.ptsMs, [...(wanted.get(e.ptsMs) ?? []), { track: e.trackId, box: e.box }]);
+  }
+  const { tf, initRuntime } = await import('../../src/runtime/index.ts');
+  await initRuntime({ quiet: true });
+  const api = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js') as {
+    AgeGenderNet: new () => { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<{ age: number; gender: string }>; dispose(throwOnRedispose?: boolean): void };
+  };
+  const net = new api.AgeGenderNet();
+  await net.loadFromDisk(faceApiModelDir());
+  const sums = new Map<number, { age: number; male: number; looks: number }>();
+  try {
+    const frames$ = fromSource(clip, { fps: ingest.fps ?? 5, ...(ingest.maxWidth ? { maxWidth: ingest.maxWidth } : {}) });
+    // only the frames with a box are kept (about one a second a track), each looked at in turn
+    await lastValueFrom(frames$.pipe(filter((f) => wanted.has(f.ptsMs)), concatMap(async (frame) => {
+      for (const { track, box } of wanted.get(frame.ptsMs)!) {
+        const x0 = Math.max(0, Math.round(box.x)), y0 = Math.max(0, Math.round(box.y));
+        const x1 = Math.min(frame.width, Math.round(box.x + box.width)), y1 = Math.min(frame.height, Math.round(box.y + box.height));
+        if (x1 - x0 < 4 || y1 - y0 < 4) continue;
+        const face = tf.tidy(() => tf.slice(tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32'), [y0, x0, 0], [y1 - y0, x1 - x0, 3]));
+        try {
+          const r = await net.predictAgeAndGender(face);
+          const s = sums.get(track) ?? { age: 0, male: 0, looks: 0 };
+          s.age += r.age; s.male += r.gender === 'male' ? 1 : 0; s.looks++;
+          sums.set(track, s);
+        } finally {
+          face.dispose();
+        }
+      }
+    })), { defaultValue: undefined });
+  } finally {
+    net.dispose(false);
+  }
+  return new Map([...sums].map(([t, s]) => [t, { age: s.age / s.looks, male: s.male / s.looks, looks: s.looks }]));
+}
+
 
 /** Runs one pipeline on a clip file to its end; its events. */
 export async function runPipeline(pipeline: string, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number, reid: { windowMinutes: number; maxDistance: number } = REID): Promise<FacestreamEvent[]> {
@@ -335,11 +412,14 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
         const t = Date.now();
         const analysed = Math.round((truth.frames / truth.fps) * ((loadPipeline(p).elements[0]!.options as { fps?: number }).fps ?? 5));
         const events = await runPipeline(p, clip, shared, o.onProgress, analysed, o.reid ?? REID);
-        const score = scoreClip(p, truth, events);
+        const peer = o.peer ? { name: 'face-api', answers: await faceApiOnTracks(clip, p, events) } : undefined;
+        const score = scoreClip(p, truth, events, peer);
         report.results.push(score);
         o.onProgress?.(`${p} at ${size} px: found ${Math.round(score.facesFound * 100)}%, gender ${score.gender.accuracy ?? '-'} `
           + `(S ${score.gender.byGrade.S.accuracy ?? '-'} on ${score.gender.byGrade.S.n}), age group ${score.ageGroup.accuracy ?? '-'}, age MAE ${score.ageMae.all ?? '-'}, `
-          + `visitors ${score.visitors.counted} for ${score.visitors.people} people (${score.visitors.falseMerges} false merges) (${Math.round((Date.now() - t) / 1000)} s)`);
+          + `visitors ${score.visitors.counted} for ${score.visitors.people} people (${score.visitors.falseMerges} false merges)`
+          + (score.peer ? `, adults' age MAE ${score.peer.adultAgeMae.ours ?? '-'} vs face-api ${score.peer.adultAgeMae.peer ?? '-'} on the same ${score.peer.adultAgeMae.n} tracks` : '')
+          + ` (${Math.round((Date.now() - t) / 1000)} s)`);
       }
     }
   } finally {
