@@ -57,7 +57,7 @@ describe('eval video', () => {
     expect(s.facesFound).toBe(0.8); // face 3 never found
     expect(s.tracksPerFace).toBe(1);
     expect(s.unlabelledTracks).toBe(1);
-    expect(s.gender).toMatchObject({ answered: 4, accuracy: 0.75 });
+    expect(s.gender).toMatchObject({ answered: 4, accuracy: 0.75, counted: { n: 4, accuracy: 0.75 } });
     expect(s.gender.byGrade.S).toEqual({ share: 0.75, accuracy: 1, n: 3 });
     expect(s.gender.byGrade.A).toEqual({ share: 0.25, accuracy: 0, n: 1 });
     expect(s.ageGroup.accuracy).toBe(0.75);

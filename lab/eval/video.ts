@@ -182,8 +182,9 @@ export interface ClipScore {
   /** Tracks that followed no labelled face (the background's, or false detections). */
   unlabelledTracks: number;
   tracks: number;
-  gender: { answered: number; accuracy: number | null; byGrade: Record<Grade, GradeStats> };
-  ageGroup: { answered: number; accuracy: number | null; byGrade: Record<Grade, GradeStats> };
+  /** Every answer (`accuracy`), the ones the aggregates count (`counted`: graded B or better), and each grade's. */
+  gender: { answered: number; accuracy: number | null; counted: { n: number; accuracy: number | null }; byGrade: Record<Grade, GradeStats> };
+  ageGroup: { answered: number; accuracy: number | null; counted: { n: number; accuracy: number | null }; byGrade: Record<Grade, GradeStats> };
   ageMae: { all: number | null; byBand: Record<string, { mae: number | null; n: number }> };
   /** Each labelled track: what was said and what is true (for calibrating the grades). */
   rows: TrackRow[];
@@ -289,13 +290,18 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
       const s = m.get(gr) ?? { n: 0, right: 0 };
       return [gr, { share: ratio(s.n, answered) ?? 0, accuracy: ratio(s.right, s.n), n: s.n }];
     })) as Record<Grade, GradeStats>;
+  // what the aggregates count (minGrade B): the answers graded S, A or B
+  const counted = (m: Map<Grade, { n: number; right: number }>) => {
+    const [n, right] = (['S', 'A', 'B'] as const).reduce(([x, y], gr) => [x + (m.get(gr)?.n ?? 0), y + (m.get(gr)?.right ?? 0)], [0, 0]);
+    return { n, accuracy: ratio(right, n) };
+  };
   return {
     pipeline, size: truth.size, visits: truth.visits.length,
     facesFound: ratio(found.size, truth.visits.length) ?? 0,
     tracksPerFace: ratio(labelled, found.size),
     unlabelledTracks: ended.length - labelled, tracks: ended.length,
-    gender: { answered: g.answered, accuracy: ratio(g.right, g.answered), byGrade: grades(g.byGrade, g.answered) },
-    ageGroup: { answered: a.answered, accuracy: ratio(a.right, a.answered), byGrade: grades(a.byGrade, a.answered) },
+    gender: { answered: g.answered, accuracy: ratio(g.right, g.answered), counted: counted(g.byGrade), byGrade: grades(g.byGrade, g.answered) },
+    ageGroup: { answered: a.answered, accuracy: ratio(a.right, a.answered), counted: counted(a.byGrade), byGrade: grades(a.byGrade, a.answered) },
     ageMae: { all: mean(ageErr), byBand: Object.fromEntries(AGE_BANDS.map((b) => [b.name, { mae: mean(band.get(b.name) ?? []), n: (band.get(b.name) ?? []).length }])) },
     rows,
     visitors: { people: people.size, ...vis, errorShare: people.size ? Math.round(((vis.counted - people.size) / people.size) * 1000) / 1000 : null },
@@ -415,7 +421,7 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
         const peer = o.peer ? { name: 'face-api', answers: await faceApiOnTracks(clip, p, events) } : undefined;
         const score = scoreClip(p, truth, events, peer);
         report.results.push(score);
-        o.onProgress?.(`${p} at ${size} px: found ${Math.round(score.facesFound * 100)}%, gender ${score.gender.accuracy ?? '-'} `
+        o.onProgress?.(`${p} at ${size} px: found ${Math.round(score.facesFound * 100)}%, gender ${score.gender.accuracy ?? '-'} (counted ${score.gender.counted.accuracy ?? '-'} on ${score.gender.counted.n}) `
           + `(S ${score.gender.byGrade.S.accuracy ?? '-'} on ${score.gender.byGrade.S.n}), age group ${score.ageGroup.accuracy ?? '-'}, age MAE ${score.ageMae.all ?? '-'}, `
           + `visitors ${score.visitors.counted} for ${score.visitors.people} people (${score.visitors.falseMerges} false merges)`
           + (score.peer ? `, adults' age MAE ${score.peer.adultAgeMae.ours ?? '-'} vs face-api ${score.peer.adultAgeMae.peer ?? '-'} on the same ${score.peer.adultAgeMae.n} tracks` : '')

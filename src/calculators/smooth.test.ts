@@ -90,4 +90,18 @@ describe('one age: the group is the band of the age in years', () => {
     expect(policyGrade(c('B'), 64, p)).toBe('B');
     expect(policyGrade(c('S'), undefined, { ...p, sMinWidthPx: 0, withholdBelowPx: 0 })).toBe('S');
   });
+
+  it('genderMinAge: a child\'s gender is withheld (C at best); an adult\'s keeps its grade; 0 turns the rule off', () => {
+    const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 13 };
+    const track = (age: number) => {
+      const acc = newTrackAnswers();
+      for (let i = 0; i < 5; i++) addAnswers(acc, frame({ baby: 0.1, child: 0.2, youth: 0.5, 'middle-aged': 0.1, old: 0.1 }, 0.9, age));
+      return acc;
+    };
+    expect(smoothedAnswers(track(8), { policy, widthPx: 200 }).gender).toMatchObject({ value: 'female', grade: 'C' });
+    expect(smoothedAnswers(track(12.9), { policy, widthPx: 200 }).gender!.grade).toBe('C');
+    expect(smoothedAnswers(track(13), { policy, widthPx: 200 }).gender!.grade).toBe('S');
+    expect(smoothedAnswers(track(8), { policy: { ...policy, genderMinAge: 0 }, widthPx: 200 }).gender!.grade).toBe('S');
+    expect(smoothedAnswers(track(8)).gender!.grade).toBe('S'); // no policy, the SA grade
+  });
 });

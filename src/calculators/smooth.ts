@@ -122,6 +122,12 @@ export interface GradePolicy {
   sMinProbability: number;
   sMinWidthPx: number;
   withholdBelowPx: number;
+  /**
+   * A track whose age estimate is under this many years has its gender graded C at best
+   * (withheld): on the validation faces, babies' and children's gender is right far less
+   * often than adults' (the model card's figures). 0: no such rule.
+   */
+  genderMinAge?: number;
   /** The age group's own rule where it differs (its S is harder to earn than gender's). */
   ageGroup?: Partial<Omit<GradePolicy, 'ageGroup'>>;
 }
@@ -146,8 +152,11 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
+  const gender = cls(acc.gender);
+  // a child's gender is withheld (C at best) under the policy's genderMinAge
+  if (gender && opts.policy?.genderMinAge && age != null && age < opts.policy.genderMinAge) gender.grade = capGrade(gender.grade, 'C');
   return {
-    gender: cls(acc.gender),
+    gender,
     ageGroup: json(opts.ageBands ? coherentAgeGroup(acc, opts.ageBands) : smoothedClass(acc.ageGroup), ageRule),
     age: age == null ? undefined : Math.round(age * 10) / 10,
     smiling: cls(acc.smiling),

@@ -13,8 +13,8 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/types.ts';
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
-export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
-  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
+export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; genderMinAge: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
+  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
 };
 
 export const trackOptions = z.strictObject({
@@ -27,6 +27,7 @@ export const trackOptions = z.strictObject({
     sMinProbability: z.number().min(0).max(1).default(GRADE_POLICY.sMinProbability).describe('Share of the track\'s (confidence-weighted) votes its answer needs for S.'),
     sMinWidthPx: z.number().min(0).max(4000).default(GRADE_POLICY.sMinWidthPx).describe('Best face width (analysed frame, px) a track needs for S.'),
     withholdBelowPx: z.number().min(0).max(4000).default(GRADE_POLICY.withholdBelowPx).describe('Tracks whose best face is narrower are graded C at best (unsure: not in the aggregates at minGrade B).'),
+    genderMinAge: z.number().min(0).max(120).default(GRADE_POLICY.genderMinAge).describe('Tracks whose age estimate is under this many years have their gender graded C at best (withheld): on the validation faces babies\' gender was right 0.76 of the time and children\'s 0.88 (0.84 and 0.90 at S), against 0.95-0.98 for adults. 0 turns it off.'),
     ageGroup: z.strictObject({
       sMinFrames: z.number().int().min(1).max(1000).optional(),
       sMinProbability: z.number().min(0).max(1).optional(),
