@@ -92,8 +92,6 @@ export interface RunningStream {
  * frame's answers exist. One frame goes forward only.
  */
 export interface Chain {
-  /** The element of each stage, in order (the stage timings' keys). */
-  readonly elements: readonly string[];
   /** One frame through every stage; `after` is told each element's name and its output. */
   process(frame: Frame, after?: (element: string, item: AnalysedFrame) => void): Promise<AnalysedFrame>;
   /**
@@ -132,7 +130,6 @@ export async function createChain(pipeline: PipelineConfig, context: ElementCont
       stages.push({ element: 'report', stage });
     }
     return {
-      elements: made.map((m) => m.element),
       async process(frame, after) {
         let item = await source.process(frame);
         after?.(first!.element, item);
