@@ -89,6 +89,12 @@ describe('one age: the group is the band of the age in years', () => {
     expect(policyGrade(c('D'), 20, p)).toBe('D'); // never raised
     expect(policyGrade(c('B'), 64, p)).toBe('B');
     expect(policyGrade(c('S'), undefined, { ...p, sMinWidthPx: 0, withholdBelowPx: 0 })).toBe('S');
+    // withholdB: B (barely better than chance on the validation stills) becomes C; S and A stay
+    const w = { ...p, withholdB: true };
+    expect(policyGrade(c('B'), 64, w)).toBe('C');
+    expect(policyGrade(c('A'), 64, w)).toBe('A');
+    expect(policyGrade(c('S', 2), 64, w)).toBe('A'); // demoted from S to A, not further
+    expect(policyGrade(c('S'), 64, w)).toBe('S');
   });
 
   it('genderMinAge: a child\'s gender is withheld (C at best); an adult\'s keeps its grade; 0 turns the rule off', () => {

@@ -128,6 +128,11 @@ export interface GradePolicy {
    * often than adults' (the model card's figures). 0: no such rule.
    */
   genderMinAge?: number;
+  /**
+   * Answers the SA confidence grades B are graded C (withheld): on the validation stills
+   * they were right little more often than chance (gender 0.63, smile 0.59, age group 0.60).
+   */
+  withholdB?: boolean;
   /** The age group's own rule where it differs (its S is harder to earn than gender's). */
   ageGroup?: Partial<Omit<GradePolicy, 'ageGroup'>>;
 }
@@ -137,6 +142,7 @@ export function policyGrade(c: SmoothedClass, widthPx: number | undefined, p: Gr
   let g = c.grade;
   if (widthPx != null && widthPx < p.withholdBelowPx) return capGrade(g, 'C');
   if (g === 'S' && (c.frames < p.sMinFrames || c.probability < p.sMinProbability || (widthPx ?? 0) < p.sMinWidthPx)) g = 'A';
+  if (g === 'B' && p.withholdB) g = 'C';
   return g;
 }
 
