@@ -312,8 +312,9 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     .option('--background <file>', 'a video for the moving background (default: the shared data\'s pedestrians clip, blurred)')
     .option('--out <dir>', 'where the clips and their ground truth are kept', path.join(os.homedir(), '.cache', 'facestream', 'eval-video'))
     .option('--peer', 'also face-api\'s age and gender net on the same tracks (its age MAE beside ours, adults 20-59 apart)')
+    .option('--raw-grades', 'every answer with its SA grade, no grading rule (the input of lab/eval/calibrate.ts)')
     .option('--json', 'print one JSON object on stdout')
-    .action(async (o: { utkface?: string; sizes: string; pipelines: string; faces: number; split: string; seed: number; background?: string; out: string; peer?: boolean; json?: boolean }) => {
+    .action(async (o: { utkface?: string; sizes: string; pipelines: string; faces: number; split: string; seed: number; background?: string; out: string; peer?: boolean; rawGrades?: boolean; json?: boolean }) => {
       try {
         if (o.split !== 'all' && o.split !== 'validation') throw new FacestreamError('FS_ERR_USAGE', '--split is all or validation');
         const sizes = o.sizes.split(',').map((v) => {
@@ -328,7 +329,7 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         const { evalVideo, summaryLines } = await import('./eval/video.ts');
         const report = await evalVideo({
           utkface: o.utkface ?? path.join(dataDir(), 'utkface'), sizes, pipelines, faces: o.faces, split: o.split, seed: o.seed,
-          background: o.background ?? path.join(dataDir(), 'video', 'pedestrians-1080p.mp4'), workDir: o.out, peer: o.peer,
+          background: o.background ?? path.join(dataDir(), 'video', 'pedestrians-1080p.mp4'), workDir: o.out, peer: o.peer, rawGrades: o.rawGrades,
           onProgress: (line) => process.stderr.write(`eval video: ${line}\n`),
         });
         process.stdout.write(o.json ? JSON.stringify(report) + '\n' : summaryLines(report).join('\n') + '\n');

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { dataDir } from '../../src/data.ts';
 import { initRuntime } from '../../src/runtime/index.ts';
 import type { FacestreamEvent } from '../../src/events/types.ts';
-import { evalVideo, faceAt, layout, scoreClip, type ClipTruth, type TruthFace } from './video.ts';
+import { evalPipeline, evalVideo, faceAt, layout, RAW_GRADING, scoreClip, type ClipTruth, type TruthFace } from './video.ts';
+import { policyGrade } from '../../src/calculators/smooth.ts';
+import { GRADE_POLICY } from '../../src/operators/track.ts';
 
 const faces: TruthFace[] = [
   { id: 0, file: 'a', gender: 'female', age: 25, ageGroup: 'youth' },
@@ -78,6 +80,15 @@ describe('eval video', () => {
       adultAgeMae: { n: 2, ours: 3.5, peer: 3 },
       gender: { ours: 0.667, peer: 1 },
     });
+  });
+
+  it('--raw-grades: the pipeline\'s track element grades by the SA confidence alone (what calibrate.ts fits on)', () => {
+    const grading = (raw: boolean) => (evalPipeline('default', raw).elements.find((e) => e.element === 'track')!.options as { grading: object }).grading;
+    expect(grading(false)).toMatchObject({ sMinWidthPx: GRADE_POLICY.sMinWidthPx, withholdB: true, genderMinAge: 13 });
+    expect(grading(true)).toEqual(RAW_GRADING);
+    for (const grade of ['S', 'A', 'B', 'C', 'D'] as const) {
+      expect(policyGrade({ value: 'male', probability: 0.5, confidence: 0.5, grade, frames: 1 }, 10, RAW_GRADING)).toBe(grade);
+    }
   });
 
   it('builds a labelled clip from real faces and runs the real pipeline on it', async () => {

@@ -25,7 +25,7 @@ import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
 import { fromSource } from '../../src/ingest/fromSource.ts';
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
 import { AGE_BINS } from '../../src/models/attributes/labels.ts';
-import { loadPipeline } from '../../src/pipeline/schema.ts';
+import { loadPipeline, type PipelineConfig } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
 import { readUtkface, isValidation, type UtkSample } from '../train/datasets.ts';
@@ -74,6 +74,8 @@ export interface VideoEvalOptions {
   reid?: { windowMinutes: number; maxDistance: number };
   /** Also face-api's age and gender on the same tracks (faceApiOnTracks). */
   peer?: boolean;
+  /** Every answer with its SA grade, no grading rule (RAW_GRADING): the input lab/eval/calibrate.ts fits a rule on. */
+  rawGrades?: boolean;
 }
 
 const groupOf = (age: number) => AGE_BINS.find((b) => age >= b.from && age <= b.to)!.name;
@@ -370,15 +372,29 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
 
 
 /** Runs one pipeline on a clip file to its end; its events. */
-export async function runPipeline(pipeline: string, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number, reid: { windowMinutes: number; maxDistance: number } = REID): Promise<FacestreamEvent[]> {
+/**
+ * The grading that changes nothing: every answer keeps its SA grade (what lab/eval/calibrate.ts
+ * fits a rule on; a report made under the shipped rule carries grades that rule already moved).
+ */
+export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, ageGroup: {} };
+
+/** The pipeline `name` (or file), with `rawGrades` its track element graded by RAW_GRADING. */
+export function evalPipeline(name: string, rawGrades = false): PipelineConfig {
+  const p = loadPipeline(name);
+  if (!rawGrades) return p;
+  return { ...p, elements: p.elements.map((e) => (e.element === 'track' ? { ...e, options: { ...e.options, grading: RAW_GRADING } } : e)) };
+}
+
+export async function runPipeline(pipeline: string | PipelineConfig, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number, reid: { windowMinutes: number; maxDistance: number } = REID): Promise<FacestreamEvent[]> {
+  const config = typeof pipeline === 'string' ? loadPipeline(pipeline) : pipeline;
   const events: FacestreamEvent[] = [];
   // each clip its own visitors (as a node with the default reid settings)
   const visitors = visitorService(reid);
-  const s = startStream({ name: `eval/${path.basename(clip, '.mp4')}`, uri: clip, pipeline: loadPipeline(pipeline), live: false, endOnEof: true, shared, visitors, onEvent: (e) => events.push(e) });
+  const s = startStream({ name: `eval/${path.basename(clip, '.mp4')}`, uri: clip, pipeline: config, live: false, endOnEof: true, shared, visitors, onEvent: (e) => events.push(e) });
   // a slow pipeline (ssd at full resolution on wasm) takes minutes per clip: say how far it is
-  const timer = onProgress && setInterval(() => onProgress(`${pipeline} on ${path.basename(clip)}: ${s.stats.analysed} frames analysed${frames ? ` of about ${frames}` : ''}`), 15_000);
+  const timer = onProgress && setInterval(() => onProgress(`${config.name} on ${path.basename(clip)}: ${s.stats.analysed} frames analysed${frames ? ` of about ${frames}` : ''}`), 15_000);
   const end = await s.done.finally(() => clearInterval(timer));
-  if (end.error) throw new Error(`${pipeline} on ${clip}: ${end.error.message}`);
+  if (end.error) throw new Error(`${config.name} on ${clip}: ${end.error.message}`);
   return events;
 }
 
@@ -417,7 +433,7 @@ export async function evalVideo(o: VideoEvalOptions): Promise<VideoEvalReport> {
       for (const p of o.pipelines) {
         const t = Date.now();
         const analysed = Math.round((truth.frames / truth.fps) * ((loadPipeline(p).elements[0]!.options as { fps?: number }).fps ?? 5));
-        const events = await runPipeline(p, clip, shared, o.onProgress, analysed, o.reid ?? REID);
+        const events = await runPipeline(evalPipeline(p, o.rawGrades), clip, shared, o.onProgress, analysed, o.reid ?? REID);
         const peer = o.peer ? { name: 'face-api', answers: await faceApiOnTracks(clip, p, events) } : undefined;
         const score = scoreClip(p, truth, events, peer);
         report.results.push(score);
