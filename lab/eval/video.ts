@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 import { concatMap, filter, lastValueFrom } from 'rxjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { resizeArea } from '../../src/calculators/picture.ts';
+import { cropRgb, resizeArea } from '../../src/calculators/picture.ts';
+import { clipToImage } from '../../src/calculators/geometry.ts';
 import { rng } from '../../src/calculators/random.ts';
 import type { RgbImage } from '../../src/calculators/warp.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
@@ -350,10 +351,9 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
     // only the frames with a box are kept (about one a second a track), each looked at in turn
     await lastValueFrom(frames$.pipe(filter((f) => wanted.has(f.ptsMs)), concatMap(async (frame) => {
       for (const { track, box } of wanted.get(frame.ptsMs)!) {
-        const x0 = Math.max(0, Math.round(box.x)), y0 = Math.max(0, Math.round(box.y));
-        const x1 = Math.min(frame.width, Math.round(box.x + box.width)), y1 = Math.min(frame.height, Math.round(box.y + box.height));
-        if (x1 - x0 < 4 || y1 - y0 < 4) continue;
-        const face = tf.tidy(() => tf.slice(tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32'), [y0, x0, 0], [y1 - y0, x1 - x0, 3]));
+        const cut = clipToImage(box, frame.width, frame.height);
+        if (!cut) continue;
+        const face = tf.tensor3d(cropRgb(frame, cut).data, [cut.height, cut.width, 3], 'int32');
         try {
           const r = await net.predictAgeAndGender(face);
           const s = sums.get(track) ?? { age: 0, male: 0, looks: 0 };

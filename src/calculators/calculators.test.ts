@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { alignmentMatrix, applyAffine, invertAffine, similarityParams, template, umeyama, type Point } from './similarity.ts';
 import { warpAffine } from './warp.ts';
 import { Tracker } from './tracker.ts';
-import { iou, type Box } from './geometry.ts';
+import { clipToImage, iou, type Box } from './geometry.ts';
+import { cropRgb } from './picture.ts';
 import { laplacianVariance, poseFromLandmarks } from './quality.ts';
 
 describe('similarity transform (Umeyama)', () => {
@@ -138,5 +139,23 @@ describe('quality measures', () => {
     const t = template(112);
     const turned = poseFromLandmarks([t[0]!, t[1]!, [t[1]![0] - 2, t[2]![1]], t[3]!, t[4]!]);
     expect(turned.yawDeg).toBeGreaterThan(45);
+  });
+});
+
+describe('box cut from an image', () => {
+  it('clipToImage rounds to whole pixels, clips to the image, and refuses what is under 4 px a side', () => {
+    expect(clipToImage({ x: -3.4, y: 2.6, width: 10.2, height: 8 }, 20, 20)).toEqual({ x: 0, y: 3, width: 7, height: 8 });
+    expect(clipToImage({ x: 15, y: 12, width: 10, height: 10 }, 20, 18)).toEqual({ x: 15, y: 12, width: 5, height: 6 });
+    expect(clipToImage({ x: 15, y: 15, width: 10, height: 10 }, 20, 18)).toBeUndefined(); // 3 px high inside
+    expect(clipToImage({ x: 30, y: 0, width: 10, height: 10 }, 20, 20)).toBeUndefined(); // outside
+  });
+
+  it('cropRgb copies the box\'s pixels row by row', () => {
+    // a 4x3 image whose pixel (x, y) is (x, y, 7)
+    const data = new Uint8Array(4 * 3 * 3);
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) data.set([x, y, 7], (y * 4 + x) * 3);
+    const c = cropRgb({ width: 4, height: 3, data }, { x: 1, y: 1, width: 2, height: 2 });
+    expect([c.width, c.height]).toEqual([2, 2]);
+    expect(Array.from(c.data)).toEqual([1, 1, 7, 2, 1, 7, 1, 2, 7, 2, 2, 7]);
   });
 });

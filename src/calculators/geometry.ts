@@ -12,3 +12,10 @@ export function iou(a: Box, b: Box): number {
 export function center(b: Box): [number, number] {
   return [b.x + b.width / 2, b.y + b.height / 2];
 }
+
+/** `b` on whole pixels, clipped to a width x height image; undefined when under 4 px a side. */
+export function clipToImage(b: Box, width: number, height: number): Box | undefined {
+  const x0 = Math.max(0, Math.round(b.x)), y0 = Math.max(0, Math.round(b.y));
+  const x1 = Math.min(width, Math.round(b.x + b.width)), y1 = Math.min(height, Math.round(b.y + b.height));
+  return x1 - x0 >= 4 && y1 - y0 >= 4 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : undefined;
+}

@@ -7,6 +7,14 @@ import jpeg from 'jpeg-js';
 import type { Box } from './geometry.ts';
 import type { RgbImage } from './warp.ts';
 
+/** The pixels of `box` (whole pixels inside `src`, e.g. from clipToImage), copied row by row. */
+export function cropRgb(src: RgbImage, box: Box): RgbImage {
+  const { x, y, width, height } = box;
+  const data = new Uint8Array(width * height * 3);
+  for (let r = 0; r < height; r++) data.set(src.data.subarray(((y + r) * src.width + x) * 3, ((y + r) * src.width + x + width) * 3), r * width * 3);
+  return { width, height, data };
+}
+
 /**
  * The area `box` of `src` (clipped to the image) scaled to `width` x `height` by averaging
  * the source pixels each output pixel covers (no aliasing when shrinking a frame 3x).

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FacestreamError } from '../../errors.ts';
 import { initRuntime, tf } from '../../runtime/index.ts';
-import type { Box } from '../../calculators/geometry.ts';
+import { clipToImage, type Box } from '../../calculators/geometry.ts';
+import { cropRgb } from '../../calculators/picture.ts';
 import type { Point } from '../../calculators/similarity.ts';
 import type { RgbImage } from '../../calculators/warp.ts';
 import { blazeFaceOnnx, loadBlazeFace, type BlazeBox } from './blazeface.ts';
@@ -182,22 +183,18 @@ export async function loadDetector(options: DetectorOptions): Promise<Detector> 
 
   /** The 68-point net on each box (cut from the frame, clipped to it), points back in frame coordinates. */
   const landmarksOnBoxes = async (found: Array<Pick<BlazeBox, 'box' | 'score'>>, image: RgbImage): Promise<DetectedFace[]> => {
-    const { width: w, height: h } = image;
     const out: DetectedFace[] = [];
-    const clipped = found.map((f) => {
-      const x0 = Math.max(0, Math.round(f.box.x)), y0 = Math.max(0, Math.round(f.box.y));
-      const x1 = Math.min(w, Math.round(f.box.x + f.box.width)), y1 = Math.min(h, Math.round(f.box.y + f.box.height));
-      return { score: f.score, box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
-    }).filter((f) => f.box.width >= 4 && f.box.height >= 4);
+    const clipped = found.flatMap((f) => {
+      const box = clipToImage(f.box, image.width, image.height);
+      return box ? [{ score: f.score, box }] : [];
+    });
     if (native.landmarks68) {
       const points = await landmarksOnnx(native.landmarks68, image, clipped.map((f) => f.box));
       return clipped.map((f, i) => ({ score: f.score, box: f.box, landmarks5: fivePoints(points[i]!) }));
     }
     for (const f of clipped) {
       const { x: x0, y: y0, width: cw, height: ch } = f.box;
-      const bytes = new Uint8Array(cw * ch * 3);
-      for (let y = 0; y < ch; y++) bytes.set(image.data.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x0 + cw) * 3), y * cw * 3);
-      const face = tf.tensor3d(bytes, [ch, cw, 3], 'int32');
+      const face = tf.tensor3d(cropRgb(image, f.box).data, [ch, cw, 3], 'int32');
       try {
         const lm = await landmarkNet!.detectLandmarks(face);
         out.push({
