@@ -276,6 +276,24 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         fail(err);
       }
     });
+  evalCmd.command('combine')
+    .description('which finished attribute model should answer which head of an ensemble: every subset of the members scored on the validation split; one JSON object')
+    .requiredOption('--members <dirs>', 'comma-separated folders of finished attribute models (2 or more; one may be an ensemble)')
+    .option('--data <dir>', 'folder with celeba/, utkface/, smile/ and utkface64/ when there (default: FACESTREAM_DATA or ../shared/data)')
+    .option('--celeba-gender <dir>', 'CelebA gender crops to evaluate on too (none = leave out)')
+    .option('--no-utkface64', 'leave out the data folder\'s utkface64/')
+    .action(async (o: { members: string; data?: string; celebaGender?: string; utkface64?: boolean }) => {
+      try {
+        const { combineMembers } = await import('./eval/combine.ts');
+        const os = await import('node:os');
+        const members = o.members.split(',').map((m) => m.trim().replace(/^~(?=\/|$)/, os.homedir())).filter(Boolean);
+        if (members.length < 2) throw new FacestreamError('FS_ERR_USAGE', `--members: 2 or more folders, got ${members.length}`);
+        process.stdout.write(JSON.stringify(await combineMembers({ members, data: await attributeDirs(o) })) + '\n');
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
   evalCmd.command('attributes')
     .description('the attribute model on folders laid out like ../shared/data; one JSON object')
     .option('--celeba <dir>', 'folder with list_attr_celeba.txt and images/')
