@@ -42,3 +42,27 @@ describe('grade calibration', () => {
     expect(wilsonLower(97, 100)).toBeGreaterThan(0.91);
   });
 });
+
+describe('grade calibration with the fixed rules', () => {
+  it('fits S on the answers the pipeline counts: a child\'s gender and the B answers are withheld before the fit', () => {
+    const child = (right: boolean): Row => {
+      const r = row(96, true);
+      return { ...r, age: 8, ageGroup: 'child', said: { ...r.said!, gender: { ...r.said!.gender!, value: right ? 'female' : 'male' }, ageGroup: { ...r.said!.ageGroup!, value: 'child' }, age: 8 } };
+    };
+    // adults right at S; children's gender at S wrong one time in three
+    const rows: Row[] = [...Array.from({ length: 30 }, () => row(96, true)), ...Array.from({ length: 9 }, (_, i) => child(i % 3 !== 0))];
+    const fixed = { genderMinAge: 13, withholdB: true };
+    // without the age rule, no S rule on frames/probability/width can tell the children apart
+    expect(() => calibrate(rows)).toThrow(/no rule meets the gender target/);
+    // with it, the children's gender is C and the adults keep S
+    const r = calibrate(rows, fixed);
+    const g = r.stats.find((s) => s.task === 'gender')!;
+    expect(g.byGrade.S).toEqual({ n: 30, right: 30 });
+    expect(g.byGrade.C.n).toBe(9);
+    expect(r.policy).toMatchObject(fixed);
+    expect(r.policy.ageGroup?.genderMinAge).toBeUndefined();
+    // B answers are withheld under withholdB
+    const b = statsUnder([row(96, true, { grade: 'B' })], { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, withholdB: true });
+    expect(b[0]!.byGrade.C.n).toBe(1);
+  });
+});

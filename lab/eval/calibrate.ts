@@ -12,9 +12,10 @@
  *   npx tsx lab/eval/calibrate.ts --check '{"sMinFrames":...}' REPORT.json
  */
 import fs from 'node:fs';
-import { policyGrade, type GradePolicy } from '../../src/calculators/smooth.ts';
+import { capGrade, policyGrade, type GradePolicy } from '../../src/calculators/smooth.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { SaidClass, TrackRow, VideoEvalReport } from './video.ts';
+import { GRADE_POLICY } from '../../src/operators/track.ts';
 
 export const TARGETS = { gender: 0.97, ageGroup: 0.9 };
 /** Answers a size needs before its accuracy decides whether it is withheld. */
@@ -47,7 +48,9 @@ export function statsUnder(rows: Row[], p: GradePolicy): SizeStats[] {
       const key = `${r.pipeline}|${r.size}|${task}`;
       const s = out.get(key) ?? { size: r.size, pipeline: r.pipeline, task, n: 0, byGrade: Object.fromEntries(GRADES.map((g) => [g, { n: 0, right: 0 }])) as SizeStats['byGrade'] };
       out.set(key, s);
-      const g = policyGrade(said, r.widthPx ?? undefined, task === 'ageGroup' ? { ...p, ...p.ageGroup } : p);
+      let g = policyGrade(said, r.widthPx ?? undefined, task === 'ageGroup' ? { ...p, ...p.ageGroup } : p);
+      // as the pipeline does (smooth.ts): a child's gender is withheld
+      if (task === 'gender' && p.genderMinAge && r.said?.age != null && r.said.age < p.genderMinAge) g = capGrade(g, 'C');
       s.n++;
       s.byGrade[g].n++;
       if (said.value === r[task]) s.byGrade[g].right++;
@@ -64,10 +67,15 @@ export function meetsTargets(stats: SizeStats[], margin = 0): boolean {
   });
 }
 
-export function calibrate(rows: Row[]): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
+/**
+ * `fixed`: the rules calibration keeps as they are and applies while it fits the others
+ * (the shipped `genderMinAge` and `withholdB`), so that S is fitted on the answers the
+ * pipeline would count.
+ */
+export function calibrate(rows: Row[], fixed: Pick<GradePolicy, 'genderMinAge' | 'withholdB'> = {}): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
   // withheld: the small sizes, from the smallest up to the first whose answers at B or better
   // reach the floor for both tasks (a larger size's poor answers are the grades' business)
-  const base: GradePolicy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0 };
+  const base: GradePolicy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed };
   let withholdBelowPx = 0;
   const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
   const stats0 = statsUnder(rows, base);
@@ -90,7 +98,7 @@ export function calibrate(rows: Row[]): { policy: GradePolicy; sShare: number; s
     for (const sMinFrames of [1, 2, 3, 4, 6])
       for (const sMinProbability of [0, 0.6, 0.7, 0.8, 0.9, 0.95])
         for (const sMinWidthPx of widths) {
-          const policy = { sMinFrames, sMinProbability, sMinWidthPx, withholdBelowPx };
+          const policy = { sMinFrames, sMinProbability, sMinWidthPx, withholdBelowPx, ...fixed };
           const stats = statsUnder(rows, { ...policy, ageGroup: policy }).filter((s) => s.task === task);
           if (!meetsTargets(stats, MARGIN)) continue;
           const total = stats.reduce((a, s) => a + s.n, 0);
@@ -101,7 +109,7 @@ export function calibrate(rows: Row[]): { policy: GradePolicy; sShare: number; s
     if (!rule[task]) throw new Error(`no rule meets the ${task} target`);
   }
   const g = rule.gender!.policy, a = rule.ageGroup!.policy;
-  const ageGroup = Object.fromEntries(Object.entries(a).filter(([k, v]) => g[k as keyof typeof g] !== v));
+  const ageGroup = Object.fromEntries(Object.entries(a).filter(([k, v]) => !(k in fixed) && g[k as keyof typeof g] !== v));
   const policy: GradePolicy = { ...g, ...(Object.keys(ageGroup).length ? { ageGroup } : {}) };
   const stats = statsUnder(rows, policy);
   const total = stats.reduce((x, s) => x + s.n, 0);
@@ -133,8 +141,10 @@ if (process.argv[1]?.endsWith('calibrate.ts')) {
     console.log(JSON.stringify({ policy, meetsTargets: meetsTargets(stats), stats }));
   } else {
     const rows = readRows(args);
-    const before = statsUnder(rows, { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0 });
-    const r = calibrate(rows);
+    const fixed = { genderMinAge: GRADE_POLICY.genderMinAge, withholdB: GRADE_POLICY.withholdB };
+    const before = statsUnder(rows, { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed });
+    const r = calibrate(rows, fixed);
+    console.error(`kept as shipped: ${JSON.stringify(fixed)}`);
     console.error(`before:\n${table(before).join('\n')}\nafter ${JSON.stringify(r.policy)}:\n${table(r.stats).join('\n')}`);
     console.log(JSON.stringify({ policy: r.policy, sShare: Math.round(r.sShare * 1000) / 1000, before, after: r.stats }));
   }

@@ -91,7 +91,7 @@ export function bandOf(age: number, bands: readonly AgeBand[]): AgeBand {
 
 const GRADE_ORDER: Grade[] = ['S', 'A', 'B', 'C', 'D'];
 /** Grade `g`, or `most` when `g` is better: answers the heads disagree on are never graded above it. */
-const capGrade = (g: Grade, most: Grade): Grade => (GRADE_ORDER.indexOf(g) < GRADE_ORDER.indexOf(most) ? most : g);
+export const capGrade = (g: Grade, most: Grade): Grade => (GRADE_ORDER.indexOf(g) < GRADE_ORDER.indexOf(most) ? most : g);
 
 /**
  * One age: the age group is the band of the smoothed age in years, so that the group and the
