@@ -66,7 +66,13 @@ export function attributeModelCard(m: Json): string {
     `| CelebA | ${String(get(e, 'celeba', 'n') ?? '–')} | mean accuracy of the 40 attributes | ${pct(get(e, 'celeba', 'meanAccuracy'))}${ci(get(e, 'celeba', 'meanAccuracyCI95'))} (majority class: ${pct(get(e, 'celeba', 'majorityBaseline'))}) | |`,
     `| UTKFace | ${String(utk.n ?? '–')} | gender accuracy | ${pct(utk.genderAccuracy)}${ci(utk.genderAccuracyCI95)} | ${pct(peer?.genderAccuracy)}${ci(peer?.genderAccuracyCI95)} |`,
     `| UTKFace | ${String(utk.n ?? '–')} | age, mean absolute error | ${num(utk.ageMAE)} years | ${num(peer?.ageMAE)} years |`,
+    ...(get(utk, 'adults') ? [`| UTKFace | ${String(get(utk, 'adults', 'n'))} | adults' (20-59) age, mean absolute error | ${num(get(utk, 'adults', 'ageMAE'))} years | ${num(get(peer, 'adults', 'ageMAE'))} years |`] : []),
     `| UTKFace | ${String(utk.n ?? '–')} | age group (5 classes) accuracy | ${pct(utk.age5Accuracy)} | |`,
+    ...(get(e, 'utkface64') ? [
+      `| UTKFace, 64-px faces | ${String(get(e, 'utkface64', 'n'))} | gender accuracy | ${pct(get(e, 'utkface64', 'genderAccuracy'))}${ci(get(e, 'utkface64', 'genderAccuracyCI95'))} | |`,
+      `| UTKFace, 64-px faces | ${String(get(e, 'utkface64', 'n'))} | age, mean absolute error | ${num(get(e, 'utkface64', 'ageMAE'))} years | |`,
+    ] : []),
+    ...(get(e, 'celebaGender') ? [`| CelebA gender crops | ${String(get(e, 'celebaGender', 'n'))} | gender accuracy | ${pct(get(e, 'celebaGender', 'accuracy'))}${ci(get(e, 'celebaGender', 'accuracyCI95'))} | |`] : []),
     `| SMILE (LFW) | ${String(get(e, 'smile', 'n') ?? '–')} | smile accuracy | ${pct(get(e, 'smile', 'accuracy'))}${ci(get(e, 'smile', 'accuracyCI95'))} | |`,
     '', '### By age band (UTKFace)', '',
     '| age band | faces | gender accuracy | face-api | age error (years) | face-api |', '| --- | --- | --- | --- | --- | --- |',

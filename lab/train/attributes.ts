@@ -239,16 +239,25 @@ export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
   return out;
 }
 
-/** Age MAE, gender accuracy (with its 95% interval) and their breakdown by age class, from per-face rows. */
-export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; byAgeClass: AgeClassBreakdown } {
+/** The adults' band the targets name (20-59 years), apart from the model's own age groups. */
+export const ADULTS = { from: 20, to: 59 } as const;
+
+/** Age MAE, gender accuracy (with its 95% interval) and their breakdown by age class, and the adults' (20-59), from per-face rows. */
+export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; byAgeClass: AgeClassBreakdown; adults: { n: number; ageMAE: number | null; genderAccuracy: number | null } } {
   const n = rows.length;
   const right = rows.filter((r) => r.genderOk).length;
+  const adults = rows.filter((r) => r.age >= ADULTS.from && r.age <= ADULTS.to);
   return {
     n,
     ageMAE: rows.reduce((a, r) => a + r.ageError, 0) / n,
     genderAccuracy: right / n,
     genderAccuracyCI95: wilson95(right, n),
     byAgeClass: byAgeClass(rows),
+    adults: {
+      n: adults.length,
+      ageMAE: adults.length ? adults.reduce((a, r) => a + r.ageError, 0) / adults.length : null,
+      genderAccuracy: adults.length ? adults.filter((r) => r.genderOk).length / adults.length : null,
+    },
   };
 }
 
@@ -262,6 +271,8 @@ export const UTK_RACES = ['White', 'Black', 'Asian', 'Indian', 'Others'] as cons
 
 export interface UtkFigures {
   n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95?: [number, number]; age5Accuracy: number; byAgeClass: AgeClassBreakdown;
+  /** Adults 20-59 (ADULTS). */
+  adults?: { n: number; ageMAE: number | null; genderAccuracy: number | null };
   /** By UTKFace's race label (UTK_RACES). */
   byRace?: Record<string, { n: number; genderAccuracy: number; ageMAE: number }>;
 }
@@ -383,7 +394,7 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     }
     return {
       n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95,
-      age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass, ...(s.race ? { byRace } : {}),
+      age5Accuracy: a5 / uIdx.length, byAgeClass: f.byAgeClass, adults: f.adults, ...(s.race ? { byRace } : {}),
     };
   };
   const uIdx = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === 1);

@@ -136,7 +136,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   }
   celBar?.stop();
   const f = ageGenderFigures(rows);
-  return { rows, celebaOk, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass } };
+  return { rows, celebaOk, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass, adults: f.adults } };
 }
 
 export async function evalAttributes(opts: {
