@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentMatrix, applyAffine, invertAffine, similarityParams, template, umeyama, type Point } from './similarity.ts';
-import { warpAffine } from './warp.ts';
+import { warpAffine, warpScale } from './warp.ts';
 import { Tracker } from './tracker.ts';
 import { clipToImage, iou, type Box } from './geometry.ts';
 import { cropRgb } from './picture.ts';
@@ -69,6 +69,26 @@ describe('similarity transform (Umeyama)', () => {
       const [x, y] = applyAffine(m, p).map(Math.round) as Point;
       expect(crop.data[(y * 64 + x) * 3]).toBeGreaterThan(100);
     }
+  });
+
+  it('antialiases a warp that shrinks 1.5x or more, and leaves smaller shrinks as they were', () => {
+    // 1-px black and white columns: shrunk 3x by single samples they alias into stripes
+    // of pure black or white; averaged over the area each crop pixel covers they are grey
+    const w = 192;
+    const img = { width: w, height: w, data: new Uint8Array(w * w * 3) };
+    for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) img.data.fill(x % 2 ? 255 : 0, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    const shrink3 = [1 / 3, 0, 0, 0, 1 / 3, 0] as const;
+    expect(warpScale([...shrink3])).toBeCloseTo(3, 6);
+    const spread = (d: Uint8Array) => Math.max(...d) - Math.min(...d);
+    const plain = warpAffine(img, [...shrink3], 64, 64);
+    const smooth = warpAffine(img, [...shrink3], 64, 64, { antialias: true });
+    expect(spread(plain.data.subarray(64 * 3 * 10, 64 * 3 * 11))).toBeGreaterThan(200);
+    const row = smooth.data.subarray(64 * 3 * 10 + 3, 64 * 3 * 11 - 3); // inside the border
+    expect(spread(row)).toBeLessThan(90);
+    expect(Math.abs(row.reduce((a, v) => a + v, 0) / row.length - 127.5)).toBeLessThan(10);
+    // a 1.2x shrink: the same bytes with and without
+    const shrink12 = [1 / 1.2, 0, 0, 0, 1 / 1.2, 0];
+    expect(warpAffine(img, shrink12, 64, 64, { antialias: true }).data).toEqual(warpAffine(img, shrink12, 64, 64).data);
   });
 });
 

@@ -17,6 +17,7 @@ export const alignOptions = z.strictObject({
   size: z.number().int().min(16).max(512).optional().describe('Crop side in pixels; by default the attribute model\'s input (manifest.json `input`, 64 px without one).'),
   zoom: z.number().min(0.3).max(2).optional().describe('Framing of the crop (the template\'s zoom; below 1 wider). By default the one the attribute model was trained on (models/attributes/manifest.json, inference.zoom).'),
   all: z.boolean().default(false).describe('Align skipped faces too (for inspection); by default only faces that passed quality.'),
+  antialias: z.boolean().default(false).describe('Faces shrunk 1.5x or more to the crop are averaged over the area each crop pixel covers instead of sampled once (less aliasing on large faces).'),
 });
 
 registerElement({
@@ -33,7 +34,7 @@ registerElement({
       process(item: AnalysedFrame): AnalysedFrame {
         for (const face of item.faces) {
           if (face.predicted || (face.skipped && !o.all)) continue;
-          face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, size, zoom), size, size);
+          face.crop = warpAffine(item.frame, alignmentMatrix(face.landmarks5, size, zoom), size, size, { antialias: o.antialias });
         }
         return item;
       },
