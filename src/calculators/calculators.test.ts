@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignmentMatrix, applyAffine, invertAffine, similarityParams, template, umeyama, type Point } from './similarity.ts';
+import { alignmentMatrix, applyAffine, invertAffine, similarityParams, template, umeyama, type Affine, type Point } from './similarity.ts';
 import { warpAffine, warpScale } from './warp.ts';
 import { Tracker } from './tracker.ts';
 import { clipToImage, iou, type Box } from './geometry.ts';
@@ -87,7 +87,7 @@ describe('similarity transform (Umeyama)', () => {
     expect(spread(row)).toBeLessThan(90);
     expect(Math.abs(row.reduce((a, v) => a + v, 0) / row.length - 127.5)).toBeLessThan(10);
     // a 1.2x shrink: the same bytes with and without
-    const shrink12 = [1 / 1.2, 0, 0, 0, 1 / 1.2, 0];
+    const shrink12: Affine = [1 / 1.2, 0, 0, 0, 1 / 1.2, 0];
     expect(warpAffine(img, shrink12, 64, 64, { antialias: true }).data).toEqual(warpAffine(img, shrink12, 64, 64).data);
   });
 });

@@ -17,7 +17,7 @@ export const alignOptions = z.strictObject({
   size: z.number().int().min(16).max(512).optional().describe('Crop side in pixels; by default the attribute model\'s input (manifest.json `input`, 64 px without one).'),
   zoom: z.number().min(0.3).max(2).optional().describe('Framing of the crop (the template\'s zoom; below 1 wider). By default the one the attribute model was trained on (models/attributes/manifest.json, inference.zoom).'),
   all: z.boolean().default(false).describe('Align skipped faces too (for inspection); by default only faces that passed quality.'),
-  antialias: z.boolean().default(false).describe('Faces shrunk 1.5x or more to the crop are averaged over the area each crop pixel covers instead of sampled once (less aliasing on large faces).'),
+  antialias: z.boolean().default(true).describe('Faces shrunk 1.5x or more to the crop are averaged over the area each crop pixel covers instead of sampled once: on the video evaluation (5 draws, 160 faces a size) adults\' age error at 160 px fell from 9.1 to 7.8 years and the age group rose 2.5 points; smaller faces are unchanged. false samples once, as before.'),
 });
 
 registerElement({
