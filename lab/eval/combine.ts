@@ -12,7 +12,7 @@ import { loadModel } from '../../src/models/io.ts';
 import { inputSide } from '../../src/models/attributes/network.ts';
 import { readInferenceSettings } from '../../src/models/attributes/model.ts';
 import { FacestreamError } from '../../src/errors.ts';
-import { evaluate, loadLabelled, predictAllFast, type AgeGenderRow, type DataDirs } from '../train/attributes.ts';
+import { evaluate, loadLabelled, predictAllFast, type DataDirs } from '../train/attributes.ts';
 
 export interface CombineRow {
   members: number[];
@@ -66,13 +66,11 @@ export async function combineMembers(o: { members: string[]; data: DataDirs }): 
   const rows: CombineRow[] = [];
   for (const which of subsets(o.members.length)) {
     const heads = names.map((_, h) => averageRows(outs.map((mo) => mo[h]!), which));
-    const utkRows: AgeGenderRow[] = [];
-    const m = evaluate({ outputNames: names } as never, s, idx, true, { utkRows }, heads);
-    const adults = utkRows.filter((r) => r.age >= 20 && r.age < 60);
+    const m = evaluate({ outputNames: names } as never, s, idx, true, {}, heads);
     rows.push({
       members: which, celeba: m.celeba?.meanAccuracy, utkGender: m.utkface?.genderAccuracy, utk64Gender: m.utkface64?.genderAccuracy,
       celebaGender: m.celebaGender?.accuracy, utkAgeMAE: m.utkface?.ageMAE,
-      adultsAgeMAE: adults.length ? adults.reduce((a, r) => a + r.ageError, 0) / adults.length : undefined,
+      adultsAgeMAE: m.utkface?.adults?.ageMAE ?? undefined,
       utk64AgeMAE: m.utkface64?.ageMAE, age5: m.utkface?.age5Accuracy, smile: m.smile?.accuracy,
     });
   }

@@ -26,36 +26,13 @@ export function warpScale(m: Affine): number {
 export function warpAffine(src: RgbImage, m: Affine, width: number, height: number, opts: { antialias?: boolean } = {}): RgbImage {
   const inv = invertAffine(m);
   const n = opts.antialias ? Math.max(1, Math.round(warpScale(m))) : 1;
-  if (n > 1) return warpSupersampled(src, inv, width, height, n);
-  const out = new Uint8Array(width * height * 3);
-  const { width: sw, height: sh, data } = src;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(Math.max(inv[0] * x + inv[1] * y + inv[2], 0), sw - 1);
-      const sy = Math.min(Math.max(inv[3] * x + inv[4] * y + inv[5], 0), sh - 1);
-      const x0 = Math.floor(sx), y0 = Math.floor(sy);
-      const x1 = Math.min(x0 + 1, sw - 1), y1 = Math.min(y0 + 1, sh - 1);
-      const fx = sx - x0, fy = sy - y0;
-      const o = (y * width + x) * 3;
-      const p00 = (y0 * sw + x0) * 3, p01 = (y0 * sw + x1) * 3, p10 = (y1 * sw + x0) * 3, p11 = (y1 * sw + x1) * 3;
-      for (let c = 0; c < 3; c++) {
-        const top = data[p00 + c]! + (data[p01 + c]! - data[p00 + c]!) * fx;
-        const bot = data[p10 + c]! + (data[p11 + c]! - data[p10 + c]!) * fx;
-        out[o + c] = Math.round(top + (bot - top) * fy);
-      }
-    }
-  }
-  return { width, height, data: out };
-}
-
-/** Each crop pixel the mean of n x n bilinear samples at sub-pixel offsets inside it. */
-function warpSupersampled(src: RgbImage, inv: Affine, width: number, height: number, n: number): RgbImage {
   const out = new Uint8Array(width * height * 3);
   const { width: sw, height: sh, data } = src;
   const acc = [0, 0, 0];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       acc[0] = acc[1] = acc[2] = 0;
+      // n x n bilinear samples at sub-pixel offsets inside the crop pixel (n = 1: its centre)
       for (let j = 0; j < n; j++) {
         const dy = y + (j + 0.5) / n - 0.5;
         for (let i = 0; i < n; i++) {
