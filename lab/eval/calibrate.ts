@@ -12,7 +12,7 @@
  *   npx tsx lab/eval/calibrate.ts --check '{"sMinFrames":...}' REPORT.json
  */
 import fs from 'node:fs';
-import { capGrade, policyGrade, type GradePolicy } from '../../src/calculators/smooth.ts';
+import { childGenderGrade, policyGrade, type GradePolicy } from '../../src/calculators/smooth.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { SaidClass, TrackRow, VideoEvalReport } from './video.ts';
 import { GRADE_POLICY } from '../../src/operators/track.ts';
@@ -49,8 +49,7 @@ export function statsUnder(rows: Row[], p: GradePolicy): SizeStats[] {
       const s = out.get(key) ?? { size: r.size, pipeline: r.pipeline, task, n: 0, byGrade: Object.fromEntries(GRADES.map((g) => [g, { n: 0, right: 0 }])) as SizeStats['byGrade'] };
       out.set(key, s);
       let g = policyGrade(said, r.widthPx ?? undefined, task === 'ageGroup' ? { ...p, ...p.ageGroup } : p);
-      // as the pipeline does (smooth.ts): a child's gender is withheld
-      if (task === 'gender' && p.genderMinAge && r.said?.age != null && r.said.age < p.genderMinAge) g = capGrade(g, 'C');
+      if (task === 'gender') g = childGenderGrade(g, r.said?.age, p); // as the pipeline does (smoothedAnswers)
       s.n++;
       s.byGrade[g].n++;
       if (said.value === r[task]) s.byGrade[g].right++;

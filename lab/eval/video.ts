@@ -25,7 +25,7 @@ import type { FacestreamEvent, TrackEnded } from '../../src/events/types.ts';
 import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
 import { fromSource } from '../../src/ingest/fromSource.ts';
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
-import { AGE_BINS } from '../../src/models/attributes/labels.ts';
+import { ADULTS, AGE_BINS } from '../../src/models/attributes/labels.ts';
 import { loadPipeline, type PipelineConfig } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
 import { SharedResources } from '../../src/pipeline/shared.ts';
@@ -313,7 +313,7 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
 }
 
 function peerFigures(name: string, both: Array<{ age: number; ours: number; peer: number; oursMale: boolean; peerMale: boolean; male: boolean }>, mean: (xs: number[]) => number | null, ratio: (n: number, d: number) => number | null): NonNullable<ClipScore['peer']> {
-  const adults = both.filter((b) => b.age >= 20 && b.age <= 59);
+  const adults = both.filter((b) => b.age >= ADULTS.from && b.age <= ADULTS.to);
   return {
     name, tracks: both.length,
     ageMae: { ours: mean(both.map((b) => Math.abs(b.ours - b.age))), peer: mean(both.map((b) => Math.abs(b.peer - b.age))) },

@@ -25,6 +25,7 @@ import { GradientThreads, splitShares } from './parallel.ts';
 import { phases, progress } from '../../src/progress.ts';
 import { meanInterval95, wilson95 } from './stats.ts';
 import { AGE_BINS, ageClass, isCalibration, isValidation, readCeleba, readGenderFolders, readSmile, readUtkface, CELEBA_ATTRIBUTES } from './datasets.ts';
+import { ADULTS } from '../../src/models/attributes/labels.ts';
 
 const log = createLogger('train');
 
@@ -238,9 +239,6 @@ export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
   }
   return out;
 }
-
-/** The adults' band the targets name (20-59 years), apart from the model's own age groups. */
-export const ADULTS = { from: 20, to: 59 } as const;
 
 /** Age MAE, gender accuracy (with its 95% interval) and their breakdown by age class, and the adults' (20-59), from per-face rows. */
 export function ageGenderFigures(rows: AgeGenderRow[]): { n: number; ageMAE: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; byAgeClass: AgeClassBreakdown; adults: { n: number; ageMAE: number | null; genderAccuracy: number | null } } {

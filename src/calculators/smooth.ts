@@ -91,7 +91,7 @@ export function bandOf(age: number, bands: readonly AgeBand[]): AgeBand {
 
 const GRADE_ORDER: Grade[] = ['S', 'A', 'B', 'C', 'D'];
 /** Grade `g`, or `most` when `g` is better: answers the heads disagree on are never graded above it. */
-export const capGrade = (g: Grade, most: Grade): Grade => (GRADE_ORDER.indexOf(g) < GRADE_ORDER.indexOf(most) ? most : g);
+const capGrade = (g: Grade, most: Grade): Grade => (GRADE_ORDER.indexOf(g) < GRADE_ORDER.indexOf(most) ? most : g);
 
 /**
  * One age: the age group is the band of the smoothed age in years, so that the group and the
@@ -138,6 +138,11 @@ export interface GradePolicy {
 }
 
 /** The grade of a smoothed answer under a policy, given the track's best face width. */
+/** A gender grade under the policy's genderMinAge: a child's (age estimate under it) is withheld, C at best. */
+export function childGenderGrade(g: Grade, age: number | null | undefined, p: Pick<GradePolicy, 'genderMinAge'>): Grade {
+  return p.genderMinAge && age != null && age < p.genderMinAge ? capGrade(g, 'C') : g;
+}
+
 export function policyGrade(c: SmoothedClass, widthPx: number | undefined, p: GradePolicy): Grade {
   let g = c.grade;
   if (widthPx != null && widthPx < p.withholdBelowPx) return capGrade(g, 'C');
@@ -159,8 +164,7 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
   const gender = cls(acc.gender);
-  // a child's gender is withheld (C at best) under the policy's genderMinAge
-  if (gender && opts.policy?.genderMinAge && age != null && age < opts.policy.genderMinAge) gender.grade = capGrade(gender.grade, 'C');
+  if (gender && opts.policy) gender.grade = childGenderGrade(gender.grade, age, opts.policy);
   return {
     gender,
     ageGroup: json(opts.ageBands ? coherentAgeGroup(acc, opts.ageBands) : smoothedClass(acc.ageGroup), ageRule),

@@ -11,9 +11,9 @@ export interface RgbImage { width: number; height: number; data: Uint8Array }
  * shrinks the face.
  */
 export function warpScale(m: Affine): number {
-  const inv = invertAffine(m);
-  return Math.max(Math.hypot(inv[0], inv[3]), Math.hypot(inv[1], inv[4]));
+  return inverseScale(invertAffine(m));
 }
+const inverseScale = (inv: Affine) => Math.max(Math.hypot(inv[0], inv[3]), Math.hypot(inv[1], inv[4]));
 
 /**
  * Samples a side at most: past a 4x shrink they are spread further apart instead of growing
@@ -31,7 +31,7 @@ export const MAX_SAMPLES = 4;
  */
 export function warpAffine(src: RgbImage, m: Affine, width: number, height: number, opts: { antialias?: boolean } = {}): RgbImage {
   const inv = invertAffine(m);
-  const n = opts.antialias ? Math.min(MAX_SAMPLES, Math.max(1, Math.round(warpScale(m)))) : 1;
+  const n = opts.antialias ? Math.min(MAX_SAMPLES, Math.max(1, Math.round(inverseScale(inv)))) : 1;
   const out = new Uint8Array(width * height * 3);
   const { width: sw, height: sh, data } = src;
   const acc = [0, 0, 0];

@@ -19,3 +19,6 @@ export const AGE_BINS = [
   { name: 'middle-aged', from: 31, to: 55 },
   { name: 'old', from: 56, to: 200 },
 ] as const;
+
+/** The adults' band the figures name apart (20-59 years), across the age groups above. */
+export const ADULTS = { from: 20, to: 59 } as const;
