@@ -54,7 +54,8 @@ export function attributeModelCard(m: Json): string {
       `with SA-softmax heads whose self-assessed confidence grades each answer S (sure) to D. BatchNorm is folded into the convolutions (${String(get(m, 'folded', 'units') ?? '?')} units, ` +
       `largest difference to the unfolded network ${typeof get(m, 'folded', 'maxAbsDiffVsUnfolded') === 'number' ? (get(m, 'folded', 'maxAbsDiffVsUnfolded') as number).toExponential(1) : '?'}).` +
       (m.ensemble ? ` It merges ${((get(m, 'ensemble', 'members') as unknown[]) ?? []).length} trained networks; each head averages the members listed in the manifest.` : '') +
-      ` ${num(get(e, 'msPerFace', 'batch32'), 1)} ms per face at batch 32 on the machine that evaluated it${get(m, 'inference', 'flip') ? ', with the mirror pass' : ''}.`, '',
+      ` ${num(get(e, 'msPerFace', 'batch32'), 1)} ms per face at batch 32 on the machine that evaluated it${get(m, 'inference', 'flip') ? ', with the mirror pass' : ''}.` +
+      (String(m.name).endsWith('-check') ? ' Shipped as the check network (`attributes.check`): only its gender is used, to withhold a track\'s gender where it disagrees with the main model\'s.' : ''), '',
     '## Intended use',
     '- Aggregate audience figures (share of genders, age groups, smiles) over many people, and per-person answers shown with their grade, where an answer graded below S is treated as unsure.',
     '- Not for identifying people, and not for decisions about an individual (access, eligibility, enforcement): the figures below show how often it is wrong, and for whom.', '',
@@ -118,8 +119,12 @@ export function superresModelCard(m: Json): string {
 /** Every shipped model's card: path -> text. */
 export function modelCards(): Map<string, string> {
   const cards = new Map<string, string>();
-  const attr = path.join(PROJECT_ROOT, 'models', 'attributes');
-  cards.set(path.join(attr, 'MODEL_CARD.md'), attributeModelCard(JSON.parse(fs.readFileSync(path.join(attr, 'manifest.json'), 'utf8')) as Json));
+  for (const name of ['attributes', 'attributes-check']) {
+    const dir = path.join(PROJECT_ROOT, 'models', name);
+    if (name === 'attributes' || fs.existsSync(path.join(dir, 'manifest.json'))) {
+      cards.set(path.join(dir, 'MODEL_CARD.md'), attributeModelCard(JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Json));
+    }
+  }
   for (const scale of ['x4', 'x8']) {
     const dir = path.join(PROJECT_ROOT, 'models', 'superres', scale);
     if (fs.existsSync(path.join(dir, 'manifest.json'))) {

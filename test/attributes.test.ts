@@ -1,22 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { video } from './helpers.ts';
 
 const bin = path.join(PROJECT_ROOT, 'bin', 'facestream.js');
-const manifest = path.join(PROJECT_ROOT, 'models', 'attributes', 'manifest.json');
 
 describe('the shipped attribute model', () => {
-  it('its files match the manifest (sha256) and it carries its evaluation', async () => {
+  it.each(['attributes', 'attributes-check'])('models/%s: its files match the manifest (sha256) and it carries its evaluation', async (name) => {
     const crypto = await import('node:crypto');
+    const manifest = path.join(PROJECT_ROOT, 'models', name, 'manifest.json');
     const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
-    for (const f of m.files) {
+    for (const f of [...m.files, m.onnx]) {
       const data = fs.readFileSync(path.join(path.dirname(manifest), f.file));
       expect(crypto.createHash('sha256').update(data).digest('hex'), f.file).toBe(f.sha256);
     }
     expect(m.eval.celeba.meanAccuracy).toBeGreaterThan(m.eval.celeba.majorityBaseline);
+    expect(m.eval.utkface.genderAccuracy).toBeGreaterThan(0.85);
     expect(m.training.terms).toMatch(/non-commercial/);
   });
 
@@ -36,5 +38,25 @@ describe('the shipped attribute model', () => {
     expect(a.age).toBeGreaterThan(0);
     expect(Object.keys(a.celeba)).toHaveLength(40);
     expect(events.at(-1).counters['faces.classified']).toBeGreaterThan(1);
+    // the check network ran on the same crops: the event says whether it agreed
+    expect(a.gender.check).toMatch(/^(agrees|disagrees)$/);
+    if (a.gender.check === 'disagrees') expect(a.gender.grade).toMatch(/^[CD]$/);
+  });
+
+  it('attributes.check false: no check network, no `check` in the events', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nocheck-'));
+    try {
+      const yaml = fs.readFileSync(path.join(PROJECT_ROOT, 'pipelines', 'default.yaml'), 'utf8').replace(/^(\s+)maxBatch: 32$/m, '$1maxBatch: 32\n$1check: false');
+      expect(yaml).toMatch(/check: false/);
+      fs.writeFileSync(path.join(dir, 'p.yaml'), yaml);
+      const r = spawnSync(process.execPath, [bin, 'analyze', video('talking-d0.mp4'), '--json', '--pipeline', path.join(dir, 'p.yaml')], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const ended = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'track.ended');
+      expect(ended).toHaveLength(1);
+      expect(ended[0].attributes.gender.grade).toMatch(/^[SABCD]$/);
+      expect(ended[0].attributes.gender).not.toHaveProperty('check');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -206,11 +206,14 @@ export interface ClipScore {
 
 export interface TrackRow {
   face: number; gender: string; age: number; ageGroup: string;
-  /** The track's best face width in the analysed frame (px). */
+  /** The track's best face width in the analysed frame (px), and its eye distance there. */
   widthPx: number | null;
+  eyeDistPx?: number;
   said?: { gender?: SaidClass; ageGroup?: SaidClass; age?: number };
+  /** The peer's answer on the same track, with `--peer`: its mean age and the share of its looks that said male. */
+  peer?: { age: number; male: number; looks: number };
 }
-export interface SaidClass { value: string; probability: number; confidence: number; grade: Grade; frames: number }
+export interface SaidClass { value: string; probability: number; confidence: number; grade: Grade; frames: number; check?: 'agrees' | 'disagrees' }
 
 /** Scores a pipeline's events on a clip against its truth. */
 export function scoreClip(pipeline: string, truth: ClipTruth, events: FacestreamEvent[], peer?: { name: string; answers: Map<number, PeerAnswer> }): ClipScore {
@@ -262,9 +265,11 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
       vis.falseMerges++;
     }
     const at = t.attributes;
+    const other = peer?.answers.get(t.trackId);
     rows.push({
-      face: id, gender: f.gender, age: f.age, ageGroup: f.ageGroup, widthPx: t.bestQuality?.widthPx ?? null,
+      face: id, gender: f.gender, age: f.age, ageGroup: f.ageGroup, widthPx: t.bestQuality?.widthPx ?? null, ...(t.bestQuality ? { eyeDistPx: t.bestQuality.eyeDistPx } : {}),
       ...(at ? { said: { gender: at.gender, ageGroup: at.ageGroup, age: at.age } } : {}),
+      ...(other ? { peer: { age: Math.round(other.age * 100) / 100, male: Math.round(other.male * 1000) / 1000, looks: other.looks } } : {}),
     });
     for (const [tally, said, truthValue] of [[g, at?.gender, f.gender], [a, at?.ageGroup, f.ageGroup]] as const) {
       if (!said) continue;
@@ -275,7 +280,6 @@ export function scoreClip(pipeline: string, truth: ClipTruth, events: Facestream
       s.n++; if (ok) s.right++;
       tally.byGrade.set(said.grade, s);
     }
-    const other = peer?.answers.get(t.trackId);
     if (other && at?.age != null && at.gender) {
       both.push({ age: f.age, ours: at.age, peer: other.age, oursMale: at.gender.value === 'male', peerMale: other.male >= 0.5, male: f.gender === 'male' });
     }
@@ -376,7 +380,7 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
  * The grading that changes nothing: every answer keeps its SA grade (what lab/eval/calibrate.ts
  * fits a rule on; a report made under the shipped rule carries grades that rule already moved).
  */
-export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, ageGroup: {} };
+export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, genderCheck: false, ageGroup: {} };
 
 /** The pipeline `name` (or file), with `rawGrades` its track element graded by RAW_GRADING. */
 export function evalPipeline(name: string, rawGrades = false): PipelineConfig {

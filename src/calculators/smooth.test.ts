@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addAnswers, addClass, bandOf, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers, policyGrade } from './smooth.ts';
+import { addAnswers, addClass, bandOf, genderGrade, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers, policyGrade } from './smooth.ts';
 import { AGE_BINS } from '../models/attributes/labels.ts';
 
 const obs = (female: number, confidence: number) => ({ probs: { male: 1 - female, female }, confidence });
@@ -109,5 +109,35 @@ describe('one age: the group is the band of the age in years', () => {
     expect(smoothedAnswers(track(13), { policy, widthPx: 200 }).gender!.grade).toBe('S');
     expect(smoothedAnswers(track(8), { policy: { ...policy, genderMinAge: 0 }, widthPx: 200 }).gender!.grade).toBe('S');
     expect(smoothedAnswers(track(8)).gender!.grade).toBe('S'); // no policy, the SA grade
+  });
+
+  it('genderCheck: a gender the check network answers otherwise is withheld (C at best); agreeing keeps its grade; events say which', () => {
+    const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderCheck: true };
+    const adult = { baby: 0, child: 0, youth: 0.9, 'middle-aged': 0.1, old: 0 };
+    // ours says female at S on every frame; the check says `checkFemale` on `checkFrames` of them
+    const track = (checkFemale: number[], frames = 5) => {
+      const acc = newTrackAnswers();
+      for (let i = 0; i < frames; i++) {
+        const p = checkFemale[i];
+        addAnswers(acc, { ...frame(adult, 0.9, 30), ...(p == null ? {} : { genderCheck: { probs: { male: 1 - p, female: p }, confidence: 0.9 } }) });
+      }
+      return acc;
+    };
+    const agrees = smoothedAnswers(track([0.8, 0.7, 0.9, 0.6, 0.8]), { policy, widthPx: 200 }).gender!;
+    expect(agrees).toMatchObject({ value: 'female', grade: 'S', check: 'agrees' });
+    const disagrees = smoothedAnswers(track([0.2, 0.3, 0.1, 0.4, 0.2]), { policy, widthPx: 200 }).gender!;
+    expect(disagrees).toMatchObject({ value: 'female', grade: 'C', check: 'disagrees' });
+    // one check frame against four the other way: the check's smoothed answer decides, not a single frame
+    expect(smoothedAnswers(track([0.1, 0.9, 0.9, 0.9, 0.9]), { policy, widthPx: 200 }).gender!.check).toBe('agrees');
+    // the rule off (raw grades): the grade stays, the disagreement is still said
+    expect(smoothedAnswers(track([0.2, 0.2, 0.2, 0.2, 0.2]), { policy: { ...policy, genderCheck: false }, widthPx: 200 }).gender).toMatchObject({ grade: 'S', check: 'disagrees' });
+    // no check ran (attributes.check false): no `check`, the grade stays
+    const unchecked = smoothedAnswers(track([]), { policy, widthPx: 200 }).gender!;
+    expect(unchecked.grade).toBe('S');
+    expect(unchecked).not.toHaveProperty('check');
+    // a grade already below C is not raised
+    expect(genderGrade('D', { check: 'disagrees' }, policy)).toBe('D');
+    expect(genderGrade('A', { check: 'disagrees' }, policy)).toBe('C');
+    expect(genderGrade('A', { age: 8, check: 'agrees' }, { ...policy, genderMinAge: 13 })).toBe('C');
   });
 });

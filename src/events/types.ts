@@ -54,7 +54,8 @@ export interface QualityJson { widthPx: number; eyeDistPx: number; blur: number;
 export interface SmoothedClassJson { value: string; probability: number; confidence: number; grade: 'S' | 'A' | 'B' | 'C' | 'D'; frames: number }
 /** A track's attributes, smoothed over its frames by SA confidence. */
 export interface TrackAttributesJson {
-  gender?: SmoothedClassJson;
+  /** `check`: whether the check network (attributes.check) said the same; absent when it did not run. */
+  gender?: SmoothedClassJson & { check?: 'agrees' | 'disagrees' };
   ageGroup?: SmoothedClassJson;
   /** Years. */
   age?: number;

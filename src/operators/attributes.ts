@@ -3,14 +3,16 @@
  * batch (at most `maxBatch` crops), each track re-classified at most every `intervalMs`
  * (every `stableIntervalMs` once its smoothed answers stopped changing). Each classified
  * face gets this frame's answers (`face.attributes`); `report` smooths them per track by
- * their SA confidence and reports them.
+ * their SA confidence and reports them. With `check` (the default), a second network
+ * trained apart (models/attributes-check) answers gender on the same crops; `report` withholds
+ * a track's gender when the two disagree (track.grading.genderCheck).
  *
  * @example
  *   - attributes: { maxBatch: 32, intervalMs: 400 }
  */
 import { z } from 'zod';
 import { addAnswers, answersKey, newTrackAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
-import { loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
+import { DEFAULT_CHECK_MODEL_DIR, loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
 import { batcher, type Batcher } from '../models/batcher.ts';
 import type { Crop } from '../models/batch.ts';
 import { registerElement } from '../pipeline/registry.ts';
@@ -26,6 +28,8 @@ export const attributesOptions = z.strictObject({
   intervalMs: z.number().int().min(0).max(60_000).default(400).describe('Minimum time between two classifications of one track.'),
   stableIntervalMs: z.number().int().min(0).max(600_000).default(2000).describe('The interval once a track\'s answers are stable (unchanged over `stableAfter` classifications).'),
   stableAfter: z.number().int().min(1).max(100).default(3),
+  check: z.boolean().default(true).describe('A second network, trained apart on more faces, answers gender on the same crops; a track whose gender the two answer differently has it withheld (graded C, see track.grading.genderCheck). About half the main model\'s compute again.'),
+  checkModel: z.string().optional().describe('Folder of the check network; by default the shipped models/attributes-check.'),
   maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
@@ -50,9 +54,18 @@ registerElement({
     const bkey = JSON.stringify([key, o.maxBatch, o.maxWaitMs]);
     const shared = await ctx.shared.get(`${BATCHER}${bkey}`, () => batcher((crops: Crop[]) => model.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs }));
     const user = shared.join();
+    // the check network: its own model and batcher, shared by the streams that use it like the main one
+    const ckey = o.checkModel ?? DEFAULT_CHECK_MODEL_DIR;
+    const check = o.check
+      ? await ctx.shared.get(`${BATCHER}check:${JSON.stringify([ckey, o.maxBatch, o.maxWaitMs])}`, async () => {
+        const m = await ctx.shared.get(`attributes:model:check:${ckey}`, () => loadAttributeModel(ckey), (x: AttributeModel) => x.dispose());
+        return batcher((crops: Crop[]) => m.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs });
+      })
+      : undefined;
+    const checkUser = check?.join();
     const schedules = new Map<number, Schedule>();
     return {
-      dispose: () => user.leave(),
+      dispose: () => { user.leave(); checkUser?.leave(); },
       async process(item: AnalysedFrame): Promise<AnalysedFrame> {
         for (const t of item.tracks?.ended ?? []) schedules.delete(t.id);
         const now = item.frame.ptsMs;
@@ -64,11 +77,13 @@ registerElement({
         };
         const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.trackId != null && due(f.trackId)).slice(0, o.maxBatch);
         if (!todo.length) return item;
-        const answers = await shared.run(todo.map((f) => f.crop!));
+        const crops = todo.map((f) => f.crop!);
+        const [answers, checked] = await Promise.all([shared.run(crops), check?.run(crops)]);
         ctx.count('faces.classified', todo.length);
         ctx.count('attributes.batches');
         todo.forEach((face, i) => {
           const a = answers[i]!;
+          if (checked) a.genderCheck = checked[i]!.gender;
           face.attributes = a;
           const id = face.trackId!;
           const s = schedules.get(id) ?? { lastClassifiedMs: now, answers: newTrackAnswers(), key: '', unchangedFor: 0 };

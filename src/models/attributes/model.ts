@@ -20,6 +20,8 @@ import { HEADS, INPUT_SIZE, inputSide } from './network.ts';
 import { warpAffine } from '../../calculators/warp.ts';
 
 export const DEFAULT_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes');
+/** The check network (attributes.check): one network of the same architecture, trained apart on more faces; its gender only is used. */
+export const DEFAULT_CHECK_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes-check');
 
 export interface ClassAnswer<V extends string> {
   value: V;
@@ -38,6 +40,8 @@ export interface Attributes {
   smiling: ClassAnswer<'no' | 'yes'>;
   /** CelebA attribute -> probability present. */
   celeba: Record<string, number>;
+  /** The check network's gender on the same crop (attributes.check), when it runs. */
+  genderCheck?: ClassAnswer<'male' | 'female'>;
 }
 
 export interface AttributeModel {
