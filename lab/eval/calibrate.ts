@@ -49,7 +49,7 @@ export function statsUnder(rows: Row[], p: GradePolicy): SizeStats[] {
       const s = out.get(key) ?? { size: r.size, pipeline: r.pipeline, task, n: 0, byGrade: Object.fromEntries(GRADES.map((g) => [g, { n: 0, right: 0 }])) as SizeStats['byGrade'] };
       out.set(key, s);
       let g = policyGrade(said, r.widthPx ?? undefined, task === 'ageGroup' ? { ...p, ...p.ageGroup } : p);
-      if (task === 'gender') g = genderGrade(g, { age: r.said?.age, check: said.check }, p); // as the pipeline does (smoothedAnswers)
+      if (task === 'gender') g = genderGrade(g, { age: r.said?.age, check: said.check, probability: said.probability }, p); // as the pipeline does (smoothedAnswers)
       s.n++;
       s.byGrade[g].n++;
       if (said.value === r[task]) s.byGrade[g].right++;
@@ -68,10 +68,10 @@ export function meetsTargets(stats: SizeStats[], margin = 0): boolean {
 
 /**
  * `fixed`: the rules calibration keeps as they are and applies while it fits the others
- * (the shipped `genderMinAge`, `withholdB` and `genderCheck`), so that S is fitted on the answers the
+ * (the shipped `genderMinAge`, `withholdB`, `genderCheck` and `genderMinProbability`), so that S is fitted on the answers the
  * pipeline would count.
  */
-export function calibrate(rows: Row[], fixed: Pick<GradePolicy, 'genderMinAge' | 'withholdB' | 'genderCheck'> = {}): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
+export function calibrate(rows: Row[], fixed: Pick<GradePolicy, 'genderMinAge' | 'withholdB' | 'genderCheck' | 'genderMinProbability'> = {}): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
   // withheld: the small sizes, from the smallest up to the first whose answers at B or better
   // reach the floor for both tasks (a larger size's poor answers are the grades' business)
   const base: GradePolicy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed };
@@ -140,7 +140,7 @@ if (process.argv[1]?.endsWith('calibrate.ts')) {
     console.log(JSON.stringify({ policy, meetsTargets: meetsTargets(stats), stats }));
   } else {
     const rows = readRows(args);
-    const fixed = { genderMinAge: GRADE_POLICY.genderMinAge, withholdB: GRADE_POLICY.withholdB, genderCheck: GRADE_POLICY.genderCheck };
+    const fixed = { genderMinAge: GRADE_POLICY.genderMinAge, withholdB: GRADE_POLICY.withholdB, genderCheck: GRADE_POLICY.genderCheck, genderMinProbability: GRADE_POLICY.genderMinProbability };
     const before = statsUnder(rows, { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed });
     const r = calibrate(rows, fixed);
     console.error(`kept as shipped: ${JSON.stringify(fixed)}`);

@@ -380,7 +380,7 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
  * The grading that changes nothing: every answer keeps its SA grade (what lab/eval/calibrate.ts
  * fits a rule on; a report made under the shipped rule carries grades that rule already moved).
  */
-export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, genderCheck: false, ageGroup: {} };
+export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, genderCheck: false, genderMinProbability: 0, ageGroup: {} };
 
 /** The pipeline `name` (or file), with `rawGrades` its track element graded by RAW_GRADING. */
 export function evalPipeline(name: string, rawGrades = false): PipelineConfig {

@@ -140,4 +140,23 @@ describe('one age: the group is the band of the age in years', () => {
     expect(genderGrade('A', { check: 'disagrees' }, policy)).toBe('C');
     expect(genderGrade('A', { age: 8, check: 'agrees' }, { ...policy, genderMinAge: 13 })).toBe('C');
   });
+
+  it('genderMinProbability: a gender with too split a vote over the track is withheld (C at best)', () => {
+    const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinProbability: 0.8 };
+    const adult = { baby: 0, child: 0, youth: 0.9, 'middle-aged': 0.1, old: 0 };
+    // `femaleFrames` of 10 equally confident frames say female (0.9), the others male (0.1)
+    const track = (femaleFrames: number) => {
+      const acc = newTrackAnswers();
+      for (let i = 0; i < 10; i++) {
+        const p = i < femaleFrames ? 0.9 : 0.1;
+        addAnswers(acc, { ...frame(adult, 0.9, 30), gender: { probs: { male: 1 - p, female: p }, confidence: 0.9 } });
+      }
+      return acc;
+    };
+    expect(smoothedAnswers(track(10), { policy, widthPx: 200 }).gender).toMatchObject({ value: 'female', probability: 0.9, grade: 'S' });
+    expect(smoothedAnswers(track(8), { policy, widthPx: 200 }).gender).toMatchObject({ value: 'female', probability: 0.74, grade: 'C' });
+    expect(smoothedAnswers(track(8), { policy: { ...policy, genderMinProbability: 0 }, widthPx: 200 }).gender!.grade).toBe('S');
+    expect(smoothedAnswers(track(3), { policy, widthPx: 200 }).gender).toMatchObject({ value: 'male', probability: 0.66, grade: 'C' });
+    expect(smoothedAnswers(track(1), { policy, widthPx: 200 }).gender).toMatchObject({ value: 'male', probability: 0.82, grade: 'S' });
+  });
 });

@@ -144,6 +144,12 @@ export interface GradePolicy {
    * 0.939 of the time without it, 0.953 with it. false: no such rule.
    */
   genderCheck?: boolean;
+  /**
+   * A track whose gender has less than this share of its (confidence-weighted) votes is graded
+   * C at best (withheld): over seven video draws the counted answers under 0.8 were right 8
+   * times of 13, near chance. 0: no such rule.
+   */
+  genderMinProbability?: number;
   /** The age group's own rule where it differs (its S is harder to earn than gender's). */
   ageGroup?: Partial<Omit<GradePolicy, 'ageGroup'>>;
 }
@@ -151,11 +157,13 @@ export interface GradePolicy {
 /**
  * A gender grade under the policy's gender rules: a child's (age estimate under
  * `genderMinAge`) is withheld, C at best; so is one the check network disagrees with
- * (`genderCheck`, when the track has the check's answer).
+ * (`genderCheck`, when the track has the check's answer), and one with too split a vote
+ * (`genderMinProbability`).
  */
-export function genderGrade(g: Grade, track: { age?: number | null; check?: GenderCheck }, p: Pick<GradePolicy, 'genderMinAge' | 'genderCheck'>): Grade {
+export function genderGrade(g: Grade, track: { age?: number | null; check?: GenderCheck; probability?: number }, p: Pick<GradePolicy, 'genderMinAge' | 'genderCheck' | 'genderMinProbability'>): Grade {
   if (p.genderMinAge && track.age != null && track.age < p.genderMinAge) return capGrade(g, 'C');
   if (p.genderCheck && track.check === 'disagrees') return capGrade(g, 'C');
+  if (p.genderMinProbability && track.probability != null && track.probability < p.genderMinProbability) return capGrade(g, 'C');
   return g;
 }
 
@@ -190,7 +198,7 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   const check = genderCheckOf(acc);
   const plain = cls(acc.gender);
   const gender: (NonNullable<typeof plain> & { check?: GenderCheck }) | undefined = plain && (check ? { ...plain, check } : plain);
-  if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check }, opts.policy);
+  if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check, probability: gender.probability }, opts.policy);
   return {
     gender,
     ageGroup: json(opts.ageBands ? coherentAgeGroup(acc, opts.ageBands) : smoothedClass(acc.ageGroup), ageRule),

@@ -13,8 +13,8 @@ import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/types.ts';
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
-export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; genderMinAge: number; withholdB: boolean; genderCheck: boolean; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
-  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, withholdB: true, genderCheck: true, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
+export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; genderMinAge: number; withholdB: boolean; genderCheck: boolean; genderMinProbability: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
+  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, withholdB: true, genderCheck: true, genderMinProbability: 0.8, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
 };
 
 export const trackOptions = z.strictObject({
@@ -30,6 +30,7 @@ export const trackOptions = z.strictObject({
     genderMinAge: z.number().min(0).max(120).default(GRADE_POLICY.genderMinAge).describe('Tracks whose age estimate is under this many years have their gender graded C at best (withheld): on the validation faces babies\' gender was right 0.76 of the time and children\'s 0.88 (0.84 and 0.90 at S), against 0.95-0.98 for adults. 0 turns it off.'),
     withholdB: z.boolean().default(GRADE_POLICY.withholdB).describe('Answers the SA confidence grades B are graded C (withheld): on the validation stills they were right little more often than chance (gender 0.63, smile 0.59, age group 0.60), on the video evaluation gender\'s 14 of 23. false keeps them at B.'),
     genderCheck: z.boolean().default(GRADE_POLICY.genderCheck).describe('A track whose gender the check network (attributes.check) answers otherwise has its gender graded C at best (withheld): on the video evaluation the counted gender answers at 48 px and up were right 0.939 of the time without it, 0.953 with it. false keeps the grade.'),
+    genderMinProbability: z.number().min(0).max(1).default(GRADE_POLICY.genderMinProbability).describe('A track whose gender has less than this share of its (confidence-weighted) votes has it graded C at best (withheld): over seven video draws the counted answers under 0.8 were right 8 times of 13. 0 turns it off.'),
     ageGroup: z.strictObject({
       sMinFrames: z.number().int().min(1).max(1000).optional(),
       sMinProbability: z.number().min(0).max(1).optional(),
