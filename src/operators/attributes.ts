@@ -34,6 +34,8 @@ export const attributesOptions = z.strictObject({
 });
 
 const BATCHER = 'attributes:batcher:';
+/** The check network's batchers: not counted in attributeBatchStats (the faces classified are the main model's). */
+const CHECK_BATCHER = 'attributes:check-batcher:';
 
 /** Batches run and crops classified by the batchers in `shared` (for benchmarks and metrics). */
 export async function attributeBatchStats(shared: SharedResources): Promise<{ batches: number; crops: number; largest: number }> {
@@ -57,7 +59,7 @@ registerElement({
     // the check network: its own model and batcher, shared by the streams that use it like the main one
     const ckey = o.checkModel ?? DEFAULT_CHECK_MODEL_DIR;
     const check = o.check
-      ? await ctx.shared.get(`${BATCHER}check:${JSON.stringify([ckey, o.maxBatch, o.maxWaitMs])}`, async () => {
+      ? await ctx.shared.get(`${CHECK_BATCHER}${JSON.stringify([ckey, o.maxBatch, o.maxWaitMs])}`, async () => {
         const m = await ctx.shared.get(`attributes:model:check:${ckey}`, () => loadAttributeModel(ckey), (x: AttributeModel) => x.dispose());
         return batcher((crops: Crop[]) => m.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs });
       })
