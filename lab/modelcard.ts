@@ -55,7 +55,7 @@ export function attributeModelCard(m: Json): string {
       `largest difference to the unfolded network ${typeof get(m, 'folded', 'maxAbsDiffVsUnfolded') === 'number' ? (get(m, 'folded', 'maxAbsDiffVsUnfolded') as number).toExponential(1) : '?'}).` +
       (m.ensemble ? ` It merges ${((get(m, 'ensemble', 'members') as unknown[]) ?? []).length} trained networks; each head averages the members listed in the manifest.` : '') +
       ` ${num(get(e, 'msPerFace', 'batch32'), 1)} ms per face at batch 32 on the machine that evaluated it${get(m, 'inference', 'flip') ? ', with the mirror pass' : ''}.` +
-      (String(m.name).endsWith('-check') ? ' Shipped as the check network (`attributes.check`): only its gender is used, to withhold a track\'s gender where it disagrees with the main model\'s.' : ''), '',
+      (String(m.name).endsWith('-check') ? ' Shipped as the `network` gender check (`attributes.checks`): only its gender is used, to withhold a track\'s gender where it disagrees with the main model\'s.' : ''), '',
     '## Intended use',
     '- Aggregate audience figures (share of genders, age groups, smiles) over many people, and per-person answers shown with their grade, where an answer graded below S is treated as unsure.',
     '- Not for identifying people, and not for decisions about an individual (access, eligibility, enforcement): the figures below show how often it is wrong, and for whom.', '',

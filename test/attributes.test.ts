@@ -38,16 +38,18 @@ describe('the shipped attribute model', () => {
     expect(a.age).toBeGreaterThan(0);
     expect(Object.keys(a.celeba)).toHaveLength(40);
     expect(events.at(-1).counters['faces.classified']).toBeGreaterThan(1);
-    // the check network ran on the same crops: the event says whether it agreed
+    // both gender checks ran: the event says whether each agreed
     expect(a.gender.check).toMatch(/^(agrees|disagrees)$/);
+    expect(Object.keys(a.gender.checks).sort()).toEqual(['face-api', 'network']);
+    for (const v of Object.values(a.gender.checks)) expect(v).toMatch(/^(agrees|disagrees)$/);
     if (a.gender.check === 'disagrees') expect(a.gender.grade).toMatch(/^[CD]$/);
   });
 
-  it('attributes.check false: no check network, no `check` in the events', () => {
+  it('attributes.checks []: no gender check, no `check` in the events', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nocheck-'));
     try {
-      const yaml = fs.readFileSync(path.join(PROJECT_ROOT, 'pipelines', 'default.yaml'), 'utf8').replace(/^(\s+)maxBatch: 32$/m, '$1maxBatch: 32\n$1check: false');
-      expect(yaml).toMatch(/check: false/);
+      const yaml = fs.readFileSync(path.join(PROJECT_ROOT, 'pipelines', 'default.yaml'), 'utf8').replace(/^(\s+)maxBatch: 32$/m, '$1maxBatch: 32\n$1checks: []');
+      expect(yaml).toMatch(/checks: \[\]/);
       fs.writeFileSync(path.join(dir, 'p.yaml'), yaml);
       const r = spawnSync(process.execPath, [bin, 'analyze', video('talking-d0.mp4'), '--json', '--pipeline', path.join(dir, 'p.yaml')], { encoding: 'utf8', timeout: 120_000 });
       expect(r.status, r.stderr).toBe(0);
@@ -55,6 +57,7 @@ describe('the shipped attribute model', () => {
       expect(ended).toHaveLength(1);
       expect(ended[0].attributes.gender.grade).toMatch(/^[SABCD]$/);
       expect(ended[0].attributes.gender).not.toHaveProperty('check');
+      expect(ended[0].attributes.gender).not.toHaveProperty('checks');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -142,6 +142,31 @@ describe('detector and alignment on real faces', () => {
     expect(tf.memory().numTensors).toBe(base);
   });
 
+  it('face-api\'s gender check: one answer a face box, probabilities that sum to 1, the talking clip\'s woman female; a missing weights file is a clear error; no tensor leaks', async () => {
+    const { loadFaceApiGender } = await import('../src/models/attributes/faceapi-gender.ts');
+    const { cropRgb } = await import('../src/calculators/picture.ts');
+    const { clipToImage } = await import('../src/calculators/geometry.ts');
+    const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));
+    const detector = await loadDetector({ kind: 'blazeface' });
+    const [face] = await detector.detect(frame);
+    detector.dispose!();
+    const cut = clipToImage(face!.box, frame.width, frame.height)!;
+    const base = tf.memory().numTensors;
+    const net = await loadFaceApiGender();
+    const crop = cropRgb(frame, cut);
+    const [one] = await net.predict([crop]);
+    expect(one!.value).toBe('female');
+    expect(one!.probs.male + one!.probs.female).toBeCloseTo(1, 5);
+    expect(one!.confidence).toBe(1); // face-api has no self-assessed confidence: each look weighs the same
+    const three = await net.predict([crop, crop, crop]);
+    expect(three).toHaveLength(3);
+    expect(three[2]!.probs.female).toBeCloseTo(one!.probs.female, 4);
+    expect(await net.predict([])).toEqual([]);
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(base);
+    await expect(loadFaceApiGender(tmp)).rejects.toThrow(/age_gender_model-weights_manifest\.json is missing/);
+  });
+
   it('aligned eye centres land within 2 px of the template; no tensor leaks', async () => {
     const detector = await loadDetector({ kind: 'ssd' });
     const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));

@@ -213,7 +213,7 @@ export interface TrackRow {
   /** The peer's answer on the same track, with `--peer`: its mean age and the share of its looks that said male. */
   peer?: { age: number; male: number; looks: number };
 }
-export interface SaidClass { value: string; probability: number; confidence: number; grade: Grade; frames: number; check?: 'agrees' | 'disagrees' }
+export interface SaidClass { value: string; probability: number; confidence: number; grade: Grade; frames: number; check?: 'agrees' | 'disagrees'; checks?: Record<string, 'agrees' | 'disagrees'> }
 
 /** Scores a pipeline's events on a clip against its truth. */
 export function scoreClip(pipeline: string, truth: ClipTruth, events: FacestreamEvent[], peer?: { name: string; answers: Map<number, PeerAnswer> }): ClipScore {

@@ -119,22 +119,28 @@ describe('one age: the group is the band of the age in years', () => {
       const acc = newTrackAnswers();
       for (let i = 0; i < frames; i++) {
         const p = checkFemale[i];
-        addAnswers(acc, { ...frame(adult, 0.9, 30), ...(p == null ? {} : { genderCheck: { probs: { male: 1 - p, female: p }, confidence: 0.9 } }) });
+        addAnswers(acc, { ...frame(adult, 0.9, 30), ...(p == null ? {} : { genderChecks: { network: { probs: { male: 1 - p, female: p }, confidence: 0.9 } } }) });
       }
       return acc;
     };
     const agrees = smoothedAnswers(track([0.8, 0.7, 0.9, 0.6, 0.8]), { policy, widthPx: 200 }).gender!;
-    expect(agrees).toMatchObject({ value: 'female', grade: 'S', check: 'agrees' });
+    expect(agrees).toMatchObject({ value: 'female', grade: 'S', check: 'agrees', checks: { network: 'agrees' } });
     const disagrees = smoothedAnswers(track([0.2, 0.3, 0.1, 0.4, 0.2]), { policy, widthPx: 200 }).gender!;
     expect(disagrees).toMatchObject({ value: 'female', grade: 'C', check: 'disagrees' });
     // one check frame against four the other way: the check's smoothed answer decides, not a single frame
     expect(smoothedAnswers(track([0.1, 0.9, 0.9, 0.9, 0.9]), { policy, widthPx: 200 }).gender!.check).toBe('agrees');
     // the rule off (raw grades): the grade stays, the disagreement is still said
     expect(smoothedAnswers(track([0.2, 0.2, 0.2, 0.2, 0.2]), { policy: { ...policy, genderCheck: false }, widthPx: 200 }).gender).toMatchObject({ grade: 'S', check: 'disagrees' });
-    // no check ran (attributes.check false): no `check`, the grade stays
+    // no check ran (attributes.checks []): no `check`, the grade stays
     const unchecked = smoothedAnswers(track([]), { policy, widthPx: 200 }).gender!;
     expect(unchecked.grade).toBe('S');
     expect(unchecked).not.toHaveProperty('check');
+    // two checks: one disagreeing is enough to withhold, and each is named
+    const two = newTrackAnswers();
+    for (let i = 0; i < 3; i++) {
+      addAnswers(two, { ...frame(adult, 0.9, 30), genderChecks: { network: { probs: { male: 0.1, female: 0.9 }, confidence: 0.9 }, ...(i === 0 ? { 'face-api': { probs: { male: 0.8, female: 0.2 }, confidence: 1 } } : {}) } });
+    }
+    expect(smoothedAnswers(two, { policy, widthPx: 200 }).gender).toMatchObject({ grade: 'C', check: 'disagrees', checks: { network: 'agrees', 'face-api': 'disagrees' } });
     // a grade already below C is not raised
     expect(genderGrade('D', { check: 'disagrees' }, policy)).toBe('D');
     expect(genderGrade('A', { check: 'disagrees' }, policy)).toBe('C');

@@ -47,8 +47,8 @@ export const scalarMean = (acc: ScalarAcc) => (acc.weight ? acc.sum / acc.weight
  */
 export interface TrackAnswersAcc {
   gender: ClassAcc;
-  /** The check network's gender on the same frames (attributes.check), when it runs. */
-  genderCheck: ClassAcc;
+  /** Each gender check's answers on the same frames (attributes.checks: 'network', 'face-api'), when it runs. */
+  genderChecks: Record<string, ClassAcc>;
   ageGroup: ClassAcc;
   smiling: ClassAcc;
   age: ScalarAcc;
@@ -58,7 +58,7 @@ export interface TrackAnswersAcc {
 /** One frame's answers of the attribute model, as the smoothing reads them. */
 export interface FrameAnswers {
   gender: ClassObs;
-  genderCheck?: ClassObs;
+  genderChecks?: Record<string, ClassObs>;
   ageGroup: ClassObs;
   smiling: ClassObs;
   age: number;
@@ -66,12 +66,12 @@ export interface FrameAnswers {
 }
 
 export function newTrackAnswers(): TrackAnswersAcc {
-  return { gender: newClassAcc(), genderCheck: newClassAcc(), ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {} };
+  return { gender: newClassAcc(), genderChecks: {}, ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {} };
 }
 
 export function addAnswers(acc: TrackAnswersAcc, a: FrameAnswers): void {
   addClass(acc.gender, a.gender);
-  if (a.genderCheck) addClass(acc.genderCheck, a.genderCheck);
+  for (const [name, obs] of Object.entries(a.genderChecks ?? {})) addClass((acc.genderChecks[name] ??= newClassAcc()), obs);
   addClass(acc.ageGroup, a.ageGroup);
   addClass(acc.smiling, a.smiling);
   addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
@@ -138,10 +138,9 @@ export interface GradePolicy {
    */
   withholdB?: boolean;
   /**
-   * A track whose smoothed gender the check network (attributes.check) answers otherwise has
-   * its gender graded C at best (withheld): two networks trained apart that disagree are
-   * unsure. On the video evaluation the counted gender answers at 48 px and up were right
-   * 0.939 of the time without it, 0.953 with it. false: no such rule.
+   * A track whose smoothed gender one of the gender checks (attributes.checks) answers
+   * otherwise has its gender graded C at best (withheld): networks trained apart that
+   * disagree are unsure. false: no such rule.
    */
   genderCheck?: boolean;
   /**
@@ -167,11 +166,19 @@ export function genderGrade(g: Grade, track: { age?: number | null; check?: Gend
   return g;
 }
 
-/** Whether the check network's smoothed gender is the track's (undefined: no check ran). */
+/** Whether a check's smoothed gender is the track's. */
 export type GenderCheck = 'agrees' | 'disagrees';
-export function genderCheckOf(acc: TrackAnswersAcc): GenderCheck | undefined {
-  const ours = smoothedClass(acc.gender), check = smoothedClass(acc.genderCheck);
-  return ours && check ? (ours.value === check.value ? 'agrees' : 'disagrees') : undefined;
+/** Each check that answered on the track, and all of them together: 'disagrees' when any does (undefined: no check ran). */
+export function genderChecksOf(acc: TrackAnswersAcc): { check?: GenderCheck; checks?: Record<string, GenderCheck> } {
+  const ours = smoothedClass(acc.gender);
+  if (!ours) return {};
+  const checks: Record<string, GenderCheck> = {};
+  for (const [name, c] of Object.entries(acc.genderChecks)) {
+    const said = smoothedClass(c);
+    if (said) checks[name] = said.value === ours.value ? 'agrees' : 'disagrees';
+  }
+  const all = Object.values(checks);
+  return all.length ? { check: all.includes('disagrees') ? 'disagrees' : 'agrees', checks } : {};
 }
 
 /** The grade of a smoothed answer under a policy, given the track's best face width. */
@@ -195,9 +202,9 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
-  const check = genderCheckOf(acc);
+  const { check, checks } = genderChecksOf(acc);
   const plain = cls(acc.gender);
-  const gender: (NonNullable<typeof plain> & { check?: GenderCheck }) | undefined = plain && (check ? { ...plain, check } : plain);
+  const gender: (NonNullable<typeof plain> & { check?: GenderCheck; checks?: Record<string, GenderCheck> }) | undefined = plain && (check ? { ...plain, check, checks } : plain);
   if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check, probability: gender.probability }, opts.policy);
   return {
     gender,

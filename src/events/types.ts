@@ -54,8 +54,12 @@ export interface QualityJson { widthPx: number; eyeDistPx: number; blur: number;
 export interface SmoothedClassJson { value: string; probability: number; confidence: number; grade: 'S' | 'A' | 'B' | 'C' | 'D'; frames: number }
 /** A track's attributes, smoothed over its frames by SA confidence. */
 export interface TrackAttributesJson {
-  /** `check`: whether the check network (attributes.check) said the same; absent when it did not run. */
-  gender?: SmoothedClassJson & { check?: 'agrees' | 'disagrees' };
+  /**
+   * `checks`: whether each gender check (attributes.checks: 'network', 'face-api') said the
+   * same over the track; `check`: 'disagrees' when any did (the gender is then withheld,
+   * graded C at best). Both absent when no check ran.
+   */
+  gender?: SmoothedClassJson & { check?: 'agrees' | 'disagrees'; checks?: Record<string, 'agrees' | 'disagrees'> };
   ageGroup?: SmoothedClassJson;
   /** Years. */
   age?: number;

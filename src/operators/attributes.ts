@@ -3,9 +3,11 @@
  * batch (at most `maxBatch` crops), each track re-classified at most every `intervalMs`
  * (every `stableIntervalMs` once its smoothed answers stopped changing). Each classified
  * face gets this frame's answers (`face.attributes`); `report` smooths them per track by
- * their SA confidence and reports them. With `check` (the default), a second network
- * trained apart (models/attributes-check) answers gender on the same crops; `report` withholds
- * a track's gender when the two disagree (track.grading.genderCheck).
+ * their SA confidence and reports them. Gender checks (`checks`, both by default): a
+ * second network trained apart (`network`: models/attributes-check) answers gender on the
+ * same crops, and face-api's age/gender net (`face-api`) on the detector's box a few times a
+ * track; `report` withholds a track's gender when a check disagrees with it
+ * (track.grading.genderCheck).
  *
  * @example
  *   - attributes: { maxBatch: 32, intervalMs: 400 }
@@ -13,6 +15,9 @@
 import { z } from 'zod';
 import { addAnswers, answersKey, newTrackAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import { DEFAULT_CHECK_MODEL_DIR, loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
+import { loadFaceApiGender, type GenderCheckNet } from '../models/attributes/faceapi-gender.ts';
+import { clipToImage } from '../calculators/geometry.ts';
+import { cropRgb } from '../calculators/picture.ts';
 import { batcher, type Batcher } from '../models/batcher.ts';
 import type { Crop } from '../models/batch.ts';
 import { registerElement } from '../pipeline/registry.ts';
@@ -20,7 +25,7 @@ import type { SharedResources } from '../pipeline/shared.ts';
 import type { AnalysedFrame, FaceObservation } from '../pipeline/types.ts';
 
 /** When a track was last classified and how stable its answers are: this element's own state, per track. */
-interface Schedule { lastClassifiedMs: number; answers: TrackAnswersAcc; key: string; unchangedFor: number }
+interface Schedule { lastClassifiedMs: number; answers: TrackAnswersAcc; key: string; unchangedFor: number; faceApiLooks: number; lastFaceApiMs: number }
 
 export const attributesOptions = z.strictObject({
   model: z.string().optional().describe('Folder of the model (model.json + weights); by default the shipped models/attributes.'),
@@ -28,8 +33,10 @@ export const attributesOptions = z.strictObject({
   intervalMs: z.number().int().min(0).max(60_000).default(400).describe('Minimum time between two classifications of one track.'),
   stableIntervalMs: z.number().int().min(0).max(600_000).default(2000).describe('The interval once a track\'s answers are stable (unchanged over `stableAfter` classifications).'),
   stableAfter: z.number().int().min(1).max(100).default(3),
-  check: z.boolean().default(true).describe('A second network, trained apart on more faces, answers gender on the same crops; a track whose gender the two answer differently has it withheld (graded C, see track.grading.genderCheck). About half the main model\'s compute again.'),
-  checkModel: z.string().optional().describe('Folder of the check network; by default the shipped models/attributes-check.'),
+  checks: z.array(z.enum(['network', 'face-api'])).default(['network', 'face-api']).describe('Gender checks: a track whose gender a check answers otherwise has it withheld (graded C, see track.grading.genderCheck). `network`: a second network trained apart on more faces (models/attributes-check), on the same crops, about half the main model\'s compute again; `face-api`: face-api\'s age/gender net on the detector\'s box, `faceApiLooks` times a track at most (tfjs, about 12 ms a face). [] turns them off.'),
+  checkModel: z.string().optional().describe('Folder of the `network` check; by default the shipped models/attributes-check.'),
+  faceApiLooks: z.number().int().min(1).max(100).default(5).describe('The `face-api` check looks at a track at most this many times...'),
+  faceApiIntervalMs: z.number().int().min(0).max(60_000).default(1000).describe('...and at most this often.'),
   maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
@@ -58,13 +65,16 @@ registerElement({
     const user = shared.join();
     // the check network: its own model and batcher, shared by the streams that use it like the main one
     const ckey = o.checkModel ?? DEFAULT_CHECK_MODEL_DIR;
-    const check = o.check
+    const check = o.checks.includes('network')
       ? await ctx.shared.get(`${CHECK_BATCHER}${JSON.stringify([ckey, o.maxBatch, o.maxWaitMs])}`, async () => {
         const m = await ctx.shared.get(`attributes:model:check:${ckey}`, () => loadAttributeModel(ckey), (x: AttributeModel) => x.dispose());
         return batcher((crops: Crop[]) => m.predict(crops), { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs });
       })
       : undefined;
     const checkUser = check?.join();
+    const faceApi = o.checks.includes('face-api')
+      ? await ctx.shared.get('attributes:check:face-api', () => loadFaceApiGender(), (n: GenderCheckNet) => n.dispose())
+      : undefined;
     const schedules = new Map<number, Schedule>();
     return {
       dispose: () => { user.leave(); checkUser?.leave(); },
@@ -80,17 +90,27 @@ registerElement({
         const todo: FaceObservation[] = item.faces.filter((f) => f.crop && f.trackId != null && due(f.trackId)).slice(0, o.maxBatch);
         if (!todo.length) return item;
         const crops = todo.map((f) => f.crop!);
-        const [answers, checked] = await Promise.all([shared.run(crops), check?.run(crops)]);
+        // face-api looks at a track's box a few times, at most every faceApiIntervalMs
+        const looks = faceApi ? todo.flatMap((f, i) => {
+          const s = schedules.get(f.trackId!);
+          if (s && (s.faceApiLooks >= o.faceApiLooks || now - s.lastFaceApiMs < o.faceApiIntervalMs)) return [];
+          const cut = clipToImage(f.box, item.frame.width, item.frame.height);
+          return cut && cut.width >= 8 && cut.height >= 8 ? [{ i, face: cropRgb(item.frame, cut) }] : [];
+        }) : [];
+        const [answers, checked, seen] = await Promise.all([shared.run(crops), check?.run(crops), looks.length ? faceApi!.predict(looks.map((l) => l.face)) : undefined]);
+        const faceApiSaid = new Map(looks.map((l, j) => [l.i, seen![j]!]));
         ctx.count('faces.classified', todo.length);
         ctx.count('attributes.batches');
         todo.forEach((face, i) => {
           const a = answers[i]!;
-          if (checked) a.genderCheck = checked[i]!.gender;
+          const byFaceApi = faceApiSaid.get(i);
+          if (checked || byFaceApi) a.genderChecks = { ...(checked ? { network: checked[i]!.gender } : {}), ...(byFaceApi ? { 'face-api': byFaceApi } : {}) };
           face.attributes = a;
           const id = face.trackId!;
-          const s = schedules.get(id) ?? { lastClassifiedMs: now, answers: newTrackAnswers(), key: '', unchangedFor: 0 };
+          const s = schedules.get(id) ?? { lastClassifiedMs: now, answers: newTrackAnswers(), key: '', unchangedFor: 0, faceApiLooks: 0, lastFaceApiMs: -Infinity };
           schedules.set(id, s);
           s.lastClassifiedMs = now;
+          if (byFaceApi) { s.faceApiLooks++; s.lastFaceApiMs = now; }
           // stable = the smoothed answers did not change; then the track is classified less often
           addAnswers(s.answers, a);
           const key = answersKey(s.answers);

@@ -20,7 +20,7 @@ import { HEADS, INPUT_SIZE, inputSide } from './network.ts';
 import { warpAffine } from '../../calculators/warp.ts';
 
 export const DEFAULT_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes');
-/** The check network (attributes.check): one network of the same architecture, trained apart on more faces; its gender only is used. */
+/** The `network` gender check (attributes.checks): one network of the same architecture, trained apart on more faces; its gender only is used. */
 export const DEFAULT_CHECK_MODEL_DIR = path.join(PROJECT_ROOT, 'models', 'attributes-check');
 
 export interface ClassAnswer<V extends string> {
@@ -40,8 +40,8 @@ export interface Attributes {
   smiling: ClassAnswer<'no' | 'yes'>;
   /** CelebA attribute -> probability present. */
   celeba: Record<string, number>;
-  /** The check network's gender on the same crop (attributes.check), when it runs. */
-  genderCheck?: ClassAnswer<'male' | 'female'>;
+  /** Each gender check's answer on the same face (attributes.checks), when it ran on this frame. */
+  genderChecks?: Record<string, ClassAnswer<'male' | 'female'>>;
 }
 
 export interface AttributeModel {
@@ -51,7 +51,7 @@ export interface AttributeModel {
   dispose(): void;
 }
 
-function classAnswer<V extends string>(labels: readonly V[], logits: Float32Array): ClassAnswer<V> {
+export function classAnswer<V extends string>(labels: readonly V[], logits: Float32Array): ClassAnswer<V> {
   const r = saSoftmax(logits);
   return {
     value: labels[r.value]!, probability: r.probs[r.value]!, confidence: r.confidence, grade: grade(r.confidence),

@@ -77,7 +77,11 @@ export interface FaceApiNet {
   locateFaces(input: unknown, options: unknown): Promise<FaceApiDetection[]>;
   detectLandmarks(input: unknown): Promise<FaceApiLandmarks>;
   computeFaceDescriptor(input: unknown): Promise<Float32Array | Float32Array[]>;
+  predictAgeAndGender(input: unknown): Promise<FaceApiAgeGender | FaceApiAgeGender[]>;
 }
+
+/** face-api's age/gender answer: `genderProbability` is that of `gender`. */
+export interface FaceApiAgeGender { age: number; gender: 'male' | 'female'; genderProbability: number }
 
 /** What this project uses of face-api's module (its wasm build). */
 export interface FaceApi {
@@ -86,6 +90,7 @@ export interface FaceApi {
   FaceLandmark68Net: new () => FaceApiNet;
   FaceLandmark68TinyNet: new () => FaceApiNet;
   FaceRecognitionNet: new () => FaceApiNet;
+  AgeGenderNet: new () => FaceApiNet;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => unknown;
   /** The faces cut from an image tensor as the library cuts them (boxes clipped to the image and floored). */
@@ -108,6 +113,7 @@ const FACE_API_NETS = {
   landmarks68: ['FaceLandmark68Net', 'face_landmark_68_model-weights_manifest.json'],
   landmarks68tiny: ['FaceLandmark68TinyNet', 'face_landmark_68_tiny_model-weights_manifest.json'],
   recognition: ['FaceRecognitionNet', 'face_recognition_model-weights_manifest.json'],
+  ageGender: ['AgeGenderNet', 'age_gender_model-weights_manifest.json'],
 } as const;
 
 /**

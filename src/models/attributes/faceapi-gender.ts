@@ -1,0 +1,39 @@
+/**
+ * face-api's age/gender net (`@vladmandic/face-api`, MIT; trained on UTKFace and other sets)
+ * as a gender check beside the attribute model: it looks at the detector's box cut from the
+ * frame, as face-api's own pipeline feeds it. Only its gender is used (attributes.checks).
+ * It runs on tfjs (wasm): about 12 ms a face at batch 8 and up on one core, so the element
+ * asks it about a track only a few times.
+ */
+import type { RgbImage } from '../../calculators/warp.ts';
+import { tf } from '../../runtime/index.ts';
+import { faceApiModelDir, loadFaceApiNet, type FaceApiAgeGender } from '../faces/detector.ts';
+import { classAnswer, type ClassAnswer } from './model.ts';
+
+export interface GenderCheckNet {
+  /** Each face's gender (male, female) with face-api's probability; one batch. */
+  predict(faces: RgbImage[]): Promise<Array<ClassAnswer<'male' | 'female'>>>;
+  dispose(): void;
+}
+
+export async function loadFaceApiGender(dir = faceApiModelDir()): Promise<GenderCheckNet> {
+  const net = await loadFaceApiNet('ageGender', dir);
+  return {
+    async predict(faces) {
+      if (!faces.length) return [];
+      const inputs = faces.map((f) => tf.tensor3d(f.data, [f.height, f.width, 3], 'int32'));
+      try {
+        const out = await net.predictAgeAndGender(inputs.length === 1 ? inputs[0] : inputs);
+        return (Array.isArray(out) ? out : [out]).map((r: FaceApiAgeGender) => {
+          const male = r.gender === 'male' ? r.genderProbability : 1 - r.genderProbability;
+          // face-api says nothing of its own confidence: every look weighs the same (logits 0 for "unrecognizable")
+          const logit = (p: number) => Math.log(Math.max(1e-6, p));
+          return classAnswer(['male', 'female'] as const, Float32Array.from([logit(male), logit(1 - male), -Infinity]));
+        });
+      } finally {
+        for (const t of inputs) t.dispose();
+      }
+    },
+    dispose: () => net.dispose(false),
+  };
+}
