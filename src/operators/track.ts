@@ -14,7 +14,7 @@ import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/type
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
 export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; genderMinAge: number; withholdB: boolean; genderCheck: boolean; genderMinProbability: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
-  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, withholdB: true, genderCheck: true, genderMinProbability: 0.8, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
+  sMinFrames: 2, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, withholdB: true, genderCheck: true, genderMinProbability: 0.8, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
 };
 
 export const trackOptions = z.strictObject({
@@ -23,7 +23,7 @@ export const trackOptions = z.strictObject({
   minHits: z.number().int().min(1).max(30).default(2).describe('Detections before a track is reported.'),
   updateIntervalMs: z.number().int().min(0).max(600_000).default(1000).describe('Minimum time between two track.updated events of one track.'),
   grading: z.strictObject({
-    sMinFrames: z.number().int().min(1).max(1000).default(GRADE_POLICY.sMinFrames).describe('Frames an answer needs before it may be graded S.'),
+    sMinFrames: z.number().int().min(1).max(1000).default(GRADE_POLICY.sMinFrames).describe('Frames an answer needs before it may be graded S: one look can be a mis-sized box (on the video evaluation, single-frame tracks on boxes 4-6 times the face, spanning it and the bodies below, got gender S wrong three times in 17 draws).'),
     sMinProbability: z.number().min(0).max(1).default(GRADE_POLICY.sMinProbability).describe('Share of the track\'s (confidence-weighted) votes its answer needs for S.'),
     sMinWidthPx: z.number().min(0).max(4000).default(GRADE_POLICY.sMinWidthPx).describe('Best face width (analysed frame, px) a track needs for S.'),
     withholdBelowPx: z.number().min(0).max(4000).default(GRADE_POLICY.withholdBelowPx).describe('Tracks whose best face is narrower are graded C at best (unsure: not in the aggregates at minGrade B).'),
