@@ -10,7 +10,7 @@ import { connect } from 'facestream/client';
 interface StreamInfo { name: string; state: string; reason?: string; pipeline: string; frames: number; dropped: number; restarts: number; startedAt: number; firstFrameLatencyMs?: number; owner?: string; stageMs?: Record<string, number> }
 interface StatsRow { from: number; people: number; visitors?: number; male: number; female: number; ageGroups: Record<string, number>; smiling: number; smilingShare: number | null }
 interface TrackView { id: number; firstTs: number; lastTs: number; ended?: number; flags: string[]; attributes?: TrackAttributesJson; dwellMs?: number; endId?: string }
-interface Answer { value: string; grade: string; probability?: number }
+interface Answer { value: string; grade: string; probability?: number; checks?: Record<string, string> }
 interface TrackRow { id: string | null; stream: string; trackId: number; endedAt: number; dwellMs: number; grade: string | null; gender?: Answer; ageGroup?: Answer; age?: number; smiling?: Answer; snapshot: boolean }
 interface VideoFace { box: { x: number; y: number; width: number; height: number }; trackId?: number; predicted?: boolean; gender?: Answer; ageGroup?: Answer; age?: number }
 interface VideoFrame { stream: string; ptsMs: number; wallMs: number; sentMs: number; width: number; height: number; jpeg: ArrayBuffer; faces: VideoFace[] }
@@ -123,7 +123,10 @@ function onTrack(e: TrackStarted | TrackUpdated | TrackEnded): void {
 
 function answer(label: string, a?: Answer): string {
   if (!a) return `<div class="row"><span>${label}</span><span>–</span></div>`;
-  return `<div class="row"><span>${label}</span><span>${esc(a.value)}<span class="grade g-${a.grade}" title="confidence grade">${a.grade}</span></span></div>`;
+  // a gender the checks dispute is withheld: say which check, so that "female C" on a clear face is explained
+  const disputed = Object.entries(a.checks ?? {}).filter(([, v]) => v === 'disagrees').map(([k]) => k);
+  const why = disputed.length ? `<span class="disputed" title="withheld: the ${esc(disputed.join(' and '))} check${disputed.length > 1 ? 's disagree' : ' disagrees'}">≠</span>` : '';
+  return `<div class="row"><span>${label}</span><span>${esc(a.value)}<span class="grade g-${a.grade}" title="confidence grade">${a.grade}</span>${why}</span></div>`;
 }
 
 function esc(s: string): string {

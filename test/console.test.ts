@@ -23,7 +23,7 @@ import { parseAppConfig } from '../src/config.ts';
 import { publish, type Publisher } from '../src/demo/publish.ts';
 import { PROJECT_ROOT } from '../src/data.ts';
 import { AggregateStore } from '../src/events/store.ts';
-import type { TrackEnded } from '../src/events/types.ts';
+import type { FacestreamEvent, TrackEnded } from '../src/events/types.ts';
 import { jpegSize } from '../src/calculators/picture.ts';
 import { openBrowser } from './browser.ts';
 import { video, waitForAsync } from './helpers.ts';
@@ -134,6 +134,14 @@ describe('operator console', () => {
     await page.waitForSelector('.tile .grade', { timeout: 60_000 });
     await page.waitForTimeout(1500);
     await shot('live');
+    // a gender the checks dispute: the tile says which check, beside the grade that withholds it
+    app!.socket.publish({
+      v: 1, id: `${Date.now()}-disputed`, stream: STREAM, ts: Date.now(), type: 'track.updated', trackId: 9_999, ptsMs: 0,
+      box: { x: 0, y: 0, width: 10, height: 10 }, landmarks: [], score: 0.9, flags: [],
+      attributes: { gender: { value: 'male', probability: 0.9, confidence: 0.9, grade: 'C', frames: 3, check: 'disagrees', checks: { network: 'agrees', 'face-api': 'disagrees' } }, celeba: {} },
+    } as unknown as FacestreamEvent);
+    await page.waitForSelector('.tile[data-track="9999"] .disputed', { timeout: 10_000 });
+    expect(await page.locator('.tile[data-track="9999"] .disputed').getAttribute('title')).toBe('withheld: the face-api check disagrees');
     // alerts and system
     await page.waitForSelector('#alerts:not([hidden]) li', { timeout: 30_000 });
     expect(await page.locator('#alerts').textContent()).toMatch(/someone/);
