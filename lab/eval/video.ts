@@ -12,7 +12,6 @@
  * The clips and their ground truth are cached by their parameters under `workDir`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { concatMap, filter, lastValueFrom } from 'rxjs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +23,7 @@ import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { FacestreamEvent, TrackEnded } from '../../src/events/types.ts';
 import { findFfmpeg } from '../../src/ingest/ffmpeg-path.ts';
 import { fromSource } from '../../src/ingest/fromSource.ts';
-import { faceApiModelDir } from '../../src/models/faces/detector.ts';
+import { faceApiModelDir, loadFaceApiNet, type FaceApiAgeGender } from '../../src/models/faces/detector.ts';
 import { ADULTS, AGE_BINS } from '../../src/models/attributes/labels.ts';
 import { loadPipeline, type PipelineConfig } from '../../src/pipeline/schema.ts';
 import { startStream } from '../../src/runner/run.ts';
@@ -344,11 +343,8 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
   }
   const { tf, initRuntime } = await import('../../src/runtime/index.ts');
   await initRuntime({ quiet: true });
-  const api = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js') as {
-    AgeGenderNet: new () => { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<{ age: number; gender: string }>; dispose(throwOnRedispose?: boolean): void };
-  };
-  const net = new api.AgeGenderNet();
-  await net.loadFromDisk(faceApiModelDir());
+  // the same net and weights the product's `face-api` gender check loads
+  const net = await loadFaceApiNet('ageGender', faceApiModelDir());
   const sums = new Map<number, { age: number; male: number; looks: number }>();
   try {
     const frames$ = fromSource(clip, { fps: ingest.fps ?? 5, ...(ingest.maxWidth ? { maxWidth: ingest.maxWidth } : {}) });
@@ -359,7 +355,7 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
         if (!cut) continue;
         const face = tf.tensor3d(cropRgb(frame, cut).data, [cut.height, cut.width, 3], 'int32');
         try {
-          const r = await net.predictAgeAndGender(face);
+          const r = await net.predictAgeAndGender(face) as FaceApiAgeGender; // one face in, one answer out
           const s = sums.get(track) ?? { age: 0, male: 0, looks: 0 };
           s.age += r.age; s.male += r.gender === 'male' ? 1 : 0; s.looks++;
           sums.set(track, s);
