@@ -168,14 +168,15 @@ export function genderGrade(g: Grade, track: { age?: number | null; check?: Gend
 
 /** Whether a check's smoothed gender is the track's. */
 export type GenderCheck = 'agrees' | 'disagrees';
-/** Each check that answered on the track, and all of them together: 'disagrees' when any does (undefined: no check ran). */
-export function genderChecksOf(acc: TrackAnswersAcc): { check?: GenderCheck; checks?: Record<string, GenderCheck> } {
-  const ours = smoothedClass(acc.gender);
-  if (!ours) return {};
+/**
+ * Each check that answered on the track against the track's smoothed gender `ours`, and all
+ * of them together: 'disagrees' when any does (undefined: no check ran).
+ */
+export function genderChecksOf(acc: TrackAnswersAcc, ours: string): { check?: GenderCheck; checks?: Record<string, GenderCheck> } {
   const checks: Record<string, GenderCheck> = {};
   for (const [name, c] of Object.entries(acc.genderChecks)) {
     const said = smoothedClass(c);
-    if (said) checks[name] = said.value === ours.value ? 'agrees' : 'disagrees';
+    if (said) checks[name] = said.value === ours ? 'agrees' : 'disagrees';
   }
   const all = Object.values(checks);
   return all.length ? { check: all.includes('disagrees') ? 'disagrees' : 'agrees', checks } : {};
@@ -202,8 +203,8 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = scalarMean(acc.age);
-  const { check, checks } = genderChecksOf(acc);
   const plain = cls(acc.gender);
+  const { check, checks } = plain ? genderChecksOf(acc, plain.value) : {};
   const gender: (NonNullable<typeof plain> & { check?: GenderCheck; checks?: Record<string, GenderCheck> }) | undefined = plain && (check ? { ...plain, check, checks } : plain);
   if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check, probability: gender.probability }, opts.policy);
   return {

@@ -26,9 +26,10 @@ export async function loadFaceApiGender(dir = faceApiModelDir()): Promise<Gender
         const out = await net.predictAgeAndGender(inputs.length === 1 ? inputs[0] : inputs);
         return (Array.isArray(out) ? out : [out]).map((r: FaceApiAgeGender) => {
           const male = r.gender === 'male' ? r.genderProbability : 1 - r.genderProbability;
-          // face-api says nothing of its own confidence: every look weighs the same (logits 0 for "unrecognizable")
-          const logit = (p: number) => Math.log(Math.max(1e-6, p));
-          return classAnswer(['male', 'female'] as const, Float32Array.from([logit(male), logit(1 - male), -Infinity]));
+          // as SA logits: the log-probabilities give back face-api's two probabilities, and an
+          // "unrecognizable" logit of -Infinity confidence 1 (face-api says nothing of its own
+          // confidence, so every look weighs the same)
+          return classAnswer(['male', 'female'] as const, Float32Array.from([Math.log(Math.max(1e-6, male)), Math.log(Math.max(1e-6, 1 - male)), -Infinity]));
         });
       } finally {
         for (const t of inputs) t.dispose();
