@@ -142,8 +142,8 @@ describe('detector and alignment on real faces', () => {
     expect(tf.memory().numTensors).toBe(base);
   });
 
-  it('face-api\'s gender check: one answer a face box, probabilities that sum to 1, the talking clip\'s woman female; a missing weights file is a clear error; no tensor leaks', async () => {
-    const { loadFaceApiGender } = await import('../src/models/attributes/faceapi-gender.ts');
+  it('face-api\'s age and gender: one answer a face box, probabilities that sum to 1, the talking clip\'s woman female and an adult; a missing weights file is a clear error; no tensor leaks', async () => {
+    const { loadFaceApiAgeGender } = await import('../src/models/attributes/faceapi-age-gender.ts');
     const { cropRgb } = await import('../src/calculators/picture.ts');
     const { clipToImage } = await import('../src/calculators/geometry.ts');
     const frame = await firstValueFrom(fromSource(video('talking-d3.mp4'), { fps: 5 }));
@@ -152,19 +152,22 @@ describe('detector and alignment on real faces', () => {
     detector.dispose!();
     const cut = clipToImage(face!.box, frame.width, frame.height)!;
     const base = tf.memory().numTensors;
-    const net = await loadFaceApiGender();
+    const net = await loadFaceApiAgeGender();
     const crop = cropRgb(frame, cut);
     const [one] = await net.predict([crop]);
-    expect(one!.value).toBe('female');
-    expect(one!.probs.male + one!.probs.female).toBeCloseTo(1, 5);
-    expect(one!.confidence).toBe(1); // face-api has no self-assessed confidence: each look weighs the same
+    expect(one!.gender.value).toBe('female');
+    expect(one!.gender.probs.male + one!.gender.probs.female).toBeCloseTo(1, 5);
+    expect(one!.gender.confidence).toBe(1); // face-api has no self-assessed confidence: each look weighs the same
+    expect(one!.age).toBeGreaterThan(18); // an adult presenter
+    expect(one!.age).toBeLessThan(70);
     const three = await net.predict([crop, crop, crop]);
     expect(three).toHaveLength(3);
-    expect(three[2]!.probs.female).toBeCloseTo(one!.probs.female, 4);
+    expect(three[2]!.gender.probs.female).toBeCloseTo(one!.gender.probs.female, 4);
+    expect(three[2]!.age).toBeCloseTo(one!.age, 3);
     expect(await net.predict([])).toEqual([]);
     net.dispose();
     expect(tf.memory().numTensors).toBe(base);
-    await expect(loadFaceApiGender(tmp)).rejects.toThrow(/age_gender_model-weights_manifest\.json is missing/);
+    await expect(loadFaceApiAgeGender(tmp)).rejects.toThrow(/age_gender_model-weights_manifest\.json is missing/);
   });
 
   it('aligned eye centres land within 2 px of the template; no tensor leaks', async () => {

@@ -223,7 +223,8 @@ export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>
 export type AgeClassBreakdown = Record<string, { n: number; genderAccuracy: number | null; ageMAE: number | null }>;
 
 /** One face's age/gender answer against the truth. */
-export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number }
+/** One face: its true age, whether the gender was right, the age error; `said`: the age answered. */
+export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number; said?: number }
 
 /** Per-age-class figures from per-face rows: true age, whether the gender was right, the age error. */
 export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
@@ -378,7 +379,7 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
   }
   const utkFigures = (uIdx: Array<readonly [number, number]>, keepRows?: AgeGenderRow[]) => {
     const rows = uIdx.map(([k, j]): AgeGenderRow => ({
-      age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!),
+      age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!), said: head('age')[j]![0]! * 100,
     }));
     const a5 = uIdx.filter(([k, j]) => argmax(head('age5')[j]!) === ageClass(s.age[k]!)).length;
     const f = ageGenderFigures(rows);

@@ -10,6 +10,7 @@ import { inputSide, SA_TASKS, type SaTask } from '../../src/models/attributes/ne
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
 import { loadModel } from '../../src/models/io.ts';
 import { readInferenceSettings } from '../../src/models/attributes/model.ts';
+import { FACE_API_AGE_SHARE } from '../../src/calculators/smooth.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
@@ -51,6 +52,21 @@ export interface EvalReport extends EvalMetrics {
        */
       celeba?: { n: number; /** faces its detector found (the rest fed whole) */ detected: number; genderAccuracy: number; genderAccuracyCI95: [number, number]; genderPaired: PairedComparison };
     };
+  };
+  /**
+   * What the pipeline answers with face-api beside the network, on the same UTKFace faces:
+   * the age blended with face-api's by `share` (attributes.faceApiAgeShare), overall, for
+   * adults, by true age class and on each half of the split (the share was chosen on the
+   * calibration half); and the network's gender on the faces face-api's gender agrees with
+   * (the `face-api` check withholds the others). face-api was trained on UTKFace, so its part
+   * is flattered here (../shared/NOTES.md).
+   */
+  withFaceApi?: {
+    share: number; n: number; ageMAE: number; adults: { n: number; ageMAE: number | null }; byAgeClass: AgeClassBreakdown;
+    halves: { calibration: { n: number; ageMAE: number }; other: { n: number; ageMAE: number } };
+    /** The age error on each half at face-api's shares 0, 0.1, ..., 1 (0: the network alone; 1: face-api alone). */
+    byShare: Array<{ share: number; calibration: number; other: number }>;
+    genderWhereAgree: { n: number; share: number; accuracy: number; accuracyCI95: [number, number] };
   };
   noFaceRate: number;
   cropMethods: Record<string, number>;
@@ -117,7 +133,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
     t.dispose();
-    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!) });
+    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!), said: r.age });
   }
   utkBar.stop();
   const celebaOk: boolean[] = [];
@@ -200,6 +216,37 @@ export async function evalAttributes(opts: {
         genderPaired: pairedComparison(celebaGenderOk, peer.celebaOk),
       } } : {}),
     } };
+    report.withFaceApi = withFaceApi(utkRows, peer.rows, idx.filter((k) => s.source[k] === 1).map((k) => s.calib[k] === 1), FACE_API_AGE_SHARE);
   }
   return report;
+}
+
+/**
+ * The pipeline's answers with face-api beside the network, from both models' rows on the
+ * same faces (same order): ages blended by `share`, gender where the two agree.
+ */
+export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], calibration: boolean[], share: number): NonNullable<EvalReport['withFaceApi']> {
+  const blend = (sh: number) => ours.map((r, i): AgeGenderRow => {
+    const age = (1 - sh) * r.said! + sh * faceApi[i]!.said!;
+    return { ...r, said: age, ageError: Math.abs(age - r.age) };
+  });
+  const blended = blend(share);
+  const f = ageGenderFigures(blended);
+  const half = (cal: boolean, rows0 = blended) => {
+    const rows = rows0.filter((_, i) => calibration[i] === cal);
+    return { n: rows.length, ageMAE: rows.length ? rows.reduce((a, r) => a + r.ageError, 0) / rows.length : NaN };
+  };
+  const byShare = [...Array(11).keys()].map((k) => {
+    const rows = blend(k / 10);
+    return { share: k / 10, calibration: half(true, rows).ageMAE, other: half(false, rows).ageMAE };
+  });
+  // the network's gender is right where face-api's is: both right or both wrong
+  const agree = ours.map((r, i) => r.genderOk === faceApi[i]!.genderOk);
+  const kept = ours.filter((_, i) => agree[i]);
+  const right = kept.filter((r) => r.genderOk).length;
+  return {
+    share, n: f.n, ageMAE: f.ageMAE, adults: { n: f.adults.n, ageMAE: f.adults.ageMAE }, byAgeClass: f.byAgeClass,
+    halves: { calibration: half(true), other: half(false) }, byShare,
+    genderWhereAgree: { n: kept.length, share: ours.length ? kept.length / ours.length : 0, accuracy: kept.length ? right / kept.length : 0, accuracyCI95: wilson95(right, kept.length) },
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addAnswers, addClass, bandOf, genderGrade, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, type FrameAnswers, policyGrade } from './smooth.ts';
+import { addAnswers, addClass, bandOf, genderGrade, newClassAcc, newTrackAnswers, smoothedAnswers, smoothedClass, trackAge, type FrameAnswers, policyGrade } from './smooth.ts';
 import { AGE_BINS } from '../models/attributes/labels.ts';
 
 const obs = (female: number, confidence: number) => ({ probs: { male: 1 - female, female }, confidence });
@@ -75,6 +75,28 @@ describe('one age: the group is the band of the age in years', () => {
       const out = smoothedAnswers(r, { ageBands: AGE_BINS });
       expect(out.ageGroup!.value).toBe(bandOf(Math.round(out.age! * 10) / 10, AGE_BINS).name);
     }
+  });
+
+  it('face-api\'s age: the track\'s age blends the mean of its looks with the network\'s by the share; the group follows the blended age; share 0 or no look: the network\'s alone', () => {
+    const youth = { baby: 0.02, child: 0.03, youth: 0.45, 'middle-aged': 0.45, old: 0.05 };
+    const acc = newTrackAnswers();
+    for (let i = 0; i < 4; i++) addAnswers(acc, frame(youth, 0.9, 26));
+    expect(trackAge(acc)).toBeCloseTo(26, 6); // no look yet
+    addAnswers(acc, { ...frame(youth, 0.9, 26), peerAge: { age: 40, share: 0.7 } });
+    addAnswers(acc, { ...frame(youth, 0.9, 26), peerAge: { age: 44, share: 0.7 } });
+    // face-api's looks each weigh the same (mean 42), whatever the network's confidence
+    expect(trackAge(acc)).toBeCloseTo(0.3 * 26 + 0.7 * 42, 6);
+    const a = smoothedAnswers(acc, { ageBands: AGE_BINS });
+    expect(a.age).toBe(37.2);
+    expect(a.ageGroup!.value).toBe('middle-aged'); // the band of the blended age
+    const none = newTrackAnswers();
+    for (let i = 0; i < 3; i++) addAnswers(none, { ...frame(youth, 0.9, 26), peerAge: { age: 60, share: 0 } });
+    expect(smoothedAnswers(none, { ageBands: AGE_BINS }).age).toBe(26);
+    // a child by the blended age has its gender withheld under genderMinAge
+    const kid = newTrackAnswers();
+    for (let i = 0; i < 3; i++) addAnswers(kid, { ...frame(youth, 0.9, 16), peerAge: { age: 8, share: 0.7 } });
+    const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 13 };
+    expect(smoothedAnswers(kid, { ageBands: AGE_BINS, policy, widthPx: 200 }).gender!.grade).toBe('C');
   });
 
   it('a grade policy: S needs frames, a clear majority and a wide enough face; narrow faces are withheld (C at best)', () => {

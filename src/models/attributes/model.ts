@@ -42,6 +42,8 @@ export interface Attributes {
   celeba: Record<string, number>;
   /** Each gender check's answer on the same face (attributes.checks), when it ran on this frame. */
   genderChecks?: Record<string, ClassAnswer<'male' | 'female'>>;
+  /** face-api's age on the same face when it looked (attributes.faceApiAgeShare), with that share. */
+  peerAge?: { age: number; share: number };
 }
 
 export interface AttributeModel {

@@ -1,22 +1,26 @@
 /**
  * face-api's age/gender net (`@vladmandic/face-api`, MIT; trained on UTKFace and other sets)
- * as a gender check beside the attribute model: it looks at the detector's box cut from the
- * frame, as face-api's own pipeline feeds it. Only its gender is used (attributes.checks).
- * It runs on tfjs (wasm): about 12 ms a face at batch 8 and up on one core, so the element
- * asks it about a track only a few times.
+ * beside the attribute model: it looks at the detector's box cut from the frame, as face-api's
+ * own pipeline feeds it. Its gender is a check (attributes.checks); its age goes into the
+ * track's age with the share `attributes.faceApiAgeShare`. It runs on tfjs (wasm): about
+ * 12 ms a face at batch 8 and up on one core, so the element asks it about a track only a
+ * few times.
  */
 import type { RgbImage } from '../../calculators/warp.ts';
 import { tf } from '../../runtime/index.ts';
 import { faceApiModelDir, loadFaceApiNet, type FaceApiAgeGender } from '../faces/detector.ts';
 import { classAnswer, type ClassAnswer } from './model.ts';
 
-export interface GenderCheckNet {
-  /** Each face's gender (male, female) with face-api's probability; one batch. */
-  predict(faces: RgbImage[]): Promise<Array<ClassAnswer<'male' | 'female'>>>;
+/** face-api's answer on one face: its gender as an SA answer, its age in years. */
+export interface FaceApiSays { gender: ClassAnswer<'male' | 'female'>; age: number }
+
+export interface FaceApiAgeGenderNet {
+  /** Each face's gender (male, female) with face-api's probability, and its age; one batch. */
+  predict(faces: RgbImage[]): Promise<FaceApiSays[]>;
   dispose(): void;
 }
 
-export async function loadFaceApiGender(dir = faceApiModelDir()): Promise<GenderCheckNet> {
+export async function loadFaceApiAgeGender(dir = faceApiModelDir()): Promise<FaceApiAgeGenderNet> {
   const net = await loadFaceApiNet('ageGender', dir);
   return {
     async predict(faces) {
@@ -29,7 +33,8 @@ export async function loadFaceApiGender(dir = faceApiModelDir()): Promise<Gender
           // as SA logits: the log-probabilities give back face-api's two probabilities, and an
           // "unrecognizable" logit of -Infinity confidence 1 (face-api says nothing of its own
           // confidence, so every look weighs the same)
-          return classAnswer(['male', 'female'] as const, Float32Array.from([Math.log(Math.max(1e-6, male)), Math.log(Math.max(1e-6, 1 - male)), -Infinity]));
+          const gender = classAnswer(['male', 'female'] as const, Float32Array.from([Math.log(Math.max(1e-6, male)), Math.log(Math.max(1e-6, 1 - male)), -Infinity]));
+          return { gender, age: r.age };
         });
       } finally {
         for (const t of inputs) t.dispose();
