@@ -91,7 +91,8 @@ export function attributeModelCard(m: Json): string {
   const sGender = sa.gender?.grades.S?.accuracy;
   out.push('', '## Known failure modes (from the figures above)',
     weak.length ? `- Gender is least reliable for ${weak.join(', ')}: young faces show little of it.` : '- No age band below 90% gender accuracy.',
-    `- Age error grows with age: ${Object.entries(byAge).map(([b, r]) => `${b} ${num(r.ageMAE, 1)}`).join(', ')} years.`,
+    `- Age error grows with age: ${Object.entries(byAge).map(([b, r]) => `${b} ${num(r.ageMAE, 1)}`).join(', ')} years.` +
+      (m.name === 'facestream-attributes' ? ' In the pipeline a track\'s age is this network\'s blended with face-api\'s (`attributes.faceApiAgeShare`, 0.7 by default), nearer the truth than either on the validation faces and on video (docs/models.md).' : ''),
     typeof sGender === 'number' ? `- Even grade S is wrong ${pct(1 - sGender)} of the time for gender on clean faces; small faces are worse (the tables above).` : '',
     `- Measured on still crops of two public sets (celebrity photos, UTKFace portraits); faces in video (motion blur, pose, small size) are harder.`,
     '', '## How it was made', '', '```sh', String(get(m, 'training', 'command') ?? 'not recorded'), '```', '');

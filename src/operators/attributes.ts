@@ -38,7 +38,7 @@ export const attributesOptions = z.strictObject({
   checkModel: z.string().optional().describe('Folder of the `network` check; by default the shipped models/attributes-check.'),
   faceApiLooks: z.number().int().min(1).max(100).default(5).describe('face-api (the `face-api` check, `faceApiAgeShare`) looks at a track at most this many times...'),
   faceApiIntervalMs: z.number().int().min(0).max(60_000).default(1000).describe('...and at most this often.'),
-  faceApiAgeShare: z.number().min(0).max(1).default(FACE_API_AGE_SHARE).describe('The share of face-api\'s age (the mean over its looks at the track) in the track\'s age, the attribute model\'s taking the rest; 0: the attribute model\'s age alone. Above 0, face-api looks at tracks (`faceApiLooks`) even when `checks` leaves it out. On four video draws it brought the adults\' (20-59) age error from 6.7 to 5.3 years (docs/models.md).'),
+  faceApiAgeShare: z.number().min(0).max(1).default(FACE_API_AGE_SHARE).describe('The share of face-api\'s age (the mean over its looks at the track) in the track\'s age, the attribute model\'s taking the rest; 0: the attribute model\'s age alone. Above 0, face-api looks at tracks (`faceApiLooks`) even when `checks` leaves it out. On four video draws made after it was chosen, the age error fell from 5.0 to 3.9 years, adults\' (20-59) from 6.9 to 5.3 (docs/models.md).'),
   maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
