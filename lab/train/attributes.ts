@@ -222,7 +222,6 @@ export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>
 /** Gender accuracy and age error per true age class (the age-5 head's bins, AGE_BINS). */
 export type AgeClassBreakdown = Record<string, { n: number; genderAccuracy: number | null; ageMAE: number | null }>;
 
-/** One face's age/gender answer against the truth. */
 /** One face: its true age, whether the gender was right, the age error; `said`: the age answered. */
 export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number; said?: number }
 

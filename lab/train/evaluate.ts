@@ -56,8 +56,8 @@ export interface EvalReport extends EvalMetrics {
   /**
    * What the pipeline answers with face-api beside the network, on the same UTKFace faces:
    * the age blended with face-api's by `share` (attributes.faceApiAgeShare), overall, for
-   * adults, by true age class and on each half of the split (the share was chosen on the
-   * calibration half); and the network's gender on the faces face-api's gender agrees with
+   * adults, by true age class and on each half of the split (the share was chosen with the
+   * calibration half in view, not the other); and the network's gender on the faces face-api's gender agrees with
    * (the `face-api` check withholds the others). face-api was trained on UTKFace, so its part
    * is flattered here (../shared/NOTES.md).
    */

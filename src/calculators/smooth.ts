@@ -91,20 +91,20 @@ export function addAnswers(acc: TrackAnswersAcc, a: FrameAnswers): void {
 }
 
 /**
+ * face-api's share in a track's age (attributes.faceApiAgeShare's default). Chosen between
+ * the validation split's calibration half (lowest age error at 0.8-0.9: 3.80 years, 3.86 at
+ * 0.7) and face-api's answers on the video draws' tracks (lowest at 0.7); on the stills'
+ * other half, which the choice did not look at, 0.7 is the lowest, and on four video draws
+ * made after it the age error fell from 5.0 to 3.9 years (docs/models.md).
+ */
+export const FACE_API_AGE_SHARE = 0.7;
+
+/**
  * The track's age in years: the attribute model's, confidence-weighted over the frames; once
  * face-api has looked (attributes.faceApiAgeShare), blended with the mean of face-api's ages
  * with that share. On the validation stills and on video, the two models' ages together
  * are nearer the truth than either alone (docs/models.md).
  */
-/**
- * face-api's share in a track's age (attributes.faceApiAgeShare's default). Chosen between
- * the validation split's calibration half (lowest age error at 0.8-0.9: 3.80 years, 3.86 at
- * 0.7) and face-api's answers on the video draws' tracks (lowest at 0.7); on the stills'
- * other half and on the 64-px UTKFace faces, which the choice did not look at, 0.7 is at
- * or next to the lowest (docs/models.md).
- */
-export const FACE_API_AGE_SHARE = 0.7;
-
 export function trackAge(acc: TrackAnswersAcc): number | undefined {
   const ours = scalarMean(acc.age);
   const peer = acc.peerAge && scalarMean(acc.peerAge);
