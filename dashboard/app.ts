@@ -125,7 +125,7 @@ function answer(label: string, a?: Answer): string {
   if (!a) return `<div class="row"><span>${label}</span><span>–</span></div>`;
   // a gender the checks dispute is withheld: say which check, so that "female C" on a clear face is explained
   const disputed = Object.entries(a.checks ?? {}).filter(([, v]) => v === 'disagrees').map(([k]) => k);
-  const why = disputed.length ? `<span class="disputed" title="withheld: the ${esc(disputed.join(' and '))} check${disputed.length > 1 ? 's disagree' : ' disagrees'}">≠</span>` : '';
+  const why = disputed.length ? `<span class="disputed" title="withheld: the network and the ${esc(disputed.join(' and '))} check${disputed.length > 1 ? 's' : ''} disagree">≠</span>` : '';
   return `<div class="row"><span>${label}</span><span>${esc(a.value)}<span class="grade g-${a.grade}" title="confidence grade">${a.grade}</span>${why}</span></div>`;
 }
 

@@ -45,12 +45,12 @@ describe('the shipped attribute model', () => {
     if (a.gender.check === 'disagrees') expect(a.gender.grade).toMatch(/^[CD]$/);
   });
 
-  it('attributes.checks []: no gender check, no `check` in the events; face-api still looks for the age (faceApiAgeShare), and share 0 leaves the network\'s age alone', () => {
+  it('attributes.checks []: no gender check, no `check` in the events; face-api still looks for the age and gender (faceApiAgeShare, faceApiGenderShare), and a share of 0 leaves that answer to the network alone', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facestream-nocheck-'));
     const run = (extra: string) => {
       const yaml = fs.readFileSync(path.join(PROJECT_ROOT, 'pipelines', 'default.yaml'), 'utf8').replace(/^(\s+)maxBatch: 32$/m, `$1maxBatch: 32\n$1checks: []${extra ? `\n$1${extra}` : ''}`);
       expect(yaml).toMatch(/checks: \[\]/);
-      const file = path.join(dir, `p${extra ? 1 : 0}.yaml`);
+      const file = path.join(dir, `p${extra.replace(/\W/g, '')}.yaml`);
       fs.writeFileSync(file, yaml);
       const r = spawnSync(process.execPath, [bin, 'analyze', video('talking-d3.mp4'), '--json', '--pipeline', file], { encoding: 'utf8', timeout: 120_000 });
       expect(r.status, r.stderr).toBe(0);
@@ -68,6 +68,13 @@ describe('the shipped attribute model', () => {
       expect(alone.age).toBeGreaterThan(0);
       // face-api's looks moved the blended age (on talking-d0 the two models' means happen to agree to 0.1 year)
       expect(Math.abs(alone.age - a.age)).toBeGreaterThan(1);
+      // the gender: the same value (both models say female here), the blend surer than the network's vote alone
+      const network = run('faceApiGenderShare: 0');
+      expect(network.age).toBe(a.age);
+      expect(network.gender.value).toBe(a.gender.value);
+      expect(network.gender.probability).not.toBe(a.gender.probability);
+      expect(network.gender.frames).toBe(a.gender.frames);
+      expect(network.gender.confidence).toBe(a.gender.confidence);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

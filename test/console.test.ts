@@ -141,7 +141,7 @@ describe('operator console', () => {
       attributes: { gender: { value: 'male', probability: 0.9, confidence: 0.9, grade: 'C', frames: 3, check: 'disagrees', checks: { network: 'agrees', 'face-api': 'disagrees' } }, celeba: {} },
     } as unknown as FacestreamEvent);
     await page.waitForSelector('.tile[data-track="9999"] .disputed', { timeout: 10_000 });
-    expect(await page.locator('.tile[data-track="9999"] .disputed').getAttribute('title')).toBe('withheld: the face-api check disagrees');
+    expect(await page.locator('.tile[data-track="9999"] .disputed').getAttribute('title')).toBe('withheld: the network and the face-api check disagree');
     // alerts and system
     await page.waitForSelector('#alerts:not([hidden]) li', { timeout: 30_000 });
     expect(await page.locator('#alerts').textContent()).toMatch(/someone/);

@@ -222,8 +222,11 @@ export function multiTaskLoss(outputs: tf.Tensor[], l: Record<string, tf.Tensor>
 /** Gender accuracy and age error per true age class (the age-5 head's bins, AGE_BINS). */
 export type AgeClassBreakdown = Record<string, { n: number; genderAccuracy: number | null; ageMAE: number | null }>;
 
-/** One face: its true age, whether the gender was right, the age error; `said`: the age answered. */
-export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number; said?: number }
+/** One face: its true age, whether the gender was right, the age error; `said`: the age answered, `female`: the probability it gave female. */
+export interface AgeGenderRow { age: number; genderOk: boolean; ageError: number; said?: number; female?: number }
+
+/** The probability of female from the gender head's two logits (male, female). */
+export const femaleOf = (logits: ArrayLike<number>) => 1 / (1 + Math.exp(logits[0]! - logits[1]!));
 
 /** Per-age-class figures from per-face rows: true age, whether the gender was right, the age error. */
 export function byAgeClass(rows: AgeGenderRow[]): AgeClassBreakdown {
@@ -350,7 +353,7 @@ const argmax = (a: ArrayLike<number>) => { let m = 0; for (let i = 1; i < a.leng
  * `keep.utkRows` / `keep.celebaGenderOk`, when given, receive the per-face UTKFace rows and
  * CelebA gender right/wrong (in `idx` order) for paired comparisons.
  */
-export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false, keep: { utkRows?: AgeGenderRow[]; celebaGenderOk?: boolean[] } = {}, outputs?: Float32Array[][]): EvalMetrics {
+export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], flip = false, keep: { utkRows?: AgeGenderRow[]; celebaGenderOk?: boolean[]; celebaFemale?: number[] } = {}, outputs?: Float32Array[][]): EvalMetrics {
   const out = outputs ?? predictAll(model, s, idx, 128, flip);
   const head = (name: string) => out[model.outputNames.indexOf(name)]!;
   const m: EvalMetrics = {};
@@ -373,12 +376,13 @@ export function evaluate(model: tf.LayersModel, s: LabelledSet, idx: number[], f
     m.celeba = { n: cIdx.length, meanAccuracy: accs.reduce((a, b) => a + b, 0) / accs.length, meanAccuracyCI95: meanInterval95(perFace), majorityBaseline: baseline / 40, attributes };
     const genderOk = cIdx.map(([k, j]) => argmax(head('gender')[j]!) === s.gender[k]);
     keep.celebaGenderOk?.push(...genderOk);
+    keep.celebaFemale?.push(...cIdx.map(([, j]) => femaleOf(head('gender')[j]!)));
     m.celebaGenderAccuracy = genderOk.filter(Boolean).length / cIdx.length;
     m.celebaSmileAccuracy = cIdx.filter(([k, j]) => argmax(head('smile')[j]!) === s.smile[k]).length / cIdx.length;
   }
   const utkFigures = (uIdx: Array<readonly [number, number]>, keepRows?: AgeGenderRow[]) => {
     const rows = uIdx.map(([k, j]): AgeGenderRow => ({
-      age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!), said: head('age')[j]![0]! * 100,
+      age: s.age[k]!, genderOk: argmax(head('gender')[j]!) === s.gender[k], ageError: Math.abs(head('age')[j]![0]! * 100 - s.age[k]!), said: head('age')[j]![0]! * 100, female: femaleOf(head('gender')[j]!),
     }));
     const a5 = uIdx.filter(([k, j]) => argmax(head('age5')[j]!) === ageClass(s.age[k]!)).length;
     const f = ageGenderFigures(rows);

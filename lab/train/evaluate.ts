@@ -10,11 +10,11 @@ import { inputSide, SA_TASKS, type SaTask } from '../../src/models/attributes/ne
 import { faceApiModelDir } from '../../src/models/faces/detector.ts';
 import { loadModel } from '../../src/models/io.ts';
 import { readInferenceSettings } from '../../src/models/attributes/model.ts';
-import { FACE_API_AGE_SHARE } from '../../src/calculators/smooth.ts';
+import { blendProbability, FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE } from '../../src/calculators/smooth.ts';
 import { initRuntime, tf } from '../runtime.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
-import { ageGenderFigures, evaluate, loadLabelled, predictAll, predictAllFast, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { ageGenderFigures, evaluate, femaleOf, loadLabelled, predictAll, predictAllFast, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, lowResFactors, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
@@ -67,6 +67,19 @@ export interface EvalReport extends EvalMetrics {
     /** The age error on each half at face-api's shares 0, 0.1, ..., 1 (0: the network alone; 1: face-api alone). */
     byShare: Array<{ share: number; calibration: number; other: number }>;
     genderWhereAgree: { n: number; share: number; accuracy: number; accuracyCI95: [number, number] };
+    /**
+     * The gender blended as the pipeline blends it (attributes.faceApiGenderShare: the
+     * log-odds of the two probabilities), on the same UTKFace faces: accuracy, face by face
+     * against face-api alone, on each half at each share; and on the CelebA faces (face-api
+     * through its own detector), which neither model was trained on.
+     */
+    gender: {
+      share: number; n: number; accuracy: number; accuracyCI95: [number, number]; againstFaceApi: PairedComparison;
+      byShare: Array<{ share: number; calibration: number; other: number }>;
+      celeba?: { n: number; accuracy: number; accuracyCI95: [number, number]; network: number; faceApi: number; againstFaceApi: PairedComparison; byShare: Array<{ share: number; accuracy: number }> };
+      /** With --utkface64 and --celeba-gender: those faces, each fed whole to face-api (the CelebA gender crops: faces neither model trained on). */
+      sets: Record<string, { n: number; accuracy: number; network: number; faceApi: number; byShare: Array<{ share: number; accuracy: number }> }>;
+    };
   };
   noFaceRate: number;
   cropMethods: Record<string, number>;
@@ -111,7 +124,7 @@ function saFigures(model: tf.LayersModel, s: LabelledSet, idx: number[], out: Fl
  * it; fed whole, face-api's gender was right on 0.68 of them, which would flatter us.
  */
 async function faceApiPeer(s: LabelledSet, idx: number[]) {
-  type AgeGender = { age: number; gender: string };
+  type AgeGender = { age: number; gender: string; genderProbability: number };
   const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as {
     nets: { ageGenderNet: { loadFromDisk(d: string): Promise<void>; predictAgeAndGender(t: unknown): Promise<AgeGender> }; ssdMobilenetv1: { loadFromDisk(d: string): Promise<void> } };
     SsdMobilenetv1Options: new (o: { minConfidence: number }) => unknown;
@@ -133,10 +146,11 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
     t.dispose();
-    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!), said: r.age });
+    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!), said: r.age, female: r.gender === 'female' ? r.genderProbability : 1 - r.genderProbability });
   }
   utkBar.stop();
   const celebaOk: boolean[] = [];
+  const celebaFemale: number[] = [];
   let detected = 0;
   const cel = idx.filter((i) => s.source[i] === 0);
   if (cel.length) await api.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
@@ -149,10 +163,28 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     else r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     t.dispose();
     celebaOk.push((r.gender === 'female' ? 1 : 0) === s.gender[k]);
+    celebaFemale.push(r.gender === 'female' ? r.genderProbability : 1 - r.genderProbability);
   }
   celBar?.stop();
+  // the 64-px UTKFace faces and the CelebA gender crops, each whole (they are face crops already), in batches
+  const more: Partial<Record<'utkface64' | 'celebaGender', number[]>> = {};
+  for (const [name, source] of [['utkface64', 3], ['celebaGender', 4]] as const) {
+    const faces = idx.filter((k) => s.source[k] === source);
+    if (!faces.length) continue;
+    const bar = progress(`face-api peer, ${name}`, faces.length);
+    const female: number[] = [];
+    for (let i = 0; i < faces.length; i += 16) {
+      bar.update(Math.min(faces.length, i + 16));
+      const ts = await Promise.all(faces.slice(i, i + 16).map(imageTensor));
+      const r = await api.nets.ageGenderNet.predictAgeAndGender(ts) as unknown as AgeGender[];
+      ts.forEach((t) => t.dispose());
+      female.push(...r.map((x) => (x.gender === 'female' ? x.genderProbability : 1 - x.genderProbability)));
+    }
+    bar.stop();
+    more[name] = female;
+  }
   const f = ageGenderFigures(rows);
-  return { rows, celebaOk, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass, adults: f.adults } };
+  return { rows, celebaOk, celebaFemale, more, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass, adults: f.adults } };
 }
 
 export async function evalAttributes(opts: {
@@ -177,7 +209,9 @@ export async function evalAttributes(opts: {
   const idx = [...Array(s.n).keys()].filter((k) => split === 'all' || s.valid[k]);
   const utkRows: AgeGenderRow[] = [];
   const celebaGenderOk: boolean[] = [];
-  const metrics = evaluate(model, s, idx, flip, { utkRows, celebaGenderOk }, await predictAllFast(model, s, idx, 128, flip));
+  const celebaFemale: number[] = [];
+  const outputs = await predictAllFast(model, s, idx, 128, flip);
+  const metrics = evaluate(model, s, idx, flip, { utkRows, celebaGenderOk, celebaFemale }, outputs);
   // The SA heads were fitted on the validation split's calibration half: on the
   // validation split their figures come from the other half.
   const saIdx = split === 'validation' ? idx.filter((k) => !s.calib[k]) : idx;
@@ -216,7 +250,15 @@ export async function evalAttributes(opts: {
         genderPaired: pairedComparison(celebaGenderOk, peer.celebaOk),
       } } : {}),
     } };
-    report.withFaceApi = withFaceApi(utkRows, peer.rows, idx.filter((k) => s.source[k] === 1).map((k) => s.calib[k] === 1), FACE_API_AGE_SHARE);
+    const cel = idx.filter((k) => s.source[k] === 0);
+    const utk = idx.filter((k) => s.source[k] === 1);
+    const genderHead = outputs[model.outputNames.indexOf('gender')]!;
+    const sets = Object.fromEntries((Object.entries(peer.more) as Array<[string, number[]]>).map(([name, faceApi]) => {
+      const at = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === (name === 'utkface64' ? 3 : 4));
+      return [name, { truth: at.map(([k]) => s.gender[k]!), ours: at.map(([, j]) => femaleOf(genderHead[j]!)), faceApi }];
+    }));
+    report.withFaceApi = withFaceApi(utkRows, peer.rows, { calibration: utk.map((k) => s.calib[k] === 1), female: utk.map((k) => s.gender[k]!) }, FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE,
+      cel.length ? { truth: cel.map((k) => s.gender[k]!), ours: celebaFemale, faceApi: peer.celebaFemale } : undefined, sets);
   }
   return report;
 }
@@ -225,7 +267,9 @@ export async function evalAttributes(opts: {
  * The pipeline's answers with face-api beside the network, from both models' rows on the
  * same faces (same order): ages blended by `share`, gender where the two agree.
  */
-export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], calibration: boolean[], share: number): NonNullable<EvalReport['withFaceApi']> {
+export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], faces: { calibration: boolean[]; female: number[] }, share: number, genderShare: number,
+  celeba?: { truth: number[]; ours: number[]; faceApi: number[] }, sets: Record<string, { truth: number[]; ours: number[]; faceApi: number[] }> = {}): NonNullable<EvalReport['withFaceApi']> {
+  const { calibration, female: utkTruth } = faces; // utkTruth: 1 = female
   const blend = (sh: number) => ours.map((r, i): AgeGenderRow => {
     const age = (1 - sh) * r.said! + sh * faceApi[i]!.said!;
     return { ...r, said: age, ageError: Math.abs(age - r.age) };
@@ -244,9 +288,37 @@ export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], calib
   const agree = ours.map((r, i) => r.genderOk === faceApi[i]!.genderOk);
   const kept = ours.filter((_, i) => agree[i]);
   const right = kept.filter((r) => r.genderOk).length;
+  // the gender blended as trackGender blends a track's: the log-odds of the two probabilities
+  const blendOk = (sh: number, truth: number[], a: number[], b: number[]) => truth.map((t, i) => (blendProbability(a[i]!, b[i]!, sh) >= 0.5 ? 1 : 0) === t);
+  const gOk = (sh: number) => blendOk(sh, utkTruth, ours.map((r) => r.female!), faceApi.map((r) => r.female!));
+  const share2 = (ok: boolean[], cal: boolean) => { const m = ok.filter((_, i) => calibration[i] === cal); return m.length ? m.filter(Boolean).length / m.length : NaN; };
+  const gBlend = gOk(genderShare);
+  const gRight = gBlend.filter(Boolean).length;
+  const cel = celeba && celeba.truth.length ? blendOk(genderShare, celeba.truth, celeba.ours, celeba.faceApi) : undefined;
+  const celRight = cel?.filter(Boolean).length ?? 0;
+  const acc = (truth: number[], p: number[]) => truth.filter((t, i) => (p[i]! >= 0.5 ? 1 : 0) === t).length / truth.length;
   return {
     share, n: f.n, ageMAE: f.ageMAE, adults: { n: f.adults.n, ageMAE: f.adults.ageMAE }, byAgeClass: f.byAgeClass,
     halves: { calibration: half(true), other: half(false) }, byShare,
     genderWhereAgree: { n: kept.length, share: ours.length ? kept.length / ours.length : 0, accuracy: kept.length ? right / kept.length : 0, accuracyCI95: wilson95(right, kept.length) },
+    gender: {
+      share: genderShare, n: gBlend.length, accuracy: gBlend.length ? gRight / gBlend.length : 0, accuracyCI95: wilson95(gRight, gBlend.length),
+      againstFaceApi: pairedComparison(gBlend, faceApi.map((r) => r.genderOk)),
+      byShare: [...Array(11).keys()].map((k) => { const ok = gOk(k / 10); return { share: k / 10, calibration: share2(ok, true), other: share2(ok, false) }; }),
+      ...(cel && celeba ? { celeba: {
+        n: cel.length, accuracy: celRight / cel.length, accuracyCI95: wilson95(celRight, cel.length),
+        network: acc(celeba.truth, celeba.ours), faceApi: acc(celeba.truth, celeba.faceApi),
+        againstFaceApi: pairedComparison(cel, celeba.truth.map((t, i) => (celeba.faceApi[i]! >= 0.5 ? 1 : 0) === t)),
+        byShare: [...Array(11).keys()].map((k) => { const o = blendOk(k / 10, celeba.truth, celeba.ours, celeba.faceApi); return { share: k / 10, accuracy: o.filter(Boolean).length / o.length }; }),
+      } } : {}),
+      sets: Object.fromEntries(Object.entries(sets).map(([name, x]) => {
+        const ok = blendOk(genderShare, x.truth, x.ours, x.faceApi);
+        return [name, {
+          n: ok.length, accuracy: ok.filter(Boolean).length / ok.length, network: acc(x.truth, x.ours), faceApi: acc(x.truth, x.faceApi),
+          byShare: [...Array(11).keys()].map((k) => { const o = blendOk(k / 10, x.truth, x.ours, x.faceApi); return { share: k / 10, accuracy: o.filter(Boolean).length / o.length }; }),
+        }];
+      })),
+    },
   };
 }
+

@@ -41,6 +41,9 @@ const frame = (groups: Record<string, number>, confidence: number, age: number):
   celeba: {},
 });
 
+/** One look of face-api: an age, a gender (female by default, as the frames above), its share in the age; no share in the gender. */
+const look = (age: number, ageShare: number, female = 0.9, genderShare = 0) => ({ age, gender: { probs: { male: 1 - female, female }, confidence: 1 }, ageShare, genderShare });
+
 describe('one age: the group is the band of the age in years', () => {
   it('bands by years, fractions included', () => {
     expect([0, 3, 3.6, 4, 12.9, 13, 30.5, 31, 55.9, 56, 116].map((a) => bandOf(a, AGE_BINS).name))
@@ -82,21 +85,57 @@ describe('one age: the group is the band of the age in years', () => {
     const acc = newTrackAnswers();
     for (let i = 0; i < 4; i++) addAnswers(acc, frame(youth, 0.9, 26));
     expect(trackAge(acc)).toBeCloseTo(26, 6); // no look yet
-    addAnswers(acc, { ...frame(youth, 0.9, 26), peerAge: { age: 40, share: 0.7 } });
-    addAnswers(acc, { ...frame(youth, 0.9, 26), peerAge: { age: 44, share: 0.7 } });
+    addAnswers(acc, { ...frame(youth, 0.9, 26), faceApi: look(40, 0.7) });
+    addAnswers(acc, { ...frame(youth, 0.9, 26), faceApi: look(44, 0.7) });
     // face-api's looks each weigh the same (mean 42), whatever the network's confidence
     expect(trackAge(acc)).toBeCloseTo(0.3 * 26 + 0.7 * 42, 6);
     const a = smoothedAnswers(acc, { ageBands: AGE_BINS });
     expect(a.age).toBe(37.2);
     expect(a.ageGroup!.value).toBe('middle-aged'); // the band of the blended age
     const none = newTrackAnswers();
-    for (let i = 0; i < 3; i++) addAnswers(none, { ...frame(youth, 0.9, 26), peerAge: { age: 60, share: 0 } });
+    for (let i = 0; i < 3; i++) addAnswers(none, { ...frame(youth, 0.9, 26), faceApi: look(60, 0) });
     expect(smoothedAnswers(none, { ageBands: AGE_BINS }).age).toBe(26);
     // a child by the blended age has its gender withheld under genderMinAge
     const kid = newTrackAnswers();
-    for (let i = 0; i < 3; i++) addAnswers(kid, { ...frame(youth, 0.9, 16), peerAge: { age: 8, share: 0.7 } });
+    for (let i = 0; i < 3; i++) addAnswers(kid, { ...frame(youth, 0.9, 16), faceApi: look(8, 0.7) });
     const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 13 };
     expect(smoothedAnswers(kid, { ageBands: AGE_BINS, policy, widthPx: 200 }).gender!.grade).toBe('C');
+  });
+
+  it('face-api\'s gender: the blend of the log-odds by the share gives the value and probability; the grade and frames stay the network\'s; the checks compare face-api with the network', () => {
+    // the network: female at 0.9 in 3 frames (frame()); face-api twice male at 0.8
+    const acc = newTrackAnswers();
+    for (let i = 0; i < 3; i++) addAnswers(acc, frame({ youth: 1 }, 0.9, 30));
+    const alone = smoothedAnswers(acc).gender!;
+    expect(alone).toMatchObject({ value: 'female', probability: 0.9, frames: 3 });
+    addAnswers(acc, { ...frame({ youth: 1 }, 0.9, 30), faceApi: look(30, 0, 0.2, 0.7) });
+    addAnswers(acc, { ...frame({ youth: 1 }, 0.9, 30), faceApi: look(30, 0, 0.2, 0.7) });
+    // log-odds: network ln 9 = 2.197 for female, face-api ln(0.2/0.8) = -1.386: 0.3 * 2.197 - 0.7 * 1.386 = -0.311
+    const z = 0.3 * Math.log(9) + 0.7 * Math.log(0.25);
+    const g = smoothedAnswers(acc).gender!;
+    expect(g.value).toBe('male');
+    expect(g.probability).toBeCloseTo(Math.round(1000 / (1 + Math.exp(z))) / 1000, 3);
+    expect(g.frames).toBe(5);
+    expect(g.grade).toBe(alone.grade);
+    // share 0: the network's alone
+    const off = newTrackAnswers();
+    for (let i = 0; i < 3; i++) addAnswers(off, { ...frame({ youth: 1 }, 0.9, 30), faceApi: look(30, 0, 0.2, 0) });
+    expect(smoothedAnswers(off).gender).toMatchObject({ value: 'female', probability: 0.9 });
+    // with the face-api check on the same looks: it disagrees with the network, so the answer is withheld
+    const checked = newTrackAnswers();
+    for (let i = 0; i < 3; i++) {
+      const obs = { probs: { male: 0.8, female: 0.2 }, confidence: 1 };
+      addAnswers(checked, { ...frame({ youth: 1 }, 0.9, 30), faceApi: look(30, 0, 0.2, 0.7), genderChecks: { 'face-api': obs } });
+    }
+    const policy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderCheck: true };
+    const w = smoothedAnswers(checked, { policy, widthPx: 200 }).gender!;
+    expect(w).toMatchObject({ value: 'male', check: 'disagrees', checks: { 'face-api': 'disagrees' }, grade: 'C' });
+    // agreeing: the blend is surer than either vote, and keeps the network's grade
+    const agreeing = newTrackAnswers();
+    for (let i = 0; i < 3; i++) addAnswers(agreeing, { ...frame({ youth: 1 }, 0.9, 30), faceApi: look(30, 0, 0.95, 0.7), genderChecks: { 'face-api': { probs: { male: 0.05, female: 0.95 }, confidence: 1 } } });
+    const y = smoothedAnswers(agreeing, { policy, widthPx: 200 }).gender!;
+    expect(y).toMatchObject({ value: 'female', check: 'agrees', grade: 'S' });
+    expect(y.probability).toBeGreaterThan(0.93);
   });
 
   it('a grade policy: S needs frames, a clear majority and a wide enough face; narrow faces are withheld (C at best)', () => {

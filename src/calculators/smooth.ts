@@ -53,10 +53,11 @@ export interface TrackAnswersAcc {
   smiling: ClassAcc;
   age: ScalarAcc;
   /**
-   * face-api's age on the looks it took at the track (attributes.faceApiAgeShare), each look
-   * weighing the same; `share` is its part in the track's age (trackAge).
+   * face-api's answers on the looks it took at the track, each look weighing the same, and
+   * their shares in the track's age and gender (attributes.faceApiAgeShare,
+   * faceApiGenderShare; trackAge, trackGender).
    */
-  peerAge?: ScalarAcc & { share: number };
+  faceApi?: { age: ScalarAcc; gender: ClassAcc; ageShare: number; genderShare: number };
   celeba: Record<string, ScalarAcc>;
 }
 
@@ -67,10 +68,13 @@ export interface FrameAnswers {
   ageGroup: ClassObs;
   smiling: ClassObs;
   age: number;
-  /** face-api's age on this face when it looked, and the share its ages take in the track's age. */
-  peerAge?: { age: number; share: number };
+  /** face-api's answers on this face when it looked, and the shares they take in the track's age and gender. */
+  faceApi?: FaceApiLook;
   celeba: Record<string, number>;
 }
+
+/** face-api's age and gender on one look, and the shares of its answers in the track's (attributes.faceApiAgeShare, faceApiGenderShare). */
+export interface FaceApiLook { age: number; gender: ClassObs; ageShare: number; genderShare: number }
 
 export function newTrackAnswers(): TrackAnswersAcc {
   return { gender: newClassAcc(), genderChecks: {}, ageGroup: newClassAcc(), smiling: newClassAcc(), age: { weight: 0, sum: 0 }, celeba: {} };
@@ -82,10 +86,12 @@ export function addAnswers(acc: TrackAnswersAcc, a: FrameAnswers): void {
   addClass(acc.ageGroup, a.ageGroup);
   addClass(acc.smiling, a.smiling);
   addScalar(acc.age, a.age, Math.max(1e-6, a.ageGroup.confidence));
-  if (a.peerAge && Number.isFinite(a.peerAge.age)) {
-    const p = (acc.peerAge ??= { weight: 0, sum: 0, share: a.peerAge.share });
-    p.share = a.peerAge.share;
-    addScalar(p, a.peerAge.age, 1);
+  if (a.faceApi && Number.isFinite(a.faceApi.age)) {
+    const p = (acc.faceApi ??= { age: { weight: 0, sum: 0 }, gender: newClassAcc(), ageShare: 0, genderShare: 0 });
+    p.ageShare = a.faceApi.ageShare;
+    p.genderShare = a.faceApi.genderShare;
+    addScalar(p.age, a.faceApi.age, 1);
+    addClass(p.gender, { probs: a.faceApi.gender.probs, confidence: 1 });
   }
   for (const [k, p] of Object.entries(a.celeba)) addScalar((acc.celeba[k] ??= { weight: 0, sum: 0 }), p, 1);
 }
@@ -98,6 +104,15 @@ export function addAnswers(acc: TrackAnswersAcc, a: FrameAnswers): void {
  * made after it the age error fell from 5.0 to 3.9 years (docs/models.md).
  */
 export const FACE_API_AGE_SHARE = 0.7;
+/**
+ * face-api's share in a track's gender (attributes.faceApiGenderShare's default). On faces
+ * face-api never trained on, the blend beats the network alone up to 0.5-0.6 and falls below
+ * it above (CelebA validation faces through face-api's own detector: 0.970 at 0.5, 0.958 at
+ * 0.7, the network alone 0.964, face-api alone 0.915); on the 11,882 CelebA gender crops it is
+ * 0.964-0.965 from 0.4 to 0.8 (0.953 and 0.962 alone). UTKFace, face-api's training set, wants
+ * more (0.8 on the calibration half). 0.5: never below the network on any set (docs/models.md).
+ */
+export const FACE_API_GENDER_SHARE = 0.5;
 
 /**
  * The track's age in years: the attribute model's, confidence-weighted over the frames; once
@@ -107,9 +122,35 @@ export const FACE_API_AGE_SHARE = 0.7;
  */
 export function trackAge(acc: TrackAnswersAcc): number | undefined {
   const ours = scalarMean(acc.age);
-  const peer = acc.peerAge && scalarMean(acc.peerAge);
-  if (ours == null || peer == null || !acc.peerAge!.share) return ours;
-  return (1 - acc.peerAge!.share) * ours + acc.peerAge!.share * peer;
+  const f = acc.faceApi;
+  const peer = f && scalarMean(f.age);
+  if (ours == null || peer == null || !f!.ageShare) return ours;
+  return (1 - f!.ageShare) * ours + f!.ageShare * peer;
+}
+
+const logit = (p: number) => { const q = Math.min(1 - 1e-3, Math.max(1e-3, p)); return Math.log(q / (1 - q)); };
+/** The probability of a class blended from the network's and face-api's by face-api's `share` of their log-odds (each clipped to 0.001-0.999). */
+export function blendProbability(network: number, faceApi: number, share: number): number {
+  return 1 / (1 + Math.exp(-((1 - share) * logit(network) + share * logit(faceApi))));
+}
+
+/**
+ * The track's gender: the network's (its confidence-weighted vote over the frames); once
+ * face-api has looked (attributes.faceApiGenderShare), the log-odds of the two blended with
+ * that share: face-api's mean probability over its looks, the network's vote share. The
+ * value and probability are the blend's; the SA confidence, the frames and so the grade stay
+ * the network's. On the validation stills (UTKFace and CelebA faces neither model trained on)
+ * the blend is right more often than either alone (docs/models.md).
+ */
+export function trackGender(acc: TrackAnswersAcc): SmoothedClass | undefined {
+  const ours = smoothedClass(acc.gender);
+  const f = acc.faceApi;
+  if (!ours || !f || !f.gender.n || !f.genderShare) return ours;
+  const labels = Object.keys(acc.gender.sums).sort(); // female, male
+  if (labels.length !== 2) return ours;
+  const [a, b] = labels as [string, string];
+  const pa = blendProbability((acc.gender.sums[a] ?? 0) / acc.gender.weight, (f.gender.sums[a] ?? 0) / f.gender.weight, f.genderShare);
+  return { ...ours, value: pa >= 0.5 ? a : b, probability: Math.max(pa, 1 - pa) };
 }
 
 /** The smoothed class answers as one string: unchanged = the track's answers are stable. */
@@ -237,8 +278,10 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = trackAge(acc);
-  const plain = cls(acc.gender);
-  const { check, checks } = plain ? genderChecksOf(acc, plain.value) : {};
+  const plain = json(trackGender(acc));
+  // each check against the network's own answer (the blend may carry face-api's)
+  const network = smoothedClass(acc.gender);
+  const { check, checks } = network ? genderChecksOf(acc, network.value) : {};
   const gender: (NonNullable<typeof plain> & { check?: GenderCheck; checks?: Record<string, GenderCheck> }) | undefined = plain && (check ? { ...plain, check, checks } : plain);
   if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check, probability: gender.probability }, opts.policy);
   return {

@@ -55,13 +55,16 @@ export interface SmoothedClassJson { value: string; probability: number; confide
 /** A track's attributes, smoothed over its frames by SA confidence. */
 export interface TrackAttributesJson {
   /**
-   * `checks`: whether each gender check (attributes.checks: 'network', 'face-api') said the
-   * same over the track; `check`: 'disagrees' when any did (the gender is then withheld,
-   * graded C at best). Both absent when no check ran.
+   * `value` and `probability`: the network's vote over the track, blended with face-api's
+   * once face-api has looked (attributes.faceApiGenderShare); `confidence`, `grade` and
+   * `frames`: the network's. `checks`: whether each gender check (attributes.checks:
+   * 'network', 'face-api') said the same as the network over the track; `check`:
+   * 'disagrees' when any did (the gender is then withheld, graded C at best). Both absent
+   * when no check ran.
    */
   gender?: SmoothedClassJson & { check?: 'agrees' | 'disagrees'; checks?: Record<string, 'agrees' | 'disagrees'> };
   ageGroup?: SmoothedClassJson;
-  /** Years. */
+  /** Years: the network's, blended with face-api's once it has looked (attributes.faceApiAgeShare). */
   age?: number;
   smiling?: SmoothedClassJson;
   /** CelebA attribute -> mean probability. */

@@ -14,7 +14,7 @@
  *   - attributes: { maxBatch: 32, intervalMs: 400 }
  */
 import { z } from 'zod';
-import { addAnswers, answersKey, FACE_API_AGE_SHARE, newTrackAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
+import { addAnswers, answersKey, FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE, newTrackAnswers, type TrackAnswersAcc } from '../calculators/smooth.ts';
 import { DEFAULT_CHECK_MODEL_DIR, loadAttributeModel, type AttributeModel, type Attributes } from '../models/attributes/model.ts';
 import { loadFaceApiAgeGender, type FaceApiAgeGenderNet } from '../models/attributes/faceapi-age-gender.ts';
 import { clipToImage } from '../calculators/geometry.ts';
@@ -38,7 +38,8 @@ export const attributesOptions = z.strictObject({
   checkModel: z.string().optional().describe('Folder of the `network` check; by default the shipped models/attributes-check.'),
   faceApiLooks: z.number().int().min(1).max(100).default(5).describe('face-api (the `face-api` check, `faceApiAgeShare`) looks at a track at most this many times...'),
   faceApiIntervalMs: z.number().int().min(0).max(60_000).default(1000).describe('...and at most this often.'),
-  faceApiAgeShare: z.number().min(0).max(1).default(FACE_API_AGE_SHARE).describe('The share of face-api\'s age (the mean over its looks at the track) in the track\'s age, the attribute model\'s taking the rest; 0: the attribute model\'s age alone. Above 0, face-api looks at tracks (`faceApiLooks`) even when `checks` leaves it out. On four video draws made after it was chosen, the age error fell from 5.0 to 3.9 years, adults\' (20-59) from 6.9 to 5.3 (docs/models.md).'),
+  faceApiAgeShare: z.number().min(0).max(1).default(FACE_API_AGE_SHARE).describe('The share of face-api\'s age (the mean over its looks at the track) in the track\'s age, the attribute model\'s taking the rest; 0: the attribute model\'s age alone. Above 0 (this or `faceApiGenderShare`), face-api looks at tracks (`faceApiLooks`) even when `checks` leaves it out. On four video draws made after it was chosen, the age error fell from 5.0 to 3.9 years, adults\' (20-59) from 6.9 to 5.3 (docs/models.md).'),
+  faceApiGenderShare: z.number().min(0).max(1).default(FACE_API_GENDER_SHARE).describe('The share of face-api\'s gender (the log-odds of its mean probability over its looks) in the track\'s gender, the network\'s vote taking the rest: the value and probability the events carry; the grade stays the network\'s (and a `face-api` check that disagrees withholds it). 0: the network\'s gender alone. On faces face-api never trained on, 0.5 was above both models alone, and above 0.6 below the network (docs/models.md).'),
   maxWaitMs: z.number().int().min(0).max(1000).default(15).describe('Crops of all streams of the process share one batch: a batch runs when `maxBatch` crops wait or `maxWaitMs` after the first (0: each frame\'s crops at once).'),
 });
 
@@ -75,7 +76,7 @@ registerElement({
       : undefined;
     const checkUser = check?.join();
     const faceApiChecks = o.checks.includes('face-api');
-    const faceApi = faceApiChecks || o.faceApiAgeShare > 0
+    const faceApi = faceApiChecks || o.faceApiAgeShare > 0 || o.faceApiGenderShare > 0
       ? await ctx.shared.get('attributes:check:face-api', () => loadFaceApiAgeGender(), (n: FaceApiAgeGenderNet) => n.dispose())
       : undefined;
     const schedules = new Map<number, Schedule>();
@@ -109,7 +110,9 @@ registerElement({
           const byFaceApi = faceApiSaid.get(i);
           const faceApiGender = faceApiChecks ? byFaceApi?.gender : undefined;
           if (checked || faceApiGender) a.genderChecks = { ...(checked ? { network: checked[i]!.gender } : {}), ...(faceApiGender ? { 'face-api': faceApiGender } : {}) };
-          if (byFaceApi && o.faceApiAgeShare > 0) a.peerAge = { age: byFaceApi.age, share: o.faceApiAgeShare };
+          if (byFaceApi && (o.faceApiAgeShare > 0 || o.faceApiGenderShare > 0)) {
+            a.faceApi = { age: byFaceApi.age, gender: byFaceApi.gender, ageShare: o.faceApiAgeShare, genderShare: o.faceApiGenderShare };
+          }
           face.attributes = a;
           const id = face.trackId!;
           const s = schedules.get(id) ?? { lastClassifiedMs: now, answers: newTrackAnswers(), key: '', unchangedFor: 0, faceApiLooks: 0, lastFaceApiMs: -Infinity };

@@ -5,6 +5,7 @@
  * class and smile from the SA-softmax heads with confidence and grade; age in years from
  * the regression head.
  */
+import type { FaceApiLook } from '../../calculators/smooth.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { grade, saSoftmax, type Grade } from '../../calculators/sa.ts';
@@ -42,8 +43,8 @@ export interface Attributes {
   celeba: Record<string, number>;
   /** Each gender check's answer on the same face (attributes.checks), when it ran on this frame. */
   genderChecks?: Record<string, ClassAnswer<'male' | 'female'>>;
-  /** face-api's age on the same face when it looked (attributes.faceApiAgeShare), with that share. */
-  peerAge?: { age: number; share: number };
+  /** face-api's age and gender on the same face when it looked, with their shares in the track's (attributes.faceApiAgeShare, faceApiGenderShare). */
+  faceApi?: FaceApiLook;
 }
 
 export interface AttributeModel {
