@@ -57,9 +57,9 @@ export interface EvalReport extends EvalMetrics {
    * What the pipeline answers with face-api beside the network, on the same UTKFace faces:
    * the age blended with face-api's by `share` (attributes.faceApiAgeShare), overall, for
    * adults, by true age class and on each half of the split (the share was chosen with the
-   * calibration half in view, not the other); and the network's gender on the faces face-api's gender agrees with
-   * (the `face-api` check withholds the others). face-api was trained on UTKFace, so its part
-   * is flattered here (../shared/NOTES.md).
+   * calibration half in view, not the other); and the network's gender on the faces where
+   * face-api's gender agrees (the `face-api` check withholds the others). face-api was
+   * trained on UTKFace, so its part is flattered here (../shared/NOTES.md).
    */
   withFaceApi?: {
     share: number; n: number; ageMAE: number; adults: { n: number; ageMAE: number | null }; byAgeClass: AgeClassBreakdown;
@@ -70,15 +70,15 @@ export interface EvalReport extends EvalMetrics {
     /**
      * The gender blended as the pipeline blends it (attributes.faceApiGenderShare: the
      * log-odds of the two probabilities), on the same UTKFace faces: accuracy, face by face
-     * against face-api alone, on each half at each share; and on the CelebA faces (face-api
-     * through its own detector), which neither model was trained on.
+     * against face-api alone, on each half at each share; and on the CelebA validation faces
+     * (face-api through its own detector), which face-api was not trained on.
      */
     gender: {
       share: number; n: number; accuracy: number; accuracyCI95: [number, number]; againstFaceApi: PairedComparison;
       byShare: Array<{ share: number; calibration: number; other: number }>;
-      celeba?: { n: number; accuracy: number; accuracyCI95: [number, number]; network: number; faceApi: number; againstFaceApi: PairedComparison; byShare: Array<{ share: number; accuracy: number }> };
+      celeba?: BlendedGender;
       /** With --utkface64 and --celeba-gender: those faces, each fed whole to face-api (the CelebA gender crops: faces neither model trained on). */
-      sets: Record<string, { n: number; accuracy: number; network: number; faceApi: number; byShare: Array<{ share: number; accuracy: number }> }>;
+      sets: Record<string, BlendedGender>;
     };
   };
   noFaceRate: number;
@@ -146,7 +146,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     const r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     ms += performance.now() - t0;
     t.dispose();
-    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!), said: r.age, female: r.gender === 'female' ? r.genderProbability : 1 - r.genderProbability });
+    rows.push({ age: s.age[k]!, genderOk: (r.gender === 'female' ? 1 : 0) === s.gender[k], ageError: Math.abs(r.age - s.age[k]!), said: r.age, female: femaleOfFaceApi(r) });
   }
   utkBar.stop();
   const celebaOk: boolean[] = [];
@@ -163,7 +163,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
     else r = await api.nets.ageGenderNet.predictAgeAndGender(t);
     t.dispose();
     celebaOk.push((r.gender === 'female' ? 1 : 0) === s.gender[k]);
-    celebaFemale.push(r.gender === 'female' ? r.genderProbability : 1 - r.genderProbability);
+    celebaFemale.push(femaleOfFaceApi(r));
   }
   celBar?.stop();
   // the 64-px UTKFace faces and the CelebA gender crops, each whole (they are face crops already), in batches
@@ -178,7 +178,7 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
       const ts = await Promise.all(faces.slice(i, i + 16).map(imageTensor));
       const r = await api.nets.ageGenderNet.predictAgeAndGender(ts) as unknown as AgeGender[];
       ts.forEach((t) => t.dispose());
-      female.push(...r.map((x) => (x.gender === 'female' ? x.genderProbability : 1 - x.genderProbability)));
+      female.push(...r.map(femaleOfFaceApi));
     }
     bar.stop();
     more[name] = female;
@@ -186,6 +186,15 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   const f = ageGenderFigures(rows);
   return { rows, celebaOk, celebaFemale, more, celebaDetected: detected, figures: { n: f.n, ageMAE: f.ageMAE, genderAccuracy: f.genderAccuracy, genderAccuracyCI95: f.genderAccuracyCI95, msPerFace: ms / utk.length, byAgeClass: f.byAgeClass, adults: f.adults } };
 }
+
+/** The blended gender on one set of faces, beside each model alone, and by face-api's share. */
+export interface BlendedGender {
+  n: number; accuracy: number; accuracyCI95: [number, number]; network: number; faceApi: number; againstFaceApi: PairedComparison;
+  byShare: Array<{ share: number; accuracy: number }>;
+}
+
+/** face-api's probability of female from its answer (its gender and the probability of that gender). */
+const femaleOfFaceApi = (r: { gender: string; genderProbability: number }) => (r.gender === 'female' ? r.genderProbability : 1 - r.genderProbability);
 
 export async function evalAttributes(opts: {
   model: string | tf.LayersModel; data: DataDirs; split?: 'all' | 'validation'; peer?: boolean; loaded?: LabelledSet;
@@ -270,6 +279,7 @@ export async function evalAttributes(opts: {
 export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], faces: { calibration: boolean[]; female: number[] }, share: number, genderShare: number,
   celeba?: { truth: number[]; ours: number[]; faceApi: number[] }, sets: Record<string, { truth: number[]; ours: number[]; faceApi: number[] }> = {}): NonNullable<EvalReport['withFaceApi']> {
   const { calibration, female: utkTruth } = faces; // utkTruth: 1 = female
+  const shares = [...Array(11).keys()].map((k) => k / 10); // face-api's shares reported: 0 (the network alone) to 1 (face-api alone)
   const blend = (sh: number) => ours.map((r, i): AgeGenderRow => {
     const age = (1 - sh) * r.said! + sh * faceApi[i]!.said!;
     return { ...r, said: age, ageError: Math.abs(age - r.age) };
@@ -280,9 +290,9 @@ export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], faces
     const rows = rows0.filter((_, i) => calibration[i] === cal);
     return { n: rows.length, ageMAE: rows.length ? rows.reduce((a, r) => a + r.ageError, 0) / rows.length : NaN };
   };
-  const byShare = [...Array(11).keys()].map((k) => {
-    const rows = blend(k / 10);
-    return { share: k / 10, calibration: half(true, rows).ageMAE, other: half(false, rows).ageMAE };
+  const byShare = shares.map((sh) => {
+    const rows = blend(sh);
+    return { share: sh, calibration: half(true, rows).ageMAE, other: half(false, rows).ageMAE };
   });
   // the network's gender is right where face-api's is: both right or both wrong
   const agree = ours.map((r, i) => r.genderOk === faceApi[i]!.genderOk);
@@ -294,9 +304,17 @@ export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], faces
   const share2 = (ok: boolean[], cal: boolean) => { const m = ok.filter((_, i) => calibration[i] === cal); return m.length ? m.filter(Boolean).length / m.length : NaN; };
   const gBlend = gOk(genderShare);
   const gRight = gBlend.filter(Boolean).length;
-  const cel = celeba && celeba.truth.length ? blendOk(genderShare, celeba.truth, celeba.ours, celeba.faceApi) : undefined;
-  const celRight = cel?.filter(Boolean).length ?? 0;
-  const acc = (truth: number[], p: number[]) => truth.filter((t, i) => (p[i]! >= 0.5 ? 1 : 0) === t).length / truth.length;
+  const rightShare = (ok: boolean[]) => ok.filter(Boolean).length / ok.length;
+  const onSet = (x: { truth: number[]; ours: number[]; faceApi: number[] }): BlendedGender => {
+    const ok = blendOk(genderShare, x.truth, x.ours, x.faceApi);
+    const right = ok.filter(Boolean).length;
+    const alone = (p: number[]) => x.truth.map((t, i) => (p[i]! >= 0.5 ? 1 : 0) === t);
+    return {
+      n: ok.length, accuracy: right / ok.length, accuracyCI95: wilson95(right, ok.length),
+      network: rightShare(alone(x.ours)), faceApi: rightShare(alone(x.faceApi)), againstFaceApi: pairedComparison(ok, alone(x.faceApi)),
+      byShare: shares.map((sh) => ({ share: sh, accuracy: rightShare(blendOk(sh, x.truth, x.ours, x.faceApi)) })),
+    };
+  };
   return {
     share, n: f.n, ageMAE: f.ageMAE, adults: { n: f.adults.n, ageMAE: f.adults.ageMAE }, byAgeClass: f.byAgeClass,
     halves: { calibration: half(true), other: half(false) }, byShare,
@@ -304,20 +322,9 @@ export function withFaceApi(ours: AgeGenderRow[], faceApi: AgeGenderRow[], faces
     gender: {
       share: genderShare, n: gBlend.length, accuracy: gBlend.length ? gRight / gBlend.length : 0, accuracyCI95: wilson95(gRight, gBlend.length),
       againstFaceApi: pairedComparison(gBlend, faceApi.map((r) => r.genderOk)),
-      byShare: [...Array(11).keys()].map((k) => { const ok = gOk(k / 10); return { share: k / 10, calibration: share2(ok, true), other: share2(ok, false) }; }),
-      ...(cel && celeba ? { celeba: {
-        n: cel.length, accuracy: celRight / cel.length, accuracyCI95: wilson95(celRight, cel.length),
-        network: acc(celeba.truth, celeba.ours), faceApi: acc(celeba.truth, celeba.faceApi),
-        againstFaceApi: pairedComparison(cel, celeba.truth.map((t, i) => (celeba.faceApi[i]! >= 0.5 ? 1 : 0) === t)),
-        byShare: [...Array(11).keys()].map((k) => { const o = blendOk(k / 10, celeba.truth, celeba.ours, celeba.faceApi); return { share: k / 10, accuracy: o.filter(Boolean).length / o.length }; }),
-      } } : {}),
-      sets: Object.fromEntries(Object.entries(sets).map(([name, x]) => {
-        const ok = blendOk(genderShare, x.truth, x.ours, x.faceApi);
-        return [name, {
-          n: ok.length, accuracy: ok.filter(Boolean).length / ok.length, network: acc(x.truth, x.ours), faceApi: acc(x.truth, x.faceApi),
-          byShare: [...Array(11).keys()].map((k) => { const o = blendOk(k / 10, x.truth, x.ours, x.faceApi); return { share: k / 10, accuracy: o.filter(Boolean).length / o.length }; }),
-        }];
-      })),
+      byShare: shares.map((sh) => { const ok = gOk(sh); return { share: sh, calibration: share2(ok, true), other: share2(ok, false) }; }),
+      ...(celeba && celeba.truth.length ? { celeba: onSet(celeba) } : {}),
+      sets: Object.fromEntries(Object.entries(sets).map(([name, x]) => [name, onSet(x)])),
     },
   };
 }

@@ -139,8 +139,8 @@ export function blendProbability(network: number, faceApi: number, share: number
  * face-api has looked (attributes.faceApiGenderShare), the log-odds of the two blended with
  * that share: face-api's mean probability over its looks, the network's vote share. The
  * value and probability are the blend's; the SA confidence, the frames and so the grade stay
- * the network's. On the validation stills (UTKFace and CelebA faces neither model trained on)
- * the blend is right more often than either alone (docs/models.md).
+ * the network's. On the CelebA validation faces, which face-api never trained on, the blend
+ * at the default share is right more often than either alone (docs/models.md).
  */
 export function trackGender(acc: TrackAnswersAcc): SmoothedClass | undefined {
   const ours = smoothedClass(acc.gender);

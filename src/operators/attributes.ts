@@ -7,8 +7,8 @@
  * second network trained apart (`network`: models/attributes-check) answers gender on the
  * same crops, and face-api's age/gender net (`face-api`) on the detector's box a few times a
  * track; `report` withholds a track's gender when a check disagrees with it
- * (track.grading.genderCheck). face-api's ages on those looks go into the track's age with
- * the share `faceApiAgeShare`.
+ * (track.grading.genderCheck). face-api's age and gender on those looks go into the track's
+ * age and gender value with the shares `faceApiAgeShare` and `faceApiGenderShare`.
  *
  * @example
  *   - attributes: { maxBatch: 32, intervalMs: 400 }
@@ -76,7 +76,8 @@ registerElement({
       : undefined;
     const checkUser = check?.join();
     const faceApiChecks = o.checks.includes('face-api');
-    const faceApi = faceApiChecks || o.faceApiAgeShare > 0 || o.faceApiGenderShare > 0
+    const faceApiBlends = o.faceApiAgeShare > 0 || o.faceApiGenderShare > 0;
+    const faceApi = faceApiChecks || faceApiBlends
       ? await ctx.shared.get('attributes:check:face-api', () => loadFaceApiAgeGender(), (n: FaceApiAgeGenderNet) => n.dispose())
       : undefined;
     const schedules = new Map<number, Schedule>();
@@ -110,7 +111,7 @@ registerElement({
           const byFaceApi = faceApiSaid.get(i);
           const faceApiGender = faceApiChecks ? byFaceApi?.gender : undefined;
           if (checked || faceApiGender) a.genderChecks = { ...(checked ? { network: checked[i]!.gender } : {}), ...(faceApiGender ? { 'face-api': faceApiGender } : {}) };
-          if (byFaceApi && (o.faceApiAgeShare > 0 || o.faceApiGenderShare > 0)) {
+          if (byFaceApi && faceApiBlends) {
             a.faceApi = { age: byFaceApi.age, gender: byFaceApi.gender, ageShare: o.faceApiAgeShare, genderShare: o.faceApiGenderShare };
           }
           face.attributes = a;

@@ -1,10 +1,10 @@
 /**
  * face-api's age/gender net (`@vladmandic/face-api`, MIT; trained on UTKFace and other sets)
  * beside the attribute model: it looks at the detector's box cut from the frame, as face-api's
- * own pipeline feeds it. Its gender is a check (attributes.checks); its age goes into the
- * track's age with the share `attributes.faceApiAgeShare`. It runs on tfjs (wasm): about
- * 12 ms a face at batch 8 and up on one core, so the element asks it about a track only a
- * few times.
+ * own pipeline feeds it. Its gender is a check (attributes.checks); its age and gender go
+ * into the track's with the shares `attributes.faceApiAgeShare` and `faceApiGenderShare`.
+ * It runs on tfjs (wasm): about 12 ms a face at batch 8 and up on one core, so the element
+ * asks it about a track only a few times.
  */
 import type { RgbImage } from '../../calculators/warp.ts';
 import { tf } from '../../runtime/index.ts';
