@@ -12,10 +12,10 @@
  *   npx tsx lab/eval/calibrate.ts --check '{"sMinFrames":...}' REPORT.json
  */
 import fs from 'node:fs';
-import { genderGrade, policyGrade, type GradePolicy } from '../../src/calculators/smooth.ts';
+import { genderGrade, policyGrade, WITHHOLD_RULES, type GradePolicy, type WithholdRules } from '../../src/calculators/smooth.ts';
 import { GRADES, type Grade } from '../../src/calculators/sa.ts';
 import type { SaidClass, TrackRow, VideoEvalReport } from './video.ts';
-import { GRADE_POLICY } from '../../src/operators/track.ts';
+import { GRADE_POLICY, RAW_GRADING } from '../../src/operators/track.ts';
 
 export const TARGETS = { gender: 0.97, ageGroup: 0.9 };
 /** Answers a size needs before its accuracy decides whether it is withheld. */
@@ -26,6 +26,8 @@ export const MARGIN = 0;
 export const WITHHOLD_BELOW = { gender: 0.85, ageGroup: 0.7 };
 
 type Row = TrackRow & { size: number; pipeline: string };
+/** Every rule off (RAW_GRADING), with no age-group override. */
+const noRules = (): GradePolicy => { const { ageGroup: _, ...raw } = RAW_GRADING; return raw; };
 const TASKS = ['gender', 'ageGroup'] as const;
 
 /** Wilson score interval's lower bound (95%) of k successes in n. */
@@ -68,13 +70,12 @@ export function meetsTargets(stats: SizeStats[], margin = 0): boolean {
 
 /**
  * `fixed`: the rules calibration keeps as they are and applies while it fits the others
- * (the shipped `genderMinAge`, `withholdB`, `genderCheck` and `genderMinProbability`), so that S is fitted on the answers the
- * pipeline would count.
+ * (WITHHOLD_RULES, as shipped), so that S is fitted on the answers the pipeline would count.
  */
-export function calibrate(rows: Row[], fixed: Pick<GradePolicy, 'genderMinAge' | 'withholdB' | 'genderCheck' | 'genderMinProbability'> = {}): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
+export function calibrate(rows: Row[], fixed: WithholdRules = {}): { policy: GradePolicy; sShare: number; stats: SizeStats[] } {
   // withheld: the small sizes, from the smallest up to the first whose answers at B or better
   // reach the floor for both tasks (a larger size's poor answers are the grades' business)
-  const base: GradePolicy = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed };
+  const base: GradePolicy = { ...noRules(), ...fixed };
   let withholdBelowPx = 0;
   const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
   const stats0 = statsUnder(rows, base);
@@ -140,8 +141,8 @@ if (process.argv[1]?.endsWith('calibrate.ts')) {
     console.log(JSON.stringify({ policy, meetsTargets: meetsTargets(stats), stats }));
   } else {
     const rows = readRows(args);
-    const fixed = { genderMinAge: GRADE_POLICY.genderMinAge, withholdB: GRADE_POLICY.withholdB, genderCheck: GRADE_POLICY.genderCheck, genderMinProbability: GRADE_POLICY.genderMinProbability };
-    const before = statsUnder(rows, { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, ...fixed });
+    const fixed: WithholdRules = Object.fromEntries(WITHHOLD_RULES.map((k) => [k, GRADE_POLICY[k]]));
+    const before = statsUnder(rows, { ...noRules(), ...fixed });
     const r = calibrate(rows, fixed);
     console.error(`kept as shipped: ${JSON.stringify(fixed)}`);
     console.error(`before:\n${table(before).join('\n')}\nafter ${JSON.stringify(r.policy)}:\n${table(r.stats).join('\n')}`);

@@ -32,6 +32,9 @@ import { readUtkface, isValidation, type UtkSample } from '../train/datasets.ts'
 import { decodeImage } from '../train/crops.ts';
 import { visitorService } from '../../src/models/faces/recognizer.ts';
 import { appConfigSchema } from '../../src/config.ts';
+import { RAW_GRADING } from '../../src/operators/track.ts';
+
+export { RAW_GRADING };
 
 /** The node's default reid settings. */
 const REID = appConfigSchema.parse({}).reid;
@@ -371,13 +374,6 @@ export async function faceApiOnTracks(clip: string, pipeline: string, events: Fa
 }
 
 
-/** Runs one pipeline on a clip file to its end; its events. */
-/**
- * The grading that changes nothing: every answer keeps its SA grade (what lab/eval/calibrate.ts
- * fits a rule on; a report made under the shipped rule carries grades that rule already moved).
- */
-export const RAW_GRADING = { sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, genderCheck: false, genderMinProbability: 0, ageGroup: {} };
-
 /** The pipeline `name` (or file), with `rawGrades` its track element graded by RAW_GRADING. */
 export function evalPipeline(name: string, rawGrades = false): PipelineConfig {
   const p = loadPipeline(name);
@@ -385,6 +381,7 @@ export function evalPipeline(name: string, rawGrades = false): PipelineConfig {
   return { ...p, elements: p.elements.map((e) => (e.element === 'track' ? { ...e, options: { ...e.options, grading: RAW_GRADING } } : e)) };
 }
 
+/** Runs one pipeline on a clip file to its end; its events. */
 export async function runPipeline(pipeline: string | PipelineConfig, clip: string, shared: SharedResources, onProgress?: (line: string) => void, frames?: number, reid: { windowMinutes: number; maxDistance: number } = REID): Promise<FacestreamEvent[]> {
   const config = typeof pipeline === 'string' ? loadPipeline(pipeline) : pipeline;
   const events: FacestreamEvent[] = [];

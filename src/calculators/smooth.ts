@@ -229,6 +229,13 @@ export interface GradePolicy {
 }
 
 /**
+ * The rules that withhold an answer (C at best) whatever its SA grade and size; calibration
+ * (lab/eval/calibrate.ts) keeps them as shipped and fits the S and size rules around them.
+ */
+export const WITHHOLD_RULES = ['genderMinAge', 'withholdB', 'genderCheck', 'genderMinProbability'] as const;
+export type WithholdRules = Pick<GradePolicy, (typeof WITHHOLD_RULES)[number]>;
+
+/**
  * A gender grade under the policy's gender rules: a child's (age estimate under
  * `genderMinAge`) is withheld, C at best; so is one the check network disagrees with
  * (`genderCheck`, when the track has the check's answer), and one with too split a vote

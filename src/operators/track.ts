@@ -11,10 +11,23 @@ import { z } from 'zod';
 import { Tracker, type TrackedObject } from '../calculators/tracker.ts';
 import { registerElement } from '../pipeline/registry.ts';
 import type { AnalysedFrame, FaceObservation, TrackInfo } from '../pipeline/types.ts';
+import type { GradePolicy } from '../calculators/smooth.ts';
+
+/** Every rule of a grading policy given (GradePolicy leaves the newer ones optional). */
+type FullGradePolicy = Required<Omit<GradePolicy, 'ageGroup'>> & { ageGroup: Partial<Pick<GradePolicy, 'sMinFrames' | 'sMinProbability' | 'sMinWidthPx' | 'withholdBelowPx'>> };
 
 /** The grading calibrated on video for the shipped model (docs/models.md, "Grades on video"). */
-export const GRADE_POLICY: { sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number; genderMinAge: number; withholdB: boolean; genderCheck: boolean; genderMinProbability: number; ageGroup: Partial<{ sMinFrames: number; sMinProbability: number; sMinWidthPx: number; withholdBelowPx: number }> } = {
+export const GRADE_POLICY: FullGradePolicy = {
   sMinFrames: 2, sMinProbability: 0, sMinWidthPx: 121, withholdBelowPx: 69, genderMinAge: 13, withholdB: true, genderCheck: true, genderMinProbability: 0.8, ageGroup: { sMinProbability: 0.95, sMinWidthPx: 0 },
+};
+
+/**
+ * The grading that changes nothing: every answer keeps its SA grade (`eval video
+ * --raw-grades`, what lab/eval/calibrate.ts fits a rule on). Typed like GRADE_POLICY, so a
+ * new rule cannot be added there without being turned off here.
+ */
+export const RAW_GRADING: FullGradePolicy = {
+  sMinFrames: 1, sMinProbability: 0, sMinWidthPx: 0, withholdBelowPx: 0, genderMinAge: 0, withholdB: false, genderCheck: false, genderMinProbability: 0, ageGroup: {},
 };
 
 export const trackOptions = z.strictObject({
