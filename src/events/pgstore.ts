@@ -12,6 +12,7 @@ import { createLogger } from '../log.ts';
 import type { Grade } from '../calculators/sa.ts';
 import { ADD_VISITORS_SQL, ROLLUPS, TRACK_COLUMNS, TRACK_LIST_COLUMNS, fillRollupSql, rollupFor, statsBucketMs, statsRow, trackRow, trackValues, trackWhere, type StatsRow, type TrackQuery, type TrackRow } from './store.ts';
 import type { TrackEnded } from './types.ts';
+import { PendingTracks } from './pending.ts';
 
 const log = createLogger('pgstore');
 
@@ -43,15 +44,14 @@ export interface PgStoreOptions { url: string; node: string; retentionDays?: num
 
 export class PgStore {
   private readonly pool: pg.Pool;
-  private pending: TrackEnded[] = [];
-  /** Thumbnails of pending tracks ("stream id"), written with them. */
-  private readonly snaps = new Map<string, Buffer>();
+  /** Ended tracks waiting for PostgreSQL, with their thumbnails. */
+  private readonly pending: PendingTracks;
   private failing = false;
   private writing: Promise<boolean> | undefined;
   private readonly timer: NodeJS.Timeout;
-  readonly unsaved = { pending: 0, dropped: 0 };
 
   private constructor(private readonly opts: PgStoreOptions) {
+    this.pending = new PendingTracks(opts.maxPending ?? 100_000);
     this.pool = new pg.Pool({ connectionString: opts.url, max: 4, connectionTimeoutMillis: 3000 });
     this.pool.on('error', () => { /* a dropped idle client; the next query reconnects */ });
     this.timer = setInterval(() => { void this.retry(); void this.prune(); }, 1000);
@@ -89,19 +89,17 @@ export class PgStore {
   }
 
   addTrack(e: TrackEnded): void {
-    this.pending.push(e);
-    const max = this.opts.maxPending ?? 100_000;
-    if (this.pending.length > max) {
-      for (const d of this.pending.splice(0, this.pending.length - max)) { this.unsaved.dropped++; this.snaps.delete(`${d.stream} ${d.id}`); }
-    }
-    this.unsaved.pending = this.pending.length;
+    this.pending.add(e);
     if (this.pending.length >= 100) void this.retry();
   }
+
+  /** Tracks waiting for PostgreSQL, and tracks dropped because too many waited. */
+  get unsaved(): { pending: number; dropped: number } { return this.pending.unsaved; }
 
   /** The thumbnail of an ended track (storage.snapshots), by its track.ended id; kept with its row. */
   addSnapshot(stream: string, id: string, jpeg: Buffer): void {
     if (this.opts.demographicsOnly) return;
-    if (this.pending.some((e) => e.stream === stream && e.id === id)) { this.snaps.set(`${stream} ${id}`, jpeg); return; }
+    if (this.pending.holdSnapshot(stream, id, jpeg)) return;
     this.pool.query('UPDATE tracks SET snapshot = $1 WHERE stream = $2 AND event_id = $3', [jpeg, stream, id])
       .catch((err: Error) => log.warn(`thumbnail of ${stream} ${id} not stored: ${err.message}`));
   }
@@ -130,7 +128,7 @@ export class PgStore {
 
   private async write(): Promise<boolean> {
     if (!this.pending.length) return true;
-    const batch = this.pending.slice();
+    const batch = this.pending.batch();
     let c: pg.PoolClient | undefined;
     try {
       c = await this.pool.connect();
@@ -149,13 +147,12 @@ export class PgStore {
         }
         if (!this.opts.demographicsOnly) {
           await c.query(`INSERT INTO tracks (${TRACK_COLUMNS}, node, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-            [...track, this.opts.node, this.snaps.get(`${e.stream} ${e.id}`) ?? null]);
+            [...track, this.opts.node, this.pending.snapshotOf(e)]);
         }
       }
       await c.query('COMMIT');
-      this.pending.splice(0, batch.length);
-      for (const e of batch) this.snaps.delete(`${e.stream} ${e.id}`);
-      this.unsaved.pending = this.pending.length;
+      // by identity, not count: old tracks may have been dropped while the batch was written
+      this.pending.written(batch);
       if (this.failing) { this.failing = false; log.info(`PostgreSQL is back; ${batch.length} waiting track(s) written`); }
       return true;
     } catch (err) {

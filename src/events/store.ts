@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { createLogger } from '../log.ts';
 import { GRADES, type Grade } from '../calculators/sa.ts';
 import type { SmoothedClassJson, TrackAttributesJson, TrackEnded } from './types.ts';
+import { PendingTracks } from './pending.ts';
 
 const log = createLogger('store');
 export const BUCKET_MS = 60_000;
@@ -226,14 +227,12 @@ export interface StatsRow {
 export class AggregateStore {
   private db: Database.Database;
   private failing = false;
-  private pending: TrackEnded[] = [];
-  /** Thumbnails of pending tracks ("stream id"), written with them. */
-  private readonly snaps = new Map<string, Buffer>();
-  /** Tracks waiting for a writable database, and tracks dropped because too many waited. */
-  readonly unsaved = { pending: 0, dropped: 0 };
+  /** Ended tracks waiting for a writable database, with their thumbnails. */
+  private readonly pending: PendingTracks;
   readonly file: string;
   constructor(private readonly opts: StoreOptions) {
     this.file = opts.file;
+    this.pending = new PendingTracks(opts.maxPending ?? 10_000);
     if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
@@ -291,18 +290,17 @@ export class AggregateStore {
 
   /** Adds one ended track (and any that waited). Returns false when the database could not be written. */
   addTrack(e: TrackEnded): boolean {
-    this.pending.push(e);
-    const max = this.opts.maxPending ?? 10_000;
-    if (this.pending.length > max) {
-      for (const d of this.pending.splice(0, this.pending.length - max)) { this.unsaved.dropped++; this.snaps.delete(`${d.stream} ${d.id}`); }
-    }
+    this.pending.add(e);
     return this.retry();
   }
+
+  /** Tracks waiting for a writable database, and tracks dropped because too many waited. */
+  get unsaved(): { pending: number; dropped: number } { return this.pending.unsaved; }
 
   /** The thumbnail of an ended track (storage.snapshots), by its track.ended id; kept with its row. */
   addSnapshot(stream: string, id: string, jpeg: Buffer): void {
     if (this.opts.demographicsOnly) return;
-    if (this.pending.some((e) => e.stream === stream && e.id === id)) { this.snaps.set(`${stream} ${id}`, jpeg); return; }
+    if (this.pending.holdSnapshot(stream, id, jpeg)) return;
     try {
       this.db.prepare('UPDATE tracks SET snapshot = ? WHERE stream = ? AND event_id = ?').run(jpeg, stream, id);
     } catch (err) {
@@ -332,17 +330,15 @@ export class AggregateStore {
   /** Writes the tracks that wait, in one transaction. */
   retry(): boolean {
     if (!this.pending.length) return true;
+    const batch = this.pending.batch();
     try {
-      this.db.transaction(() => { for (const e of this.pending) this.write(e); })();
-      if (this.failing) { this.failing = false; log.info(`${this.file} is writable again; ${this.pending.length} waiting track(s) written`); }
-      this.pending = [];
-      this.snaps.clear();
-      this.unsaved.pending = 0;
+      this.db.transaction(() => { for (const e of batch) this.write(e); })();
+      this.pending.written(batch);
+      if (this.failing) { this.failing = false; log.info(`${this.file} is writable again; ${batch.length} waiting track(s) written`); }
       return true;
     } catch (err) {
       if (!this.failing) log.error(`cannot write ${this.file}: ${(err as Error).message}; ended tracks wait in memory until it is writable`);
       this.failing = true;
-      this.unsaved.pending = this.pending.length;
       return false;
     }
   }
@@ -359,7 +355,7 @@ export class AggregateStore {
         .run(e.stream, Math.floor(bucket / r.ms) * r.ms, ...counts);
     }
     if (!this.opts.demographicsOnly) {
-      this.db.prepare(`INSERT INTO tracks (${TRACK_COLUMNS}, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...track, this.snaps.get(`${e.stream} ${e.id}`) ?? null);
+      this.db.prepare(`INSERT INTO tracks (${TRACK_COLUMNS}, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...track, this.pending.snapshotOf(e));
     }
   }
 
