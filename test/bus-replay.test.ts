@@ -2,7 +2,9 @@
  * The Redis bus as the history of a resuming client (#27): events appended under their own
  * ids, read back after a cursor per stream or after `since` for every stream, a stream
  * trimmed past the cursor reported as a gap, and an event whose id the key already passed
- * appended under a Redis id rather than lost. Against a real redis-server on a free port.
+ * appended under a Redis id rather than lost; events that leave a full queue while the batch
+ * holding them is being appended are not lost, nor counted as dropped. Against a real
+ * redis-server on a free port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
@@ -54,5 +56,26 @@ describe('Redis bus replay', () => {
     const last = await waitForAsync(async () => (await r.xrevrange(`${STREAM_KEY_PREFIX}door`, '+', '-', 'COUNT', 1))[0], 5000, 'the entry');
     expect(JSON.parse(last[1][1]!).id).toBe('1002-7');
     r.disconnect();
+  });
+
+  it('a full queue that drops old events while a batch is being appended loses only those it counts', async () => {
+    const small = startRedisBus({ url, nodeId: 'n2', maxLen: 100, maxQueued: 3, localStreams: () => [] });
+    const r = new Redis(url);
+    try {
+      await waitFor(() => small.stats.connected, 10_000, 'the second bus');
+      redis.kill('SIGSTOP'); // the server holds the first append unanswered
+      small.append(ev('hall', '3001-0')); // the batch in flight: [3001]
+      for (let i = 2; i <= 5; i++) small.append(ev('hall', `${3000 + i}-0`)); // 3001 and 3002 leave the queue
+      expect(small.stats.dropped).toBe(1); // 3002; 3001 is being appended
+      redis.kill('SIGCONT');
+      await waitFor(() => small.stats.appended === 4 && small.stats.queued === 0, 10_000, 'the appends');
+      const ids = (await r.xrange(`${STREAM_KEY_PREFIX}hall`, '-', '+')).map(([id]) => id);
+      expect(ids).toEqual(['3001-0', '3003-0', '3004-0', '3005-0']);
+      expect(small.stats.dropped).toBe(1);
+    } finally {
+      redis.kill('SIGCONT');
+      r.disconnect();
+      await small.close();
+    }
   });
 });

@@ -61,6 +61,8 @@ export function startRedisBus(opts: {
   const stats: BusStats = { connected: false, appended: 0, queued: 0, dropped: 0, errors: 0, reIdentified: 0 };
   const maxQueued = opts.maxQueued ?? 10_000;
   const queue: FacestreamEvent[] = [];
+  /** The batch being appended: events of it that leave the queue meanwhile are not lost. */
+  let inFlight: Set<FacestreamEvent> | undefined;
   let remote: NodeStream[] = [];
   let closed = false;
   let flushing = false;
@@ -89,6 +91,7 @@ export function startRedisBus(opts: {
     try {
       while (queue.length && main.status === 'ready') {
         const batch = queue.slice(0, 200);
+        inFlight = new Set(batch);
         const p = main.pipeline();
         for (const e of batch) xadd(p, e, isEventId(e.id) ? e.id : '*');
         const res = await p.exec();
@@ -104,12 +107,19 @@ export function startRedisBus(opts: {
           await retry.exec();
           stats.reIdentified += again.length;
         }
-        queue.splice(0, batch.length);
+        // what is left of the batch at the queue's front (events may have been dropped from it
+        // meanwhile, past maxQueued, and new ones added at its end): not as many as were sent
+        let sent = 0;
+        while (sent < queue.length && inFlight.has(queue[sent]!)) sent++;
+        queue.splice(0, sent);
+        inFlight = undefined;
         stats.appended += batch.length;
       }
     } catch {
       stats.errors++;
     } finally {
+      // a batch not appended: its events that left the queue meanwhile are lost now
+      if (inFlight) { const waiting = new Set(queue); for (const e of inFlight) if (!waiting.has(e)) stats.dropped++; inFlight = undefined; }
       stats.queued = queue.length;
       flushing = false;
     }
@@ -143,7 +153,7 @@ export function startRedisBus(opts: {
     stats,
     append(e) {
       queue.push(e);
-      if (queue.length > maxQueued) stats.dropped += queue.splice(0, queue.length - maxQueued).length;
+      if (queue.length > maxQueued) stats.dropped += queue.splice(0, queue.length - maxQueued).filter((d) => !inFlight?.has(d)).length;
       stats.queued = queue.length;
       void flush();
     },

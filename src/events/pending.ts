@@ -11,6 +11,8 @@ const key = (stream: string, id: string) => `${stream} ${id}`;
 export class PendingTracks {
   private list: TrackEnded[] = [];
   private readonly snaps = new Map<string, Buffer>();
+  /** The batch being written (PostgreSQL writes asynchronously): dropped from the queue meanwhile, it is settled by `done`. */
+  private inFlight: Set<TrackEnded> | undefined;
   /** Tracks waiting for a writable store, and tracks dropped because too many waited (GET /health). */
   readonly unsaved = { pending: 0, dropped: 0 };
   constructor(private readonly max: number) {}
@@ -20,9 +22,14 @@ export class PendingTracks {
   add(e: TrackEnded): void {
     this.list.push(e);
     if (this.list.length > this.max) {
-      for (const d of this.list.splice(0, this.list.length - this.max)) { this.unsaved.dropped++; this.snaps.delete(key(d.stream, d.id)); }
+      for (const d of this.list.splice(0, this.list.length - this.max)) if (!this.inFlight?.has(d)) this.drop(d);
     }
     this.unsaved.pending = this.list.length;
+  }
+
+  private drop(d: TrackEnded): void {
+    this.unsaved.dropped++;
+    this.snaps.delete(key(d.stream, d.id));
   }
 
   /** Keeps a thumbnail with its track while the track waits; false when it does not wait (it is in the store, or was never seen). */
@@ -36,16 +43,28 @@ export class PendingTracks {
     return this.snaps.get(key(e.stream, e.id)) ?? null;
   }
 
-  /** What waits now, oldest first: a copy, since tracks may come (and old ones be dropped) while it is written. */
+  /** What waits now, oldest first, to be written and then settled by `done`: a copy, since tracks may come (and old ones be dropped) meanwhile. */
   batch(): TrackEnded[] {
-    return this.list.slice();
+    const b = this.list.slice();
+    this.inFlight = new Set(b);
+    return b;
   }
 
-  /** The tracks of `batch` are in the store: they wait no longer. Tracks added or dropped while it was written stay as they are. */
-  written(batch: readonly TrackEnded[]): void {
-    const done = new Set(batch);
-    this.list = this.list.filter((e) => !done.has(e));
-    for (const e of batch) this.snaps.delete(key(e.stream, e.id));
+  /**
+   * The batch was written (`ok`) or not. Written, its tracks wait no longer; not written, those
+   * of its tracks that were dropped meanwhile are counted as dropped now. Tracks added
+   * meanwhile stay as they are.
+   */
+  done(batch: readonly TrackEnded[], ok: boolean): void {
+    const b = new Set(batch);
+    this.inFlight = undefined;
+    if (ok) {
+      this.list = this.list.filter((e) => !b.has(e));
+      for (const e of batch) this.snaps.delete(key(e.stream, e.id));
+    } else {
+      const waiting = new Set(this.list);
+      for (const e of batch) if (!waiting.has(e)) this.drop(e);
+    }
     this.unsaved.pending = this.list.length;
   }
 }

@@ -152,11 +152,12 @@ export class PgStore {
       }
       await c.query('COMMIT');
       // by identity, not count: old tracks may have been dropped while the batch was written
-      this.pending.written(batch);
+      this.pending.done(batch, true);
       if (this.failing) { this.failing = false; log.info(`PostgreSQL is back; ${batch.length} waiting track(s) written`); }
       return true;
     } catch (err) {
       await c?.query('ROLLBACK').catch(() => {});
+      this.pending.done(batch, false);
       if (!this.failing) log.error(`cannot write to PostgreSQL: ${(err as Error).message}; ended tracks wait in memory until it is back`);
       this.failing = true;
       return false;

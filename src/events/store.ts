@@ -333,12 +333,13 @@ export class AggregateStore {
     const batch = this.pending.batch();
     try {
       this.db.transaction(() => { for (const e of batch) this.write(e); })();
-      this.pending.written(batch);
+      this.pending.done(batch, true);
       if (this.failing) { this.failing = false; log.info(`${this.file} is writable again; ${batch.length} waiting track(s) written`); }
       return true;
     } catch (err) {
       if (!this.failing) log.error(`cannot write ${this.file}: ${(err as Error).message}; ended tracks wait in memory until it is writable`);
       this.failing = true;
+      this.pending.done(batch, false);
       return false;
     }
   }
