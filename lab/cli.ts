@@ -131,11 +131,12 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
     .option('--zoom <x>', 'crop framing: 1 = the tight 112 template, below 1 wider (hair, chin); kept by --resume', parseFloat)
     .option('--jitter', 'geometric augmentation too: small random shift, scale and rotation of each crop')
     .option('--init <dir>', 'fine-tune: start from this training checkpoint\'s weights with a fresh schedule')
+    .option('--teacher <dir>', 'a finished attribute model whose CelebA attribute probabilities become the targets of the CelebA gender crops (which have none); kept by --resume')
     .option('--threads <n>', 'threads computing each batch\'s gradients (data-parallel; 2 uses both cores of a 2-core machine)', int('--threads', 1), 1)
     .option('--legacy-dropout', 'one fixed dropout mask per batch row at every step, as the shipped model was trained (to reproduce it)')
     .option('--finish', 'only the last steps on the last checkpoint: SA heads, folding, evaluation, export')
     .option('--export <dir>', 'where the finished model goes', 'models/attributes')
-    .action(async (o: { data?: string; celebaGender?: string; utkface64?: boolean; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; checkpointMinutes: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; size?: number; init?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
+    .action(async (o: { data?: string; celebaGender?: string; utkface64?: boolean; out?: string; epochs: number; batch: number; lr: number; seed: number; maxMinutes?: number; checkpointMinutes: number; resume?: boolean; finish?: boolean; export: string; utkRepeat: number; zoom?: number; size?: number; init?: string; teacher?: string; jitter?: boolean; threads: number; legacyDropout?: boolean }) => {
       try {
         const { cacheDir } = await import('../src/demo/clip.ts');
         const { trainAttributes } = await import('./train/attributes.ts');
@@ -143,7 +144,7 @@ export function registerLab(cli: { program: Command; fail: (err: unknown) => nev
         const dirs = await attributeDirs(o);
         const out = o.out ?? path.join(cacheDir(), 'train', 'attributes');
         if (!o.finish) {
-          await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, checkpointMinutes: o.checkpointMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, size: o.size, init: o.init, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
+          await trainAttributes({ data: dirs, out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, resume: !!o.resume, maxMinutes: o.maxMinutes, checkpointMinutes: o.checkpointMinutes, utkRepeat: o.utkRepeat, zoom: o.zoom, size: o.size, init: o.init, teacher: o.teacher, jitter: o.jitter, threads: o.threads, legacyDropout: o.legacyDropout, command: `facestream train attributes ${process.argv.slice(4).join(' ')}`.trim() });
         }
         const fs = await import('node:fs');
         const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')) as { history: unknown[]; commands?: string[]; zoom?: number };

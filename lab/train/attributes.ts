@@ -37,6 +37,12 @@ export interface LabelledSet {
   n: number;
   source: Uint8Array; // SOURCES: 0 celeba, 1 utk, 2 smile, 3 utk64, 4 celeba-gender
   celeba: Uint8Array; // n * 40
+  /**
+   * A teacher model's probabilities of the 40 attributes (n * 40, `--teacher`) for faces no
+   * CelebA attribute label comes with (the CelebA gender crops of the training split); NaN
+   * where none is given. Trained on like labels (distillation onto more faces).
+   */
+  celebaSoft?: Float32Array;
   gender: Int8Array; // -1 unknown, 0 male, 1 female
   age: Float32Array; // NaN unknown
   /** UTKFace's race label (UTK_RACES), -1 unknown; absent on sets derived without it. */
@@ -177,6 +183,7 @@ export function makeBatch(s: LabelledSet, idx: number[], augment?: () => number,
       }
     }
     if (s.source[k] === 0) { celebaMask[i] = 1; for (let a = 0; a < 40; a++) celeba[i * 40 + a] = s.celeba[k * 40 + a]!; }
+    else if (s.celebaSoft && !Number.isNaN(s.celebaSoft[k * 40]!)) { celebaMask[i] = 1; for (let a = 0; a < 40; a++) celeba[i * 40 + a] = s.celebaSoft[k * 40 + a]!; }
     if (s.gender[k]! >= 0) { genderMask[i] = 1; gender[i * 2 + s.gender[k]!] = 1; }
     if (!Number.isNaN(s.age[k]!)) {
       ageMask[i] = 1; age[i] = s.age[k]! / 100;
@@ -438,6 +445,12 @@ export interface TrainOptions {
   init?: string;
   /** Side of the training crops in pixels (a multiple of 16); 64 by default; a resumed run keeps its own. */
   size?: number;
+  /**
+   * A finished attribute model whose 40 CelebA probabilities (with the mirror pass) become the
+   * targets of the CelebA gender crops of the training split, which have no attribute labels;
+   * kept by --resume (computed once, cached in the run's folder).
+   */
+  teacher?: string;
   /** Geometric augmentation as well (small random shift, scale, rotation); kept by --resume. */
   jitter?: boolean;
   /** Threads computing each batch's gradients (data-parallel, src/train/parallel.ts); 1 by default. */
@@ -452,7 +465,43 @@ export interface TrainOptions {
 export interface State {
   /** Within epoch `epoch` (0-based: the one under way), the steps already taken and their summed loss: a checkpoint saved mid-epoch. */
   partial?: { step: number; lossSum: number; seconds: number };
-  epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+  epoch: number; seed: number; zoom?: number; size?: number; init?: string; jitter?: boolean; teacher?: string; dropout?: 'per-step' | 'fixed'; history: Array<{ epoch: number; loss: number; seconds: number; lr?: number; utkRepeat?: number; val: EvalMetrics }>; commands?: string[] }
+
+/**
+ * The teacher's probabilities of the 40 CelebA attributes, with the mirror pass, on the
+ * training split's CelebA gender crops (NaN elsewhere); computed once per run and cached in
+ * `cache` (with the teacher's weights' hash and the faces' names, so a changed teacher or data
+ * computes them again).
+ */
+export async function teacherTargets(teacherDir: string, data: LabelledSet, cache: string): Promise<Float32Array> {
+  const idx = [...Array(data.n).keys()].filter((k) => data.source[k] === 4 && !data.valid[k]);
+  const { createHash } = await import('node:crypto');
+  const weights = path.join(teacherDir, 'weights.bin');
+  if (!fs.existsSync(weights)) throw new FacestreamError('FS_ERR_USAGE', `--teacher ${teacherDir}: no weights.bin (a finished attribute model folder is wanted)`);
+  const key = createHash('sha256').update(fs.readFileSync(weights)).update(idx.map((k) => data.files[k]).join('\n')).digest('hex');
+  const out = new Float32Array(data.n * 40).fill(NaN);
+  let probs: Float32Array | undefined;
+  if (fs.existsSync(cache) && fs.existsSync(`${cache}.key`) && fs.readFileSync(`${cache}.key`, 'utf8') === key) {
+    const buf = fs.readFileSync(cache);
+    probs = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    log.info(`teacher targets of ${idx.length} faces read from ${cache}`);
+  } else {
+    const teacher = await loadModel(teacherDir);
+    if (!teacher.outputNames.includes('celeba')) throw new FacestreamError('FS_ERR_USAGE', `--teacher ${teacherDir}: not an attribute model`);
+    if (inputSide(teacher, teacherDir) !== data.size) throw new FacestreamError('FS_ERR_USAGE', `--teacher ${teacherDir} takes ${inputSide(teacher, teacherDir)}-px crops, the run ${data.size}-px`);
+    const head = (await predictAllFast(teacher, data, idx, 128, true))[teacher.outputNames.indexOf('celeba')]!;
+    teacher.dispose();
+    probs = new Float32Array(idx.length * 40);
+    head.forEach((row, j) => { for (let a = 0; a < 40; a++) probs![j * 40 + a] = 1 / (1 + Math.exp(-row[a]!)); });
+    fs.mkdirSync(path.dirname(cache), { recursive: true });
+    fs.writeFileSync(cache, Buffer.from(probs.buffer, probs.byteOffset, probs.byteLength));
+    fs.writeFileSync(`${cache}.key`, key);
+    log.info(`teacher targets of ${idx.length} faces from ${teacherDir}, cached in ${cache}`);
+  }
+  if (probs.length !== idx.length * 40) throw new FacestreamError('FS_ERR_USAGE', `${cache}: ${probs.length / 40} faces, ${idx.length} wanted; delete it to compute it again`);
+  idx.forEach((k, j) => out.set(probs!.subarray(j * 40, j * 40 + 40), k * 40));
+  return out;
+}
 
 export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.LayersModel; state: State; data: LabelledSet }> {
   await initRuntime();
@@ -460,7 +509,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const ckpt = path.join(o.out, 'checkpoint');
   const stateFile = path.join(ckpt, 'state.json');
   let model: tf.LayersModel;
-  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, size: o.size ?? INPUT_SIZE, jitter: o.jitter ?? false, dropout: o.legacyDropout ? 'fixed' : 'per-step', history: [] };
+  let state: State = { epoch: 0, seed: o.seed, zoom: o.zoom ?? 1, size: o.size ?? INPUT_SIZE, jitter: o.jitter ?? false, ...(o.teacher ? { teacher: path.resolve(o.teacher) } : {}), dropout: o.legacyDropout ? 'fixed' : 'per-step', history: [] };
   if (o.resume && fs.existsSync(stateFile)) {
     model = await loadModel(ckpt);
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as State;
@@ -471,6 +520,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
     state.commands ??= ['facestream train attributes --epochs 9 --batch 64 --lr 0.002 --seed 1 --legacy-dropout'];
     if (o.size !== undefined && o.size !== (state.size ?? INPUT_SIZE)) throw new FacestreamError('FS_ERR_USAGE', `--size ${o.size} differs from the checkpoint's ${state.size ?? INPUT_SIZE}; a resumed run keeps its crops`);
     if (o.zoom !== undefined && o.zoom !== (state.zoom ?? 1)) throw new FacestreamError('FS_ERR_USAGE', `--zoom ${o.zoom} differs from the checkpoint's ${state.zoom ?? 1}; a resumed run keeps its crops`);
+    if (o.teacher && path.resolve(o.teacher) !== state.teacher) throw new FacestreamError('FS_ERR_USAGE', `--teacher ${o.teacher} differs from the checkpoint's ${state.teacher ?? '(none)'}; a resumed run keeps its targets`);
   } else if (o.init) {
     model = await loadModel(o.init);
     if (model.layers.some((l) => l.name.endsWith('_bn')) === false) throw new FacestreamError('FS_ERR_USAGE', `--init ${o.init}: a folded model (no BatchNorm layers) cannot be trained; give a training checkpoint`);
@@ -489,6 +539,7 @@ export async function trainAttributes(o: TrainOptions): Promise<{ model: tf.Laye
   const crops = phases('crops');
   const data = await loadLabelled(o.data, { size: side, zoom: state.zoom ?? 1, onProgress: crops.onProgress });
   crops.stop();
+  if (state.teacher) data.celebaSoft = await teacherTargets(state.teacher, data, path.join(o.out, 'teacher-celeba.bin'));
   log.info(`samples: ${data.n} (validation ${data.valid.reduce((a, b) => a + b, 0)}), crop methods ${JSON.stringify(data.methods)}, size ${data.size}, zoom ${data.zoom}, dropout masks ${state.dropout}`);
   if (o.command) state.commands = [...(state.commands ?? []), o.command];
   const optimizer = tf.train.adam(o.lr);

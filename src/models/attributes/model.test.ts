@@ -48,6 +48,21 @@ describe('attribute network and model', () => {
     model.dispose();
   });
 
+  it('a teacher\'s probabilities are the attribute targets of faces without attribute labels, and only of those', () => {
+    const s = tinySet();
+    s.source[4] = 4; // a CelebA gender crop
+    s.celebaSoft = new Float32Array(s.n * 40).fill(NaN);
+    s.celebaSoft.fill(0.25, 4 * 40, 5 * 40);
+    s.celebaSoft.fill(0.75, 0, 40); // a CelebA face keeps its own labels
+    const b = makeBatch(s, [0, 2, 4, 5]);
+    expect(Array.from(b.labels.celebaMask!.dataSync())).toEqual([1, 0, 1, 0]);
+    const t = b.labels.celeba!.arraySync() as number[][];
+    expect(t[0]![0]).toBe(1);
+    expect(t[2]!.every((v) => v === 0.25)).toBe(true);
+    expect(t[1]!.every((v) => v === 0)).toBe(true);
+    tf.dispose([b.x, ...Object.values(b.labels)]);
+  });
+
   it('a training step and a folded predict leave no tensor behind', async () => {
     const model = buildAttributeNet({ seed: 4 });
     const s = tinySet();
