@@ -469,7 +469,7 @@ export interface State {
 
 /**
  * The teacher's probabilities of the 40 CelebA attributes, with the mirror pass, on the
- * training split's CelebA gender crops (NaN elsewhere); computed once per run and cached in
+ * training split's CelebA gender crops (NaN elsewhere), Male replaced by their own label; computed once per run and cached in
  * `cache` (with the teacher's weights' hash and the faces' names, so a changed teacher or data
  * computes them again).
  */
@@ -499,7 +499,13 @@ export async function teacherTargets(teacherDir: string, data: LabelledSet, cach
     log.info(`teacher targets of ${idx.length} faces from ${teacherDir}, cached in ${cache}`);
   }
   if (probs.length !== idx.length * 40) throw new FacestreamError('FS_ERR_USAGE', `${cache}: ${probs.length / 40} faces, ${idx.length} wanted; delete it to compute it again`);
-  idx.forEach((k, j) => out.set(probs!.subarray(j * 40, j * 40 + 40), k * 40));
+  // their own label where they have one: the teacher's Male attribute said male of 58% of
+  // these crops, half of which are
+  const male = CELEBA_ATTRIBUTES.indexOf('Male');
+  idx.forEach((k, j) => {
+    out.set(probs!.subarray(j * 40, j * 40 + 40), k * 40);
+    if (data.gender[k]! >= 0) out[k * 40 + male] = data.gender[k] === 0 ? 1 : 0;
+  });
   return out;
 }
 
