@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/data.ts';
+import { FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE } from '../src/calculators/smooth.ts';
 
 type Json = Record<string, unknown>;
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
@@ -90,9 +91,10 @@ export function attributeModelCard(m: Json): string {
   const weak = Object.entries(byAge).filter(([, r]) => r.genderAccuracy < 0.9).map(([band, r]) => `${band} (${pct(r.genderAccuracy)} right)`);
   const sGender = sa.gender?.grades.S?.accuracy;
   out.push('', '## Known failure modes (from the figures above)',
-    weak.length ? `- Gender is least reliable for ${weak.join(', ')}: young faces show little of it.` : '- No age band below 90% gender accuracy.',
+    (weak.length ? `- Gender is least reliable for ${weak.join(', ')}: young faces show little of it.` : '- No age band below 90% gender accuracy.') +
+      (m.name === 'facestream-attributes' ? ` In the pipeline a track's gender value blends face-api's (\`attributes.faceApiGenderShare\`, ${FACE_API_GENDER_SHARE} by default); its grade stays this network's, and is withheld when face-api or the check network answers otherwise (docs/models.md).` : ''),
     `- Age error grows with age: ${Object.entries(byAge).map(([b, r]) => `${b} ${num(r.ageMAE, 1)}`).join(', ')} years.` +
-      (m.name === 'facestream-attributes' ? ' In the pipeline a track\'s age is this network\'s blended with face-api\'s (`attributes.faceApiAgeShare`, 0.7 by default), nearer the truth than either on the validation faces and on video (docs/models.md).' : ''),
+      (m.name === 'facestream-attributes' ? ` In the pipeline a track's age is this network's blended with face-api's (\`attributes.faceApiAgeShare\`, ${FACE_API_AGE_SHARE} by default), nearer the truth than either on the validation faces and on video (docs/models.md).` : ''),
     typeof sGender === 'number' ? `- Even grade S is wrong ${pct(1 - sGender)} of the time for gender on clean faces; small faces are worse (the tables above).` : '',
     `- Measured on still crops of two public sets (celebrity photos, UTKFace portraits); faces in video (motion blur, pose, small size) are harder.`,
     '', '## How it was made', '', '```sh', String(get(m, 'training', 'command') ?? 'not recorded'), '```', '');
