@@ -141,9 +141,9 @@ export function blendProbability(network: number, faceApi: number, share: number
  * value and probability are the blend's; the SA confidence, the frames and so the grade stay
  * the network's. On the CelebA validation faces, which face-api never trained on, the blend
  * at the default share is right more often than either alone (docs/models.md).
+ * `ours`: the network's answer, when the caller has it already.
  */
-export function trackGender(acc: TrackAnswersAcc): SmoothedClass | undefined {
-  const ours = smoothedClass(acc.gender);
+export function trackGender(acc: TrackAnswersAcc, ours = smoothedClass(acc.gender)): SmoothedClass | undefined {
   const f = acc.faceApi;
   if (!ours || !f || !f.gender.n || !f.genderShare) return ours;
   const labels = Object.keys(acc.gender.sums).sort(); // female, male
@@ -285,9 +285,9 @@ export function smoothedAnswers(acc: TrackAnswersAcc, opts: { ageBands?: readonl
   };
   const cls = (c: ClassAcc) => json(smoothedClass(c));
   const age = trackAge(acc);
-  const plain = json(trackGender(acc));
   // each check against the network's own answer (the blend may carry face-api's)
   const network = smoothedClass(acc.gender);
+  const plain = json(trackGender(acc, network));
   const { check, checks } = network ? genderChecksOf(acc, network.value) : {};
   const gender: (NonNullable<typeof plain> & { check?: GenderCheck; checks?: Record<string, GenderCheck> }) | undefined = plain && (check ? { ...plain, check, checks } : plain);
   if (gender && opts.policy) gender.grade = genderGrade(gender.grade, { age, check, probability: gender.probability }, opts.policy);
