@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { dataDir } from '../../src/data.ts';
 import { initRuntime } from '../../src/runtime/index.ts';
 import type { FacestreamEvent } from '../../src/events/types.ts';
-import { evalPipeline, evalVideo, faceAt, layout, RAW_GRADING, scoreClip, type ClipTruth, type TruthFace } from './video.ts';
+import { evalPipeline, evalVideo, faceAt, layout, scoreClip, type ClipTruth, type TruthFace } from './video.ts';
 import { policyGrade } from '../../src/calculators/smooth.ts';
-import { GRADE_POLICY } from '../../src/operators/track.ts';
+import { GRADE_POLICY, RAW_GRADING } from '../../src/operators/track.ts';
 
 const faces: TruthFace[] = [
   { id: 0, file: 'a', gender: 'female', age: 25, ageGroup: 'youth' },

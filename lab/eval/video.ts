@@ -34,8 +34,6 @@ import { visitorService } from '../../src/models/faces/recognizer.ts';
 import { appConfigSchema } from '../../src/config.ts';
 import { RAW_GRADING } from '../../src/operators/track.ts';
 
-export { RAW_GRADING };
-
 /** The node's default reid settings. */
 const REID = appConfigSchema.parse({}).reid;
 

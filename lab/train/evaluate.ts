@@ -14,7 +14,7 @@ import { blendProbability, FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE } from '../
 import { initRuntime, tf } from '../runtime.ts';
 import { decodeImage, METHODS } from './crops.ts';
 import { AGE_BINS, ageClass } from './datasets.ts';
-import { ageGenderFigures, evaluate, femaleOf, loadLabelled, predictAll, predictAllFast, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
+import { ageGenderFigures, evaluate, femaleOf, loadLabelled, predictAll, predictAllFast, SOURCES, type AgeClassBreakdown, type AgeGenderRow, type DataDirs, type EvalMetrics, type LabelledSet } from './attributes.ts';
 import { evaluateSa, lowResFactors, trueLabel, type SaEval } from './sa.ts';
 import { withDegradedCopies } from './degrade.ts';
 import { pairedComparison, wilson95, type PairedComparison } from './stats.ts';
@@ -168,8 +168,8 @@ async function faceApiPeer(s: LabelledSet, idx: number[]) {
   celBar?.stop();
   // the 64-px UTKFace faces and the CelebA gender crops, each whole (they are face crops already), in batches
   const more: Partial<Record<'utkface64' | 'celebaGender', number[]>> = {};
-  for (const [name, source] of [['utkface64', 3], ['celebaGender', 4]] as const) {
-    const faces = idx.filter((k) => s.source[k] === source);
+  for (const name of ['utkface64', 'celebaGender'] as const) {
+    const faces = idx.filter((k) => s.source[k] === SOURCES.indexOf(name));
     if (!faces.length) continue;
     const bar = progress(`face-api peer, ${name}`, faces.length);
     const female: number[] = [];
@@ -263,7 +263,7 @@ export async function evalAttributes(opts: {
     const utk = idx.filter((k) => s.source[k] === 1);
     const genderHead = outputs[model.outputNames.indexOf('gender')]!;
     const sets = Object.fromEntries((Object.entries(peer.more) as Array<[string, number[]]>).map(([name, faceApi]) => {
-      const at = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === (name === 'utkface64' ? 3 : 4));
+      const at = idx.map((k, j) => [k, j] as const).filter(([k]) => s.source[k] === SOURCES.indexOf(name as (typeof SOURCES)[number]));
       return [name, { truth: at.map(([k]) => s.gender[k]!), ours: at.map(([, j]) => femaleOf(genderHead[j]!)), faceApi }];
     }));
     report.withFaceApi = withFaceApi(utkRows, peer.rows, { calibration: utk.map((k) => s.calib[k] === 1), female: utk.map((k) => s.gender[k]!) }, FACE_API_AGE_SHARE, FACE_API_GENDER_SHARE,
